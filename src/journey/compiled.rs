@@ -1,0 +1,329 @@
+//! The compiled bundle: what the engine runs. Step references are indices, durations and
+//! times are typed, conditions are compiled, zones carry their offset tables. It is
+//! postcard-serializable, so the browser can load a validated bundle without re-checking.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::condition::Condition;
+use crate::intent::IntentModel;
+use crate::time::{Duration, Timestamp, Zone};
+use crate::value::Value;
+
+/// Delivery channel of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A banner, slot or modal on the storefront page.
+    Onsite,
+    /// An in-app message.
+    Inapp,
+    /// Email.
+    Email,
+    /// SMS.
+    Sms,
+    /// Mobile / web push.
+    Push,
+    /// Retargeting audience add/remove through a webhook.
+    Ads,
+}
+
+impl Channel {
+    /// All channels, in declaration order.
+    pub const ALL: [Channel; 6] = [Channel::Onsite, Channel::Inapp, Channel::Email, Channel::Sms, Channel::Push, Channel::Ads];
+
+    /// Name as written in journeys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Onsite => "onsite",
+            Channel::Inapp => "inapp",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Push => "push",
+            Channel::Ads => "ads",
+        }
+    }
+
+    /// Parses a channel name.
+    pub fn parse(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// True for channels shown while the shopper is on the site or app.
+    pub fn is_in_session(self) -> bool {
+        matches!(self, Channel::Onsite | Channel::Inapp)
+    }
+
+    /// Bit for `ChannelSet`.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A small set of channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChannelSet(pub u8);
+
+impl ChannelSet {
+    /// Whether `c` is in the set.
+    pub fn contains(self, c: Channel) -> bool {
+        self.0 & c.bit() != 0
+    }
+    /// Set from channels.
+    pub fn of(channels: &[Channel]) -> ChannelSet {
+        ChannelSet(channels.iter().fold(0, |acc, c| acc | c.bit()))
+    }
+}
+
+/// A validated, compiled bundle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bundle {
+    /// Journeys, sorted by id.
+    pub journeys: Vec<Journey>,
+    /// Global policy.
+    pub policy: Policy,
+    /// Saved groups for `$inGroup`.
+    pub groups: BTreeMap<String, Vec<Value>>,
+}
+
+/// A compiled journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journey {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Journey priority.
+    pub priority: i32,
+    /// Active window, zone, quiet hours.
+    pub schedule: Schedule,
+    /// How shoppers enter.
+    pub entry: Entry,
+    /// Entry event properties kept in the run for `$ref: entry.*`.
+    pub remember: Vec<String>,
+    /// Who may enter.
+    pub audience: Option<Condition>,
+    /// Re-entry rule.
+    pub reentry: Reentry,
+    /// Conversion goal.
+    pub conversion: Option<Conversion>,
+    /// Early exits.
+    pub exit_when: Vec<EventMatch>,
+    /// Index of the first step.
+    pub start: usize,
+    /// Steps; references are indices into this list.
+    pub steps: Vec<Step>,
+}
+
+/// Active window and civil-time rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Schedule {
+    /// No entries before.
+    pub start: Option<Timestamp>,
+    /// No entries from.
+    pub end: Option<Timestamp>,
+    /// Zone for quiet hours and time-of-day delays.
+    pub zone: Zone,
+    /// Quiet hours.
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// Local quiet hours.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct QuietHours {
+    /// Minutes after local midnight.
+    pub start_minute: u16,
+    /// Minutes after local midnight (may be < start: wraps).
+    pub end_minute: u16,
+    /// Channels that wait.
+    pub channels: ChannelSet,
+}
+
+/// How shoppers enter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Entry {
+    /// On an event that matches.
+    Event(EventMatch),
+    /// When the audience condition holds (checked on every ingest).
+    Audience(Condition),
+}
+
+/// An event name plus condition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventMatch {
+    /// Canonical event name.
+    pub event: String,
+    /// Condition over the event scope.
+    pub filter: Condition,
+}
+
+/// Re-entry rule.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub enum Reentry {
+    /// Never again after the first entry.
+    Once,
+    /// Again, after `lock`, at most `cap` entries within `window`.
+    Multiple {
+        /// Minimum time between entries.
+        lock: Duration,
+        /// Max entries within `window`.
+        cap: Option<u32>,
+        /// Rolling window for `cap`.
+        window: Option<Duration>,
+    },
+}
+
+/// Conversion goal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Conversion {
+    /// Event and condition.
+    pub matcher: EventMatch,
+    /// Counts only within this long after entry.
+    pub within: Option<Duration>,
+}
+
+/// One compiled step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    /// Step id as written.
+    pub id: String,
+    /// What it does.
+    pub kind: StepKind,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StepKind {
+    /// Wait for an event or a state condition, up to `timeout`.
+    WaitFor {
+        /// What ends the wait early.
+        trigger: WaitTrigger,
+        /// How long to wait.
+        timeout: Duration,
+        /// Next step when performed.
+        on_performed: usize,
+        /// Next step when timed out.
+        on_timed_out: usize,
+    },
+    /// Wait a fixed time and/or until a local time of day.
+    Delay {
+        /// Fixed wait.
+        duration: Duration,
+        /// Then until this local minute of day.
+        until_minute: Option<u16>,
+        /// Next step.
+        next: usize,
+    },
+    /// First matching case wins.
+    Branch {
+        /// (condition, next step).
+        cases: Vec<(Condition, usize)>,
+        /// Next step when no case holds.
+        default: usize,
+    },
+    /// Send (or show) a message.
+    Send(Send),
+    /// A/B split with holdout.
+    Split {
+        /// (name, weight in basis points of 10_000, next step).
+        variants: Vec<(String, u32, usize)>,
+        /// Holdout in basis points of 10_000.
+        holdout_bp: u32,
+    },
+    /// End of the journey.
+    Exit,
+}
+
+/// What ends a wait early.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WaitTrigger {
+    /// An event that matches.
+    Event(EventMatch),
+    /// A condition over the shopper's state (intent, signals, traits).
+    State(Condition),
+}
+
+/// A send step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Send {
+    /// Preferred channel.
+    pub channel: Channel,
+    /// Content / template key.
+    pub content: String,
+    /// Incentive, if any.
+    pub incentive: Option<Incentive>,
+    /// Channels to try next, in order.
+    pub fallback: Vec<Channel>,
+    /// Journey priority + step priority.
+    pub priority: i32,
+    /// Checkout-critical.
+    pub critical: bool,
+    /// Expected value for ranking.
+    pub expected_value: f64,
+    /// For `ads`: true = add to audience, false = remove.
+    pub audience_add: bool,
+    /// Next step.
+    pub next: usize,
+}
+
+/// An incentive offered by a send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Incentive {
+    /// Incentive id.
+    pub id: String,
+    /// Exclusion group (defaults to the incentive id).
+    pub group: String,
+    /// How long it stays active.
+    pub valid_for: Duration,
+}
+
+/// Global policy, compiled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Policy {
+    /// Frequency caps.
+    pub caps: Vec<Cap>,
+    /// Window in which an on-site intervention suppresses other channels.
+    pub suppression_window: Duration,
+    /// Channels suppressed by a recent on-site intervention.
+    pub suppresses: ChannelSet,
+    /// True: only the same journey's on-site intervention suppresses.
+    pub suppression_same_journey_only: bool,
+    /// Inactivity that starts a new session.
+    pub session_timeout: Duration,
+    /// Channels assumed consented when the shopper has not said.
+    pub assume_consent: ChannelSet,
+    /// Intent model.
+    pub intent: IntentModel,
+    /// Split hashing seed.
+    pub seed: u64,
+}
+
+/// A frequency cap.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Cap {
+    /// Channel, or None for all channels.
+    pub channel: Option<Channel>,
+    /// Maximum sends.
+    pub max: u32,
+    /// Session or rolling window.
+    pub per: CapPeriod,
+    /// Binds critical sends too.
+    pub hard: bool,
+}
+
+/// The period of a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum CapPeriod {
+    /// The current session.
+    Session,
+    /// A rolling window ending now.
+    Window(Duration),
+}
+
+impl Journey {
+    /// Index of a step by id.
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+}

@@ -1,0 +1,9 @@
+//! Journeys: the file format marketers write (`model`), its validation into the compiled
+//! form the engine runs (`validate` → `compiled`), and the defaults both share.
+
+pub mod compiled;
+pub mod model;
+pub mod validate;
+
+pub use compiled::*;
+pub use validate::{compile_bundle, JourneyError};

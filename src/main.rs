@@ -1,0 +1,2 @@
+//! The `waymark` command line.
+fn main() {}

@@ -1,0 +1,297 @@
+//! Time as the engine sees it: `Timestamp` (UTC milliseconds), `Duration` ("30d", "1h30m",
+//! "2mo"), RFC 3339 text, and `Zone` — a compact table of UTC-offset transitions that
+//! the bundle carries, so civil-time rules (quiet hours, "at 09:00 local") give the same
+//! answer natively and in wasm without shipping a time-zone database to the browser.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Timestamp(pub i64);
+
+/// A span of time in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Duration(pub i64);
+
+/// Milliseconds in one of each unit.
+pub const SECOND: i64 = 1_000;
+/// One minute in milliseconds.
+pub const MINUTE: i64 = 60 * SECOND;
+/// One hour in milliseconds.
+pub const HOUR: i64 = 60 * MINUTE;
+/// One day in milliseconds.
+pub const DAY: i64 = 24 * HOUR;
+
+/// Why a time or duration could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimeError {
+    /// The duration text is not of the form `30d`, `1h30m`, `2w`, `3mo`.
+    #[error("bad duration {found:?}: write a number and a unit, e.g. \"30m\", \"12h\", \"14d\", \"2w\", \"2mo\" (units: ms s m h d w mo y)")]
+    BadDuration {
+        /// The text that was given.
+        found: String,
+    },
+    /// The timestamp is not RFC 3339.
+    #[error("bad timestamp {found:?}: expected RFC 3339, e.g. \"2026-11-23T09:30:00Z\"")]
+    BadTimestamp {
+        /// The text that was given.
+        found: String,
+    },
+    /// A time of day that is not HH:MM.
+    #[error("bad time of day {found:?}: expected \"HH:MM\" (24-hour), e.g. \"21:00\"")]
+    BadTimeOfDay {
+        /// The text that was given.
+        found: String,
+    },
+}
+
+impl TimeError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TimeError::BadDuration { .. } => "bad_duration",
+            TimeError::BadTimestamp { .. } => "bad_timestamp",
+            TimeError::BadTimeOfDay { .. } => "bad_time_of_day",
+        }
+    }
+}
+
+impl Timestamp {
+    /// Parses RFC 3339 text ("2026-11-23T09:30:00Z", "+01:00" offsets accepted).
+    pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeError> {
+        let parsed = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+            .map_err(|_| TimeError::BadTimestamp { found: text.to_owned() })?;
+        let ms = parsed.unix_timestamp_nanos() / 1_000_000;
+        i64::try_from(ms).map(Timestamp).map_err(|_| TimeError::BadTimestamp { found: text.to_owned() })
+    }
+
+    /// RFC 3339 text in UTC with millisecond precision when needed.
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+            Ok(t) => {
+                let (h, m, s, ms) = (t.hour(), t.minute(), t.second(), t.millisecond());
+                let date = format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}", t.year(), u8::from(t.month()), t.day());
+                if ms == 0 {
+                    format!("{date}Z")
+                } else {
+                    format!("{date}.{ms:03}Z")
+                }
+            }
+            Err(_) => format!("@{}ms", self.0),
+        }
+    }
+
+    /// `self + d`, saturating.
+    pub fn plus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.0))
+    }
+
+    /// `self - d`, saturating.
+    pub fn minus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.0))
+    }
+
+    /// Time elapsed from `earlier` to `self` (negative if `earlier` is later).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Duration {
+    /// Parses "30d", "1h30m", "90s", "2w", "2mo" (30 days), "1y" (365 days), "250ms".
+    pub fn parse(text: &str) -> Result<Duration, TimeError> {
+        let bad = || TimeError::BadDuration { found: text.to_owned() };
+        let s = text.trim();
+        if s.is_empty() {
+            return Err(bad());
+        }
+        let bytes = s.as_bytes();
+        let mut total: i64 = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            while i < bytes.len() && bytes.get(i).is_some_and(|b| b.is_ascii_digit()) {
+                i += 1;
+            }
+            let number: i64 = s.get(start..i).and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+            let unit_start = i;
+            while i < bytes.len() && bytes.get(i).is_some_and(|b| b.is_ascii_alphabetic()) {
+                i += 1;
+            }
+            let unit = match s.get(unit_start..i).ok_or_else(bad)? {
+                "ms" => 1,
+                "s" => SECOND,
+                "m" | "min" => MINUTE,
+                "h" => HOUR,
+                "d" => DAY,
+                "w" => 7 * DAY,
+                "mo" => 30 * DAY,
+                "y" => 365 * DAY,
+                _ => return Err(bad()),
+            };
+            total = number.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        }
+        Ok(Duration(total))
+    }
+
+    /// Shortest text that parses back to the same duration ("1d12h").
+    pub fn to_text(self) -> String {
+        if self.0 == 0 {
+            return "0s".into();
+        }
+        let mut rest = self.0.unsigned_abs();
+        let mut out = String::new();
+        if self.0 < 0 {
+            out.push('-');
+        }
+        for (unit, name) in [(DAY as u64, "d"), (HOUR as u64, "h"), (MINUTE as u64, "m"), (SECOND as u64, "s"), (1, "ms")] {
+            let n = rest / unit;
+            if n > 0 {
+                out.push_str(&format!("{n}{name}"));
+                rest -= n * unit;
+            }
+        }
+        out
+    }
+
+    /// Milliseconds.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+/// Minutes after local midnight, parsed from "HH:MM".
+pub fn parse_time_of_day(text: &str) -> Result<u16, TimeError> {
+    let bad = || TimeError::BadTimeOfDay { found: text.to_owned() };
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    let h: u16 = h.parse().map_err(|_| bad())?;
+    let m: u16 = m.parse().map_err(|_| bad())?;
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+/// UTC-offset rules of one time zone: offsets in force from each transition on.
+///
+/// INVARIANT: `transitions` is sorted by time, strictly increasing.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Zone {
+    /// IANA name ("Europe/Paris") or "UTC".
+    pub name: String,
+    /// Offset (seconds east of UTC) before the first transition.
+    pub initial_offset: i32,
+    /// (UTC milliseconds, offset seconds) from which the offset applies.
+    pub transitions: Vec<(i64, i32)>,
+}
+
+impl Zone {
+    /// The UTC zone.
+    pub fn utc() -> Zone {
+        Zone { name: "UTC".into(), initial_offset: 0, transitions: Vec::new() }
+    }
+
+    /// A zone with one fixed offset ("+02:00" style names).
+    pub fn fixed(name: &str, offset_seconds: i32) -> Zone {
+        Zone { name: name.into(), initial_offset: offset_seconds, transitions: Vec::new() }
+    }
+
+    /// Parses a fixed-offset name: "UTC", "Z", "+02:00", "-05:30".
+    pub fn parse_fixed(name: &str) -> Option<Zone> {
+        let trimmed = name.trim();
+        if trimmed.eq_ignore_ascii_case("utc") || trimmed == "Z" || trimmed == "Etc/UTC" {
+            return Some(Zone::fixed(trimmed, 0));
+        }
+        let sign = match trimmed.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let minutes = parse_time_of_day(trimmed.get(1..)?).ok()?;
+        Some(Zone::fixed(trimmed, sign * i32::from(minutes) * 60))
+    }
+
+    /// Offset in seconds at an instant.
+    pub fn offset_at(&self, t: Timestamp) -> i32 {
+        let idx = self.transitions.partition_point(|(at, _)| *at <= t.0);
+        match idx.checked_sub(1).and_then(|i| self.transitions.get(i)) {
+            Some((_, offset)) => *offset,
+            None => self.initial_offset,
+        }
+    }
+
+    /// Local minutes after midnight at an instant.
+    pub fn local_minute_of_day(&self, t: Timestamp) -> u16 {
+        let local = t.0 + i64::from(self.offset_at(t)) * SECOND;
+        (local.rem_euclid(DAY) / MINUTE) as u16
+    }
+
+    /// The first instant at or after `t` whose local time is `minute_of_day`.
+    pub fn next_local_time(&self, t: Timestamp, minute_of_day: u16) -> Timestamp {
+        let offset = i64::from(self.offset_at(t)) * SECOND;
+        let local = t.0 + offset;
+        let midnight = local - local.rem_euclid(DAY);
+        let mut candidate_local = midnight + i64::from(minute_of_day) * MINUTE;
+        if candidate_local < local {
+            candidate_local += DAY;
+        }
+        // Convert back with the offset in force at the candidate (handles DST edges).
+        let guess = Timestamp(candidate_local - offset);
+        let corrected = Timestamp(candidate_local - i64::from(self.offset_at(guess)) * SECOND);
+        if corrected < t {
+            guess.max(t)
+        } else {
+            corrected
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!(Duration::parse("30d").unwrap(), Duration(30 * DAY));
+        assert_eq!(Duration::parse("1h30m").unwrap(), Duration(90 * MINUTE));
+        assert_eq!(Duration::parse("2mo").unwrap(), Duration(60 * DAY));
+        assert!(Duration::parse("30 days").is_err());
+        assert!(Duration::parse("d").is_err());
+        assert!(Duration::parse("").is_err());
+        assert!(Duration::parse("99999999999999999999d").is_err());
+        assert_eq!(Duration::parse(&Duration(36 * HOUR + 5).to_text()).unwrap(), Duration(36 * HOUR + 5));
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = Timestamp::parse_rfc3339("2026-11-23T09:30:00+01:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-23T08:30:00Z");
+        assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn zone_local_times() {
+        // A zone at +1h that moves to +2h at 2026-03-29T01:00Z.
+        let dst = Timestamp::parse_rfc3339("2026-03-29T01:00:00Z").unwrap().0;
+        let zone = Zone { name: "Test/Paris".into(), initial_offset: 3600, transitions: vec![(dst, 7200)] };
+        let before = Timestamp::parse_rfc3339("2026-03-28T20:30:00Z").unwrap();
+        assert_eq!(zone.local_minute_of_day(before), 21 * 60 + 30);
+        let next9 = zone.next_local_time(before, 9 * 60);
+        assert_eq!(next9.to_rfc3339(), "2026-03-29T07:00:00Z");
+    }
+}
