@@ -8,3 +8,15 @@ pub mod intent;
 pub mod journey;
 pub mod time;
 pub mod value;
+pub mod decision;
+pub mod engine;
+pub mod policy;
+pub mod scope;
+pub mod state;
+
+pub use decision::{Action, Decision, Reason};
+pub use engine::Engine;
+pub use event::Event;
+pub use state::ShopperState;
+pub use time::{Duration, Timestamp};
+pub use value::Value;

@@ -1,0 +1,176 @@
+//! `Decision`: what the engine did or declined to do for a shopper, for which journey,
+//! step, channel, content and incentive — and why, as stable reason codes plus a short
+//! sentence a marketer can read.
+
+use serde::{Deserialize, Serialize};
+
+use crate::journey::Channel;
+use crate::time::Timestamp;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The shopper entered a journey.
+    Enter,
+    /// A message goes out / an intervention is shown.
+    Send,
+    /// A send or an entry was not allowed.
+    Suppress,
+    /// A send waits (quiet hours) and will be retried.
+    Defer,
+    /// The conversion goal was met.
+    Convert,
+    /// The shopper left a journey.
+    Exit,
+    /// Something pending was cancelled (follow-ups after conversion, a replaced incentive).
+    Cancel,
+}
+
+impl Action {
+    /// Name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Enter => "enter",
+            Action::Send => "send",
+            Action::Suppress => "suppress",
+            Action::Defer => "defer",
+            Action::Convert => "convert",
+            Action::Exit => "exit",
+            Action::Cancel => "cancel",
+        }
+    }
+}
+
+/// Why. Codes are stable: analytics, tests and the JS API key on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The entry event and filter matched.
+    EntryMatched,
+    /// The audience condition holds.
+    AudienceMatched,
+    /// Re-entry `once`: already entered before.
+    ReentryOnce,
+    /// Re-entry lock period still running.
+    ReentryLocked,
+    /// Re-entry cap within the window reached.
+    ReentryCapped,
+    /// Outside the journey's start/end.
+    OutsideSchedule,
+    /// All policy checks passed.
+    Allowed,
+    /// No consent for the channel.
+    NoConsent,
+    /// No address / token for the channel.
+    Unreachable,
+    /// An on-site / in-app send while the shopper is not in a session.
+    NotInSession,
+    /// Quiet hours in the journey's time zone.
+    QuietHours,
+    /// A per-session frequency cap is reached.
+    CapSession,
+    /// A rolling-window frequency cap is reached.
+    CapWindow,
+    /// Another incentive of the same exclusion group is active and wins.
+    IncentiveConflict,
+    /// This send's incentive replaced a lower-priority one in its group.
+    IncentiveReplaced,
+    /// A recent on-site intervention suppresses this channel.
+    RecentOnsite,
+    /// A fallback channel was used.
+    FallbackUsed,
+    /// A checkout-critical send went past a soft cap or a lower priority.
+    CriticalOverride,
+    /// Lost to higher-priority sends competing for the same slot.
+    Outranked,
+    /// The conversion goal was met.
+    Converted,
+    /// Follow-ups cancelled because the journey converted.
+    ConversionCancelled,
+    /// An `exit_when` event matched.
+    ExitRule,
+    /// An exit step was reached.
+    ExitReached,
+    /// A wait_for saw its event or condition.
+    Performed,
+    /// A wait_for timed out.
+    TimedOut,
+    /// Held out of a split.
+    Holdout,
+    /// A duplicate run from a merge gave way.
+    Superseded,
+    /// The journey or step is gone from the bundle.
+    Removed,
+    /// The step budget of one call ran out (a cycle in the bundle).
+    StepBudget,
+}
+
+impl Reason {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::EntryMatched => "entry_matched",
+            Reason::AudienceMatched => "audience_matched",
+            Reason::ReentryOnce => "reentry_once",
+            Reason::ReentryLocked => "reentry_locked",
+            Reason::ReentryCapped => "reentry_capped",
+            Reason::OutsideSchedule => "outside_schedule",
+            Reason::Allowed => "allowed",
+            Reason::NoConsent => "no_consent",
+            Reason::Unreachable => "unreachable",
+            Reason::NotInSession => "not_in_session",
+            Reason::QuietHours => "quiet_hours",
+            Reason::CapSession => "cap_session",
+            Reason::CapWindow => "cap_window",
+            Reason::IncentiveConflict => "incentive_conflict",
+            Reason::IncentiveReplaced => "incentive_replaced",
+            Reason::RecentOnsite => "recent_onsite",
+            Reason::FallbackUsed => "fallback_used",
+            Reason::CriticalOverride => "critical_override",
+            Reason::Outranked => "outranked",
+            Reason::Converted => "converted",
+            Reason::ConversionCancelled => "conversion_cancelled",
+            Reason::ExitRule => "exit_rule",
+            Reason::ExitReached => "exit_reached",
+            Reason::Performed => "performed",
+            Reason::TimedOut => "timed_out",
+            Reason::Holdout => "holdout",
+            Reason::Superseded => "superseded",
+            Reason::Removed => "removed",
+            Reason::StepBudget => "step_budget",
+        }
+    }
+}
+
+/// One decision with its explanation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// When it was taken (the event time, or the timer's due time).
+    pub time: Timestamp,
+    /// Journey id.
+    pub journey: String,
+    /// Step id, when a step was involved.
+    pub step: Option<String>,
+    /// What happened.
+    pub action: Action,
+    /// Channel, for sends and suppressions of sends.
+    pub channel: Option<Channel>,
+    /// Content key, for sends.
+    pub content: Option<String>,
+    /// Incentive id, for sends with an incentive.
+    pub incentive: Option<String>,
+    /// Split variant the run is in, if any.
+    pub variant: Option<String>,
+    /// Reason codes, most important first.
+    pub reasons: Vec<Reason>,
+    /// One sentence for people.
+    pub message: String,
+}
+
+impl Decision {
+    /// The main reason code.
+    pub fn reason(&self) -> &'static str {
+        self.reasons.first().map(|r| r.code()).unwrap_or("none")
+    }
+}

@@ -1,0 +1,602 @@
+//! The engine: `ingest` an event or `tick` the clock for one shopper's state and get the
+//! decisions taken — entries, sends, suppressions, conversions, exits, cancellations.
+//! Pure: `now` is an input, every choice is deterministic, and no input makes it panic.
+
+use std::collections::BTreeMap;
+
+use crate::condition::{Condition, EvalEnv};
+use crate::decision::{Action, Decision, Reason};
+use crate::event::Event;
+use crate::intent::Tier;
+use crate::journey::{Bundle, Channel, Entry, EventMatch, Journey, Reentry, Send, StepKind, WaitTrigger};
+use crate::policy::{self, Candidate, Situation, Verdict};
+use crate::scope::ShopperScope;
+use crate::state::{Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, MAX_REMEMBERED_BYTES};
+use crate::time::Timestamp;
+use crate::value::Value;
+
+/// Step transitions one run may take in one call before it is stopped (cycle guard).
+const STEP_BUDGET: u32 = 256;
+/// Timer firings handled in one call (a shopper's backlog of due timers).
+const TIMER_BUDGET: usize = 4096;
+
+/// Runs journeys of one bundle over shopper states.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    bundle: Bundle,
+    journey_hashes: Vec<u32>,
+}
+
+/// A send waiting for arbitration in the current round.
+struct Pending {
+    run: usize,
+    journey: usize,
+    step: usize,
+}
+
+impl Engine {
+    /// An engine for a compiled bundle.
+    pub fn new(bundle: Bundle) -> Engine {
+        let journey_hashes = bundle.journeys.iter().map(|j| journey_hash(&j.id)).collect();
+        Engine { bundle, journey_hashes }
+    }
+
+    /// The bundle it runs.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// Intent score and tier of a shopper at `now`.
+    pub fn intent(&self, state: &ShopperState, now: Timestamp) -> (f64, Tier) {
+        (state.signals.score(now, &self.bundle.policy.intent), state.signals.tier())
+    }
+
+    /// Ingests one event at `now`: due timers first, then signals and intent, then
+    /// conversions, exits and waits of running journeys, then entries, then every
+    /// running journey moves as far as it can (sends go through policy together).
+    pub fn ingest(&self, state: &mut ShopperState, event: &Event, now: Timestamp) -> Vec<Decision> {
+        let mut out = Vec::new();
+        self.run_due(state, now, &mut out);
+        self.resolve_duplicates(state, now, &mut out);
+
+        let model = &self.bundle.policy.intent;
+        state.signals.observe(event, model, self.bundle.policy.session_timeout);
+        state.signals.update_tier(now, model);
+
+        self.match_running(state, event, now, &mut out);
+        self.enter_on_event(state, event, now, &mut out);
+        self.enter_on_audience(state, Some(event), now, &mut out);
+
+        let all: Vec<usize> = (0..state.runs.len()).collect();
+        self.advance(state, all, Some(event), now, &mut out);
+        state.normalize();
+        out
+    }
+
+    /// Runs timers due at or before `now` (wait timeouts, delays, deferred sends),
+    /// each at its own due time, oldest first.
+    pub fn tick(&self, state: &mut ShopperState, now: Timestamp) -> Vec<Decision> {
+        let mut out = Vec::new();
+        self.run_due(state, now, &mut out);
+        self.resolve_duplicates(state, now, &mut out);
+        state.signals.update_tier(now, &self.bundle.policy.intent);
+        self.enter_on_audience(state, None, now, &mut out);
+        let all: Vec<usize> = (0..state.runs.len()).collect();
+        self.advance(state, all, None, now, &mut out);
+        state.normalize();
+        out
+    }
+
+    /// The earliest timer of the shopper's running journeys.
+    pub fn next_wakeup(&self, state: &ShopperState) -> Option<Timestamp> {
+        state.runs.iter().filter_map(Run::wake_at).min()
+    }
+
+    fn run_due(&self, state: &mut ShopperState, now: Timestamp, out: &mut Vec<Decision>) {
+        for _ in 0..TIMER_BUDGET {
+            let Some(due) = state.runs.iter().filter_map(Run::wake_at).filter(|t| *t <= now).min() else {
+                return;
+            };
+            let ready: Vec<usize> = state.runs.iter().enumerate().filter(|(_, r)| r.wake_at() == Some(due)).map(|(i, _)| i).collect();
+            let before: Vec<(u32, bool)> = ready.iter().filter_map(|i| state.runs.get(*i)).map(|r| (r.seq, r.is_active())).collect();
+            self.advance(state, ready.clone(), None, due, out);
+            let moved = ready
+                .iter()
+                .zip(before)
+                .any(|(i, (seq, active))| state.runs.get(*i).is_some_and(|r| r.seq != seq || r.is_active() != active || r.wake_at() != Some(due)));
+            if !moved {
+                // A timer that does not move its run would spin forever: drop it.
+                for i in ready {
+                    if let Some(RunStatus::Active { wake_at, .. }) = state.runs.get_mut(i).map(|r| &mut r.status) {
+                        *wake_at = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Two copies merged may both hold an active run of one journey: the earlier entry
+    /// keeps going, the later one ends as superseded.
+    fn resolve_duplicates(&self, state: &mut ShopperState, now: Timestamp, out: &mut Vec<Decision>) {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut duplicates = Vec::new();
+        // INVARIANT: runs are sorted by (journey, entered_at), so the first active run
+        // of a journey met here is its earliest.
+        for (index, run) in state.runs.iter().enumerate() {
+            if run.is_active() {
+                if seen.contains(&run.journey.as_str()) {
+                    duplicates.push(index);
+                } else {
+                    seen.push(&run.journey);
+                }
+            }
+        }
+        for index in duplicates {
+            if let Some(run) = state.runs.get_mut(index) {
+                let step = active_step(run);
+                finish(run, now, Outcome::Superseded);
+                out.push(decision(now, &run.journey, step, Action::Exit, vec![Reason::Superseded], "a duplicate run from another copy of the state gave way to the earlier one".into()));
+            }
+        }
+    }
+
+    /// Conversion, exit rules and event waits of running journeys.
+    fn match_running(&self, state: &mut ShopperState, event: &Event, now: Timestamp, out: &mut Vec<Decision>) {
+        for index in 0..state.runs.len() {
+            let Some(run) = state.runs.get(index) else { continue };
+            if !run.is_active() {
+                continue;
+            }
+            let Some(journey) = self.journey(&run.journey) else { continue };
+            let converted = journey.conversion.as_ref().is_some_and(|c| {
+                let in_window = c.within.is_none_or(|w| event.time.since(run.entered_at) <= w);
+                in_window && self.event_matches(&c.matcher, event, Some(&run.entry), state, now)
+            });
+            let exit_rule = !converted && journey.exit_when.iter().any(|m| self.event_matches(m, event, Some(&run.entry), state, now));
+            let performed = match self.current_step(journey, run) {
+                Some((_, StepKind::WaitFor { trigger: WaitTrigger::Event(m), on_performed, .. })) if !converted && !exit_rule => {
+                    self.event_matches(m, event, Some(&run.entry), state, now).then_some(*on_performed)
+                }
+                _ => None,
+            };
+            let Some(run) = state.runs.get_mut(index) else { continue };
+            if converted {
+                let step = active_step(run);
+                if run.wake_at().is_some() {
+                    out.push(decision(now, &run.journey, step.clone(), Action::Cancel, vec![Reason::ConversionCancelled], format!("pending follow-ups of {} cancelled: the shopper converted", run.journey)));
+                }
+                out.push(decision(now, &run.journey, step.clone(), Action::Convert, vec![Reason::Converted], format!("{} converted on {}", run.journey, event.name)));
+                finish(run, now, Outcome::Converted);
+                out.push(decision(now, &run.journey, step, Action::Exit, vec![Reason::Converted], format!("left {} as converted", run.journey)));
+            } else if exit_rule {
+                let step = active_step(run);
+                finish(run, now, Outcome::ExitRule);
+                out.push(decision(now, &run.journey, step, Action::Exit, vec![Reason::ExitRule], format!("left {}: exit rule matched {}", run.journey, event.name)));
+            } else if let Some(next) = performed {
+                if let Some(step) = journey.steps.get(next) {
+                    goto(run, &step.id, now);
+                }
+            }
+        }
+    }
+
+    fn enter_on_event(&self, state: &mut ShopperState, event: &Event, now: Timestamp, out: &mut Vec<Decision>) {
+        for journey in &self.bundle.journeys {
+            let Entry::Event(matcher) = &journey.entry else { continue };
+            if self.event_matches(matcher, event, None, state, now) {
+                self.try_enter(state, journey, Some(event), now, Reason::EntryMatched, out);
+            }
+        }
+    }
+
+    fn enter_on_audience(&self, state: &mut ShopperState, event: Option<&Event>, now: Timestamp, out: &mut Vec<Decision>) {
+        for journey in &self.bundle.journeys {
+            let Entry::Audience(condition) = &journey.entry else { continue };
+            if state.active_run(&journey.id).is_some() || self.reentry_block(state, journey, now).is_some() {
+                continue;
+            }
+            if self.holds(condition, event, None, state, now) {
+                self.try_enter(state, journey, event, now, Reason::AudienceMatched, out);
+            }
+        }
+    }
+
+    fn try_enter(&self, state: &mut ShopperState, journey: &Journey, event: Option<&Event>, now: Timestamp, why: Reason, out: &mut Vec<Decision>) {
+        if state.active_run(&journey.id).is_some() {
+            return;
+        }
+        let schedule = &journey.schedule;
+        if schedule.start.is_some_and(|s| now < s) || schedule.end.is_some_and(|e| now >= e) {
+            out.push(decision(now, &journey.id, None, Action::Suppress, vec![Reason::OutsideSchedule], format!("{} is not running at this time", journey.id)));
+            return;
+        }
+        if let Some(audience) = &journey.audience {
+            if !self.holds(audience, event, None, state, now) {
+                return;
+            }
+        }
+        if let Some(reason) = self.reentry_block(state, journey, now) {
+            out.push(decision(now, &journey.id, None, Action::Suppress, vec![reason], format!("no re-entry into {}: {}", journey.id, reason.code())));
+            return;
+        }
+        let Some(start) = journey.steps.get(journey.start) else { return };
+        let entry = remember(journey, event);
+        let run = Run {
+            journey: journey.id.clone(),
+            entered_at: now,
+            seq: 0,
+            status: RunStatus::Active { step: start.id.clone(), since: now, wake_at: None },
+            entry,
+            bucket: state.primary_id().to_owned(),
+            variant: None,
+        };
+        state.runs.push(run);
+        let trigger = event.map(|e| e.name.as_str()).unwrap_or("audience");
+        out.push(decision(now, &journey.id, Some(start.id.clone()), Action::Enter, vec![why], format!("entered {} on {}", journey.id, trigger)));
+    }
+
+    fn reentry_block(&self, state: &ShopperState, journey: &Journey, now: Timestamp) -> Option<Reason> {
+        let mut entries = state.entries(&journey.id).peekable();
+        entries.peek()?;
+        match journey.reentry {
+            Reentry::Once => Some(Reason::ReentryOnce),
+            Reentry::Multiple { lock, cap, window } => {
+                let times: Vec<Timestamp> = entries.collect();
+                if times.iter().any(|t| now < t.plus(lock)) {
+                    return Some(Reason::ReentryLocked);
+                }
+                if let Some(cap) = cap {
+                    let since = window.map_or(Timestamp(i64::MIN), |w| now.minus(w));
+                    if times.iter().filter(|t| **t > since).count() >= cap as usize {
+                        return Some(Reason::ReentryCapped);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Moves runs as far as they go at time `at`; sends from all runs are arbitrated
+    /// together, round by round, so the best mix wins rather than the first.
+    fn advance(&self, state: &mut ShopperState, mut ready: Vec<usize>, event: Option<&Event>, at: Timestamp, out: &mut Vec<Decision>) {
+        let mut budget: BTreeMap<usize, u32> = BTreeMap::new();
+        loop {
+            let mut pending = Vec::new();
+            for index in ready.drain(..) {
+                self.walk(state, index, event, at, out, &mut pending, &mut budget);
+            }
+            if pending.is_empty() {
+                return;
+            }
+            ready = self.arbitrate(state, pending, at, out);
+            if ready.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Walks one run through steps that take no time until it waits, sends or ends.
+    #[allow(clippy::too_many_arguments)]
+    fn walk(&self, state: &mut ShopperState, index: usize, event: Option<&Event>, at: Timestamp, out: &mut Vec<Decision>, pending: &mut Vec<Pending>, budget: &mut BTreeMap<usize, u32>) {
+        loop {
+            let Some(run) = state.runs.get(index) else { return };
+            let RunStatus::Active { step: step_id, since, wake_at } = &run.status else { return };
+            let (since, wake_at) = (*since, *wake_at);
+            let Some(journey_index) = self.journey_index(&run.journey) else {
+                self.remove_run(state, index, at, out);
+                return;
+            };
+            let Some(journey) = self.bundle.journeys.get(journey_index) else { return };
+            let Some(step_index) = journey.step_index(step_id) else {
+                self.remove_run(state, index, at, out);
+                return;
+            };
+            let Some(step) = journey.steps.get(step_index) else { return };
+            let spent = budget.entry(index).or_insert(0);
+            *spent += 1;
+            if *spent > STEP_BUDGET {
+                if let Some(run) = state.runs.get_mut(index) {
+                    finish(run, at, Outcome::Aborted);
+                    out.push(decision(at, &journey.id, Some(step.id.clone()), Action::Exit, vec![Reason::StepBudget], format!("{} stopped: more than {STEP_BUDGET} steps in one call", journey.id)));
+                }
+                return;
+            }
+            let next: usize = match &step.kind {
+                StepKind::Exit => {
+                    if let Some(run) = state.runs.get_mut(index) {
+                        finish(run, at, Outcome::Completed);
+                    }
+                    out.push(decision(at, &journey.id, Some(step.id.clone()), Action::Exit, vec![Reason::ExitReached], format!("{} finished at {}", journey.id, step.id)));
+                    return;
+                }
+                StepKind::Branch { cases, default } => {
+                    let entry = state.runs.get(index).map(|r| r.entry.clone()).unwrap_or_default();
+                    cases.iter().find(|(cond, _)| self.holds(cond, event, Some(&entry), state, at)).map_or(*default, |(_, n)| *n)
+                }
+                StepKind::Split { variants, holdout_bp } => {
+                    let Some(run) = state.runs.get_mut(index) else { return };
+                    match pick_variant(self.bundle.policy.seed, &journey.id, &run.bucket, variants, *holdout_bp) {
+                        Some((name, next)) => {
+                            run.variant = Some(name.to_owned());
+                            next
+                        }
+                        None => {
+                            finish(run, at, Outcome::Holdout);
+                            out.push(decision(at, &journey.id, Some(step.id.clone()), Action::Exit, vec![Reason::Holdout], format!("held out of {} at split {}", journey.id, step.id)));
+                            return;
+                        }
+                    }
+                }
+                StepKind::Delay { duration, until_minute, next } => {
+                    let due = wake_at.unwrap_or_else(|| {
+                        let after = since.plus(*duration);
+                        match until_minute {
+                            Some(m) => journey.schedule.zone.next_local_time(after, *m),
+                            None => after,
+                        }
+                    });
+                    if due > at {
+                        set_wake(state, index, due);
+                        return;
+                    }
+                    *next
+                }
+                StepKind::WaitFor { trigger, timeout, on_performed, on_timed_out } => {
+                    let due = wake_at.unwrap_or_else(|| since.plus(*timeout));
+                    let entry = state.runs.get(index).map(|r| r.entry.clone()).unwrap_or_default();
+                    if let WaitTrigger::State(cond) = trigger {
+                        if self.holds(cond, event, Some(&entry), state, at) {
+                            if let Some(step) = journey.steps.get(*on_performed) {
+                                if let Some(run) = state.runs.get_mut(index) {
+                                    goto(run, &step.id, at);
+                                }
+                            }
+                            continue;
+                        }
+                    }
+                    if due > at {
+                        set_wake(state, index, due);
+                        return;
+                    }
+                    *on_timed_out
+                }
+                StepKind::Send(_) => {
+                    if wake_at.is_some_and(|w| w > at) {
+                        return;
+                    }
+                    pending.push(Pending { run: index, journey: journey_index, step: step_index });
+                    return;
+                }
+            };
+            let Some(next_step) = journey.steps.get(next) else { return };
+            if let Some(run) = state.runs.get_mut(index) {
+                goto(run, &next_step.id, at);
+            }
+        }
+    }
+
+    /// Decides a round of sends: ranked (critical, priority, expected value, then ids),
+    /// policy-checked one by one against the state as it grows, one on-page slot per
+    /// in-session channel. Returns the runs that moved past their send.
+    fn arbitrate(&self, state: &mut ShopperState, mut pending: Vec<Pending>, at: Timestamp, out: &mut Vec<Decision>) -> Vec<usize> {
+        pending.sort_by(|a, b| {
+            let (sa, ja) = (self.send_of(a), self.bundle.journeys.get(a.journey));
+            let (sb, jb) = (self.send_of(b), self.bundle.journeys.get(b.journey));
+            let key = |s: Option<&Send>| s.map(|s| (s.critical, s.priority, s.expected_value)).unwrap_or((false, i32::MIN, f64::MIN));
+            let (ka, kb) = (key(sa), key(sb));
+            kb.0.cmp(&ka.0)
+                .then(kb.1.cmp(&ka.1))
+                .then(kb.2.total_cmp(&ka.2))
+                .then_with(|| ja.map(|j| &j.id).cmp(&jb.map(|j| &j.id)))
+                .then(a.step.cmp(&b.step))
+        });
+        let mut slots_taken: Vec<Channel> = Vec::new();
+        let mut moved = Vec::new();
+        let in_session = at.since(state.signals.last_event()) <= self.bundle.policy.session_timeout && state.signals.last_event() <= at;
+        let session = state.signals.session_start();
+        for p in pending {
+            let (Some(journey), Some(send)) = (self.bundle.journeys.get(p.journey), self.send_of(&p)) else { continue };
+            let Some(step) = journey.steps.get(p.step) else { continue };
+            let journey_hash = self.journey_hashes.get(p.journey).copied().unwrap_or(0);
+            let variant = state.runs.get(p.run).and_then(|r| r.variant.clone());
+            let verdict = if send.channel.is_in_session() && slots_taken.contains(&send.channel) {
+                Verdict::Suppress { reasons: vec![Reason::Outranked] }
+            } else {
+                let candidate = Candidate { journey, journey_hash, send };
+                let situation = Situation { bundle: &self.bundle, state, now: at, in_session, session };
+                policy::evaluate(&candidate, &situation)
+            };
+            let mut d = Decision {
+                time: at,
+                journey: journey.id.clone(),
+                step: Some(step.id.clone()),
+                action: Action::Send,
+                channel: Some(send.channel),
+                content: Some(send.content.clone()),
+                incentive: send.incentive.as_ref().map(|i| i.id.clone()),
+                variant,
+                reasons: Vec::new(),
+                message: String::new(),
+            };
+            match verdict {
+                Verdict::Send { channel, reasons, replaces } => {
+                    if channel.is_in_session() {
+                        slots_taken.push(channel);
+                    }
+                    if let Some(old) = replaces.and_then(|i| state.incentives.get_mut(i)) {
+                        old.revoked_at = Some(at);
+                        out.push(decision(at, &old.journey, None, Action::Cancel, vec![Reason::IncentiveReplaced], format!("incentive {} withdrawn: {} has priority", old.id, journey.id)));
+                    }
+                    state.contacts.push(Contact { at, channel, journey: journey_hash, session });
+                    if let Some(incentive) = &send.incentive {
+                        let already = state.incentives.iter().any(|g| g.group == incentive.group && g.id == incentive.id && g.journey == journey.id && g.is_active(at));
+                        if !already {
+                            state.incentives.push(IncentiveGrant {
+                                group: incentive.group.clone(),
+                                id: incentive.id.clone(),
+                                journey: journey.id.clone(),
+                                priority: send.priority,
+                                granted_at: at,
+                                expires_at: at.plus(incentive.valid_for),
+                                revoked_at: None,
+                            });
+                        }
+                    }
+                    d.channel = Some(channel);
+                    d.message = send_message(&d, channel, &reasons);
+                    d.reasons = reasons;
+                    out.push(d);
+                    self.move_past_send(state, p.run, journey, send, at, &mut moved);
+                }
+                Verdict::Suppress { reasons } => {
+                    d.action = Action::Suppress;
+                    d.message = format!("did not send {} on {}: {}", send.content, send.channel.as_str(), codes(&reasons));
+                    d.reasons = reasons;
+                    out.push(d);
+                    self.move_past_send(state, p.run, journey, send, at, &mut moved);
+                }
+                Verdict::Defer { until, reasons } => {
+                    d.action = Action::Defer;
+                    d.message = format!("{} on {} waits until {} ({})", send.content, send.channel.as_str(), until, codes(&reasons));
+                    d.reasons = reasons;
+                    out.push(d);
+                    set_wake(state, p.run, until);
+                }
+            }
+        }
+        moved
+    }
+
+    fn move_past_send(&self, state: &mut ShopperState, index: usize, journey: &Journey, send: &Send, at: Timestamp, moved: &mut Vec<usize>) {
+        let (Some(next), Some(run)) = (journey.steps.get(send.next), state.runs.get_mut(index)) else { return };
+        goto(run, &next.id, at);
+        moved.push(index);
+    }
+
+    fn remove_run(&self, state: &mut ShopperState, index: usize, at: Timestamp, out: &mut Vec<Decision>) {
+        if let Some(run) = state.runs.get_mut(index) {
+            let step = active_step(run);
+            finish(run, at, Outcome::Removed);
+            out.push(decision(at, &run.journey, step, Action::Exit, vec![Reason::Removed], format!("{} or its step is no longer published", run.journey)));
+        }
+    }
+
+    fn send_of(&self, p: &Pending) -> Option<&Send> {
+        match &self.bundle.journeys.get(p.journey)?.steps.get(p.step)?.kind {
+            StepKind::Send(send) => Some(send),
+            _ => None,
+        }
+    }
+
+    fn journey(&self, id: &str) -> Option<&Journey> {
+        self.journey_index(id).and_then(|i| self.bundle.journeys.get(i))
+    }
+
+    fn journey_index(&self, id: &str) -> Option<usize> {
+        // INVARIANT: journeys are sorted by id (validate sorts them).
+        self.bundle.journeys.binary_search_by(|j| j.id.as_str().cmp(id)).ok().or_else(|| self.bundle.journeys.iter().position(|j| j.id == id))
+    }
+
+    fn current_step<'j>(&self, journey: &'j Journey, run: &Run) -> Option<(usize, &'j StepKind)> {
+        let RunStatus::Active { step, .. } = &run.status else { return None };
+        let index = journey.step_index(step)?;
+        journey.steps.get(index).map(|s| (index, &s.kind))
+    }
+
+    fn event_matches(&self, matcher: &EventMatch, event: &Event, entry: Option<&BTreeMap<String, Value>>, state: &ShopperState, now: Timestamp) -> bool {
+        matcher.event == event.name && self.holds(&matcher.filter, Some(event), entry, state, now)
+    }
+
+    fn holds(&self, condition: &Condition, event: Option<&Event>, entry: Option<&BTreeMap<String, Value>>, state: &ShopperState, now: Timestamp) -> bool {
+        let scope = ShopperScope { event, entry, state, model: &self.bundle.policy.intent, now };
+        let env = EvalEnv { now, groups: Some(&self.bundle.groups) };
+        condition.eval(&scope, &env)
+    }
+}
+
+/// xxh3 of a journey id, truncated: the compact journey key of the contact log.
+pub fn journey_hash(id: &str) -> u32 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes()) as u32
+}
+
+/// Stable bucket in [0, 10_000) for a shopper in a journey.
+fn bucket(seed: u64, journey: &str, shopper: &str, salt: &str) -> u32 {
+    let key = format!("{journey}\u{1f}{shopper}\u{1f}{salt}");
+    (xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), seed) % 10_000) as u32
+}
+
+/// Holdout first (its own hash), then a variant by cumulative weight.
+fn pick_variant<'v>(seed: u64, journey: &str, shopper: &str, variants: &'v [(String, u32, usize)], holdout_bp: u32) -> Option<(&'v str, usize)> {
+    if bucket(seed, journey, shopper, "holdout") < holdout_bp {
+        return None;
+    }
+    let roll = bucket(seed, journey, shopper, "variant");
+    let mut cumulative = 0u32;
+    for (name, weight, next) in variants {
+        cumulative = cumulative.saturating_add(*weight);
+        if roll < cumulative {
+            return Some((name, *next));
+        }
+    }
+    variants.last().map(|(name, _, next)| (name.as_str(), *next))
+}
+
+fn remember(journey: &Journey, event: Option<&Event>) -> BTreeMap<String, Value> {
+    let mut kept = BTreeMap::new();
+    let Some(event) = event else { return kept };
+    for key in &journey.remember {
+        let value = match key.as_str() {
+            "item_id" | "item_category" => event.prop(key).cloned().or_else(|| {
+                let item = event.items().into_iter().next()?;
+                if key == "item_id" {
+                    Some(Value::from(item.id))
+                } else {
+                    item.category.map(Value::from)
+                }
+            }),
+            "value" => event.value().map(Value::Number),
+            _ => event.prop(key).cloned(),
+        };
+        if let Some(value) = value.filter(|v| v.to_json().len() <= MAX_REMEMBERED_BYTES) {
+            kept.insert(key.clone(), value);
+        }
+    }
+    kept
+}
+
+fn goto(run: &mut Run, step: &str, at: Timestamp) {
+    run.status = RunStatus::Active { step: step.to_owned(), since: at, wake_at: None };
+    run.seq = run.seq.saturating_add(1);
+}
+
+fn set_wake(state: &mut ShopperState, index: usize, due: Timestamp) {
+    if let Some(RunStatus::Active { wake_at, .. }) = state.runs.get_mut(index).map(|r| &mut r.status) {
+        *wake_at = Some(due);
+    }
+}
+
+fn finish(run: &mut Run, at: Timestamp, outcome: Outcome) {
+    run.status = RunStatus::Done { at, outcome };
+    run.seq = run.seq.saturating_add(1);
+}
+
+fn active_step(run: &Run) -> Option<String> {
+    match &run.status {
+        RunStatus::Active { step, .. } => Some(step.clone()),
+        RunStatus::Done { .. } => None,
+    }
+}
+
+fn decision(time: Timestamp, journey: &str, step: Option<String>, action: Action, reasons: Vec<Reason>, message: String) -> Decision {
+    Decision { time, journey: journey.to_owned(), step, action, channel: None, content: None, incentive: None, variant: None, reasons, message }
+}
+
+fn codes(reasons: &[Reason]) -> String {
+    reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+}
+
+fn send_message(d: &Decision, channel: Channel, reasons: &[Reason]) -> String {
+    let what = d.content.as_deref().unwrap_or("");
+    let offer = d.incentive.as_deref().map(|i| format!(" with incentive {i}")).unwrap_or_default();
+    format!("send {what}{offer} on {} for {} ({})", channel.as_str(), d.journey, codes(reasons))
+}
