@@ -247,7 +247,7 @@ impl Engine {
                 }
                 if let Some(cap) = cap {
                     let since = window.map_or(Timestamp(i64::MIN), |w| now.minus(w));
-                    if times.iter().filter(|t| **t > since).count() >= cap as usize {
+                    if times.iter().filter(|t| **t >= since).count() >= cap as usize {
                         return Some(Reason::ReentryCapped);
                     }
                 }

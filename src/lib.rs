@@ -12,6 +12,8 @@ pub mod decision;
 pub mod engine;
 pub mod policy;
 pub mod scope;
+#[cfg(feature = "cli")]
+pub mod simulate;
 pub mod state;
 
 pub use decision::{Action, Decision, Reason};
