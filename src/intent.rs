@@ -1,6 +1,6 @@
 //! Intent: folds a shopper's events into bounded, time-decayed session [`Signals`],
 //! scores them with a small logistic model ([`IntentModel`], weights from the bundle or
-//! the shipped defaults) into a number in [0,1], and maps the score to a [`Tier`] with
+//! the shipped defaults) into a number in `[0, 1]`, and maps the score to a [`Tier`] with
 //! hysteresis so the tier does not flap. Every transcendental goes through `libm` and
 //! decay is computed from event timestamps only, so wasm and native agree bit for bit.
 
@@ -67,7 +67,8 @@ pub const FEATURES: [&str; FEATURE_COUNT] = [
 /// Shipped default weights, in [`FEATURES`] order. Calibrated so that, with the default
 /// bias and tiers, a first product view is cold, a second in the same category warm, a
 /// third distinct product in one category hot, three views over three categories at
-/// most warm, and an add-to-cart of ~40+ or a started checkout hot.
+/// most warm, and an add-to-cart worth ~20 or more (in the shop's currency; lower the
+/// `cart_value` weight for currencies with small units) or a started checkout hot.
 pub const DEFAULT_WEIGHTS: [f64; FEATURE_COUNT] = [
     1.1,  // product_views
     0.8,  // repeat_views
@@ -602,8 +603,6 @@ pub struct Signals {
     cart_views: u16,
     cart_items: u16,
     cart_value: f64,
-    /// Last cart or checkout event (cart signals decay from here).
-    cart_time: Timestamp,
     checkout_started: bool,
     payment_info: bool,
     purchases: u16,
@@ -676,7 +675,7 @@ impl fmt::Display for Contribution {
 /// - `searches`, `searches_without_click`, `wishlist_adds`, `channel_switches`
 /// - `sessions` (all sessions seen, this one included), `return_visits` (earlier
 ///   sessions, decayed over days)
-/// - `score` (in [0,1]), `tier` ("cold" / "warm" / "hot")
+/// - `score` (in `[0, 1]`), `tier` ("cold" / "warm" / "hot")
 pub const SIGNAL_NAMES: &[&str] = &[
     "product_views",
     "product_views_decayed",
@@ -768,7 +767,7 @@ impl Signals {
         let w = decay(self.last_event.since(t), model.half_life);
         self.last_event = self.last_event.max(t);
 
-        let counted = self.fold(event, t, w);
+        let mut counted = self.fold(event, w);
         if let Some(ms) = event
             .prop("engagement_time_msec")
             .and_then(Value::as_number_lenient)
@@ -777,9 +776,10 @@ impl Signals {
                 let ms = ms.min(MAX_ENGAGEMENT_MS);
                 self.engagement_ms = self.engagement_ms.saturating_add(ms as u32);
                 self.engagement_ms_decayed = clean(self.engagement_ms_decayed) + ms * w;
+                counted = true;
             }
         }
-        self.observe_context(event);
+        counted |= self.observe_context(event);
         Observation {
             new_session,
             counted,
@@ -802,13 +802,12 @@ impl Signals {
             sessions: self.sessions.saturating_add(1),
             prior_visits: prior,
             context: self.context,
-            cart_time: t,
             ..Signals::default()
         };
     }
 
     /// Applies the event's own meaning; true when it fed a signal.
-    fn fold(&mut self, event: &Event, t: Timestamp, w: f64) -> bool {
+    fn fold(&mut self, event: &Event, w: f64) -> bool {
         match event.name.as_str() {
             "view_item" => {
                 bump(&mut self.product_views);
@@ -829,7 +828,6 @@ impl Signals {
                 self.cart_items = self.cart_items.saturating_add(qty);
                 let value = money(event.value()).unwrap_or(0.0).max(0.0);
                 self.cart_value = (clean(self.cart_value) + value).min(MAX_MONEY);
-                self.touch_cart(t);
             }
             "remove_from_cart" => {
                 bump(&mut self.cart_removes);
@@ -840,23 +838,19 @@ impl Signals {
                 if self.cart_items == 0 {
                     self.cart_value = 0.0;
                 }
-                self.touch_cart(t);
             }
             "view_cart" => {
                 bump(&mut self.cart_views);
                 self.cart_snapshot(event);
-                self.touch_cart(t);
             }
             "begin_checkout" => {
                 self.checkout_started = true;
                 self.cart_snapshot(event);
-                self.touch_cart(t);
             }
             "add_payment_info" | "add_shipping_info" => {
                 self.checkout_started = true;
                 self.payment_info |= event.name == "add_payment_info";
                 self.cart_snapshot(event);
-                self.touch_cart(t);
             }
             "purchase" => {
                 bump(&mut self.purchases);
@@ -864,7 +858,6 @@ impl Signals {
                 self.cart_value = 0.0;
                 self.checkout_started = false;
                 self.payment_info = false;
-                self.touch_cart(t);
             }
             "search" | "view_search_results" => {
                 let term = event
@@ -884,10 +877,6 @@ impl Signals {
             _ => return false,
         }
         true
-    }
-
-    fn touch_cart(&mut self, t: Timestamp) {
-        self.cart_time = self.cart_time.max(t);
     }
 
     /// view_cart / begin_checkout carry the whole cart (GA4): take it as the truth.
@@ -943,7 +932,7 @@ impl Signals {
         self.categories.push(slot);
     }
 
-    fn observe_context(&mut self, event: &Event) {
+    fn observe_context(&mut self, event: &Event) -> bool {
         let mut switched = false;
         for (slot, key) in self
             .context
@@ -967,6 +956,7 @@ impl Signals {
         if switched {
             bump(&mut self.channel_switches);
         }
+        switched
     }
 
     fn category_depth(&self) -> u8 {
@@ -998,10 +988,8 @@ impl Signals {
     /// Every feature's contribution at `now`, in [`FEATURES`] order.
     pub fn features(&self, now: Timestamp, model: &IntentModel) -> [Contribution; FEATURE_COUNT] {
         let r = decay(now.since(self.last_event), model.half_life);
-        let rc = decay(
-            now.since(self.cart_time.max(self.session_start)),
-            model.cart_half_life,
-        );
+        // Cart and checkout fade more slowly once the shopper goes idle.
+        let rc = decay(now.since(self.last_event), model.cart_half_life);
         let ln = |x: f64| libm::log1p(clean(x));
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         let depth = f64::from(self.category_depth());
@@ -1095,7 +1083,7 @@ impl Signals {
             .fold(model.bias, |acc, c| acc + c.contribution)
     }
 
-    /// Score in [0,1] at `now`: `1 / (1 + e^-(bias + Σ wᵢ·fᵢ))`.
+    /// Score in `[0, 1]` at `now`: `1 / (1 + e^-(bias + Σ wᵢ·fᵢ))`.
     pub fn score(&self, now: Timestamp, model: &IntentModel) -> f64 {
         let z = self.logit(now, model);
         let p = 1.0 / (1.0 + libm::exp(-z));
