@@ -1,20 +1,479 @@
-//! Intent (STUB — being written): decayed session signals → score in [0,1] → tier.
-use serde::{Deserialize, Serialize};
+//! Intent: folds a shopper's events into bounded, time-decayed session [`Signals`],
+//! scores them with a small logistic model ([`IntentModel`], weights from the bundle or
+//! the shipped defaults) into a number in `[0, 1]`, and maps the score to a [`Tier`] with
+//! hysteresis so the tier does not flap. Every transcendental goes through `libm` and
+//! decay is computed from event timestamps only, so wasm and native agree bit for bit.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::event::Event;
-use crate::time::{Duration, Timestamp};
+use crate::time::{Duration, Timestamp, DAY, MINUTE};
 use crate::value::Value;
 
-/// Intent model as written in the bundle.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct IntentModelSource {}
+// ---------------------------------------------------------------------------------------
+// Features
+// ---------------------------------------------------------------------------------------
 
-/// Compiled intent model.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct IntentModel {}
+/// Number of model features.
+pub const FEATURE_COUNT: usize = 18;
+
+/// The model's features, in weight order. Each is computed from [`Signals`] at a time
+/// `now`; session features fade with the session half-life once the shopper goes idle.
+///
+/// | feature | value fed to the model |
+/// |---|---|
+/// | `product_views` | ln(1 + product views, decayed) |
+/// | `repeat_views` | ln(1 + extra views of the most viewed item) |
+/// | `category_depth` | ln(1 + distinct items in the deepest category) |
+/// | `category_depth_3plus` | 1 when one category has 3+ distinct items viewed |
+/// | `page_views` | ln(1 + page / screen views, decayed) |
+/// | `dwell` | ln(1 + engaged minutes, decayed; from `engagement_time_msec`) |
+/// | `cart_active` | 1 when the cart holds items or value |
+/// | `cart_value` | ln(1 + cart value) |
+/// | `cart_removes` | ln(1 + remove_from_cart events) |
+/// | `cart_views` | ln(1 + view_cart events) |
+/// | `checkout_started` | 1 after begin_checkout |
+/// | `payment_info` | 1 after add_payment_info |
+/// | `purchased` | 1 after a purchase in this session |
+/// | `searches_without_click` | ln(1 + searches not followed by a result click) |
+/// | `wishlist_adds` | ln(1 + add_to_wishlist events) |
+/// | `channel_switches` | ln(1 + device / channel / platform changes) |
+/// | `signed_in` | 1 after login or sign_up in this session |
+/// | `return_visits` | ln(1 + earlier sessions, decayed over `return_half_life`) |
+pub const FEATURES: [&str; FEATURE_COUNT] = [
+    "product_views",
+    "repeat_views",
+    "category_depth",
+    "category_depth_3plus",
+    "page_views",
+    "dwell",
+    "cart_active",
+    "cart_value",
+    "cart_removes",
+    "cart_views",
+    "checkout_started",
+    "payment_info",
+    "purchased",
+    "searches_without_click",
+    "wishlist_adds",
+    "channel_switches",
+    "signed_in",
+    "return_visits",
+];
+
+/// Shipped default weights, in [`FEATURES`] order. Calibrated so that, with the default
+/// bias and tiers, a first product view is cold, a second in the same category warm, a
+/// third distinct product in one category hot, three views over three categories at
+/// most warm, and an add-to-cart worth ~20 or more (in the shop's currency; lower the
+/// `cart_value` weight for currencies with small units) or a started checkout hot.
+pub const DEFAULT_WEIGHTS: [f64; FEATURE_COUNT] = [
+    1.1,  // product_views
+    0.8,  // repeat_views
+    1.3,  // category_depth
+    1.0,  // category_depth_3plus
+    0.25, // page_views
+    0.3,  // dwell
+    2.2,  // cart_active
+    0.4,  // cart_value
+    -0.3, // cart_removes
+    0.3,  // cart_views
+    4.0,  // checkout_started
+    1.0,  // payment_info
+    -1.0, // purchased
+    0.3,  // searches_without_click
+    0.5,  // wishlist_adds
+    0.5,  // channel_switches
+    0.4,  // signed_in
+    0.6,  // return_visits
+];
+
+/// Shipped default bias (intercept).
+pub const DEFAULT_BIAS: f64 = -3.0;
+/// Shipped default warm threshold.
+pub const DEFAULT_WARM: f64 = 0.35;
+/// Shipped default hot threshold.
+pub const DEFAULT_HOT: f64 = 0.6;
+/// Shipped default hysteresis: a tier is kept until the score falls this far below it.
+pub const DEFAULT_HYSTERESIS: f64 = 0.05;
+/// Shipped default half-life of session signals (views, depth, dwell, search...).
+pub const DEFAULT_HALF_LIFE: Duration = Duration(20 * MINUTE);
+/// Shipped default half-life of cart and checkout signals.
+pub const DEFAULT_CART_HALF_LIFE: Duration = Duration(60 * MINUTE);
+/// Shipped default half-life of the return-visit count.
+pub const DEFAULT_RETURN_HALF_LIFE: Duration = Duration(7 * DAY);
+
+// Bounds of the per-session item memory.
+const MAX_CATEGORIES: usize = 8;
+const MAX_ITEMS: usize = 8;
+// Ignore absurd inputs rather than let them dominate.
+const MAX_QUANTITY: f64 = 1_000.0;
+const MAX_MONEY: f64 = 1.0e12;
+const MAX_ENGAGEMENT_MS: f64 = 3_600_000.0;
+
+// ---------------------------------------------------------------------------------------
+// Model source and compiled model
+// ---------------------------------------------------------------------------------------
+
+/// Intent model as written in the bundle (`policy.intent`); every field is optional and
+/// falls back to the shipped default.
+///
+/// ```json
+/// {"bias": -3.0, "weights": {"category_depth": 1.2}, "tiers": {"warm": 0.35, "hot": 0.6},
+///  "hysteresis": 0.05, "half_life": "20m", "cart_half_life": "1h", "return_half_life": "7d"}
+/// ```
+///
+/// A model trained offline drops in unchanged: fit a logistic regression on the
+/// [`FEATURES`] (as [`Signals::features`] computes them) and write its intercept as
+/// `bias` (alias `intercept`) and its coefficients as `weights` (alias `coefficients`),
+/// keyed by feature name. Features a model leaves out keep their shipped default weight,
+/// so an exported model should list every feature (0 for the ones it does not use).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentModelSource {
+    /// Intercept of the logistic model.
+    #[serde(default, alias = "intercept", skip_serializing_if = "Option::is_none")]
+    pub bias: Option<f64>,
+    /// Weight per feature name (see [`FEATURES`]).
+    #[serde(
+        default,
+        alias = "coefficients",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub weights: Option<BTreeMap<String, f64>>,
+    /// Tier thresholds on the score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<TiersSource>,
+    /// How far below a threshold the score must fall before the tier drops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hysteresis: Option<f64>,
+    /// Half-life of session signals ("20m").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_life: Option<String>,
+    /// Half-life of cart and checkout signals ("1h").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_half_life: Option<String>,
+    /// Half-life of the return-visit count ("7d").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_half_life: Option<String>,
+}
+
+/// Tier thresholds as written in the bundle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersSource {
+    /// Score at which a shopper becomes warm (default 0.35).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm: Option<f64>,
+    /// Score at which a shopper becomes hot (default 0.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot: Option<f64>,
+}
+
+/// Compiled intent model: bias, one weight per feature, tiers and half-lives.
+/// `Default` is the shipped model.
+///
+/// INVARIANT: all numbers are finite, 0 < warm < hot < 1, 0 ≤ hysteresis < warm,
+/// half-lives > 0 (checked by [`IntentModel::from_source`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentModel {
+    bias: f64,
+    weights: [f64; FEATURE_COUNT],
+    warm: f64,
+    hot: f64,
+    hysteresis: f64,
+    half_life: Duration,
+    cart_half_life: Duration,
+    return_half_life: Duration,
+}
+
+impl Default for IntentModel {
+    fn default() -> Self {
+        IntentModel {
+            bias: DEFAULT_BIAS,
+            weights: DEFAULT_WEIGHTS,
+            warm: DEFAULT_WARM,
+            hot: DEFAULT_HOT,
+            hysteresis: DEFAULT_HYSTERESIS,
+            half_life: DEFAULT_HALF_LIFE,
+            cart_half_life: DEFAULT_CART_HALF_LIFE,
+            return_half_life: DEFAULT_RETURN_HALF_LIFE,
+        }
+    }
+}
+
+/// Why an intent model could not be built. Paths are JSON pointers inside the intent
+/// section (e.g. `/weights/categry_depth`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IntentError {
+    /// A weight names a feature the model does not have.
+    #[error("unknown intent feature {name:?}; valid features: {}", FEATURES.join(", "))]
+    UnknownFeature {
+        /// The name that was given.
+        name: String,
+    },
+    /// A number is NaN or infinite.
+    #[error("{found} is not a finite number")]
+    NotFinite {
+        /// Where.
+        path: String,
+        /// What was given.
+        found: f64,
+    },
+    /// A tier threshold is outside (0, 1).
+    #[error("tier threshold {found} must be between 0 and 1 (exclusive)")]
+    BadThreshold {
+        /// Where.
+        path: String,
+        /// What was given.
+        found: f64,
+    },
+    /// The warm threshold is not below the hot one.
+    #[error("warm threshold {warm} must be below hot threshold {hot}")]
+    TiersOutOfOrder {
+        /// Effective warm threshold.
+        warm: f64,
+        /// Effective hot threshold.
+        hot: f64,
+    },
+    /// Hysteresis is negative or not below the warm threshold.
+    #[error("hysteresis {found} must be at least 0 and below the warm threshold {warm}")]
+    BadHysteresis {
+        /// What was given.
+        found: f64,
+        /// Effective warm threshold.
+        warm: f64,
+    },
+    /// A half-life does not parse or is not positive.
+    #[error("bad half-life {found:?}: write a positive duration, e.g. \"20m\", \"1h\", \"7d\"")]
+    BadHalfLife {
+        /// Where.
+        path: String,
+        /// What was given.
+        found: String,
+    },
+}
+
+impl IntentError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IntentError::UnknownFeature { .. } => "intent_unknown_feature",
+            IntentError::NotFinite { .. } => "intent_not_finite",
+            IntentError::BadThreshold { .. } => "intent_bad_threshold",
+            IntentError::TiersOutOfOrder { .. } => "intent_tiers_out_of_order",
+            IntentError::BadHysteresis { .. } => "intent_bad_hysteresis",
+            IntentError::BadHalfLife { .. } => "intent_bad_half_life",
+        }
+    }
+
+    /// JSON pointer of the offending value, relative to the intent section.
+    pub fn path(&self) -> String {
+        match self {
+            IntentError::UnknownFeature { name } => format!("/weights/{}", escape_pointer(name)),
+            IntentError::NotFinite { path, .. }
+            | IntentError::BadThreshold { path, .. }
+            | IntentError::BadHalfLife { path, .. } => path.clone(),
+            IntentError::TiersOutOfOrder { .. } => "/tiers".to_owned(),
+            IntentError::BadHysteresis { .. } => "/hysteresis".to_owned(),
+        }
+    }
+}
+
+fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+fn finite_at(path: &str, x: f64) -> Result<f64, IntentError> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(IntentError::NotFinite {
+            path: path.to_owned(),
+            found: x,
+        })
+    }
+}
+
+fn half_life_at(
+    path: &str,
+    text: Option<&String>,
+    default: Duration,
+) -> Result<Duration, IntentError> {
+    let Some(text) = text else { return Ok(default) };
+    let bad = || IntentError::BadHalfLife {
+        path: path.to_owned(),
+        found: text.clone(),
+    };
+    let d = Duration::parse(text).map_err(|_| bad())?;
+    if d.millis() <= 0 {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+impl IntentModel {
+    /// Builds from source (`None` = shipped defaults), checking every number.
+    pub fn from_source(src: Option<&IntentModelSource>) -> Result<IntentModel, IntentError> {
+        let mut model = IntentModel::default();
+        let Some(src) = src else { return Ok(model) };
+        if let Some(bias) = src.bias {
+            model.bias = finite_at("/bias", bias)?;
+        }
+        if let Some(weights) = &src.weights {
+            for (name, w) in weights {
+                let idx = feature_index(name)
+                    .ok_or_else(|| IntentError::UnknownFeature { name: name.clone() })?;
+                let w = finite_at(&format!("/weights/{}", escape_pointer(name)), *w)?;
+                if let Some(slot) = model.weights.get_mut(idx) {
+                    *slot = w;
+                }
+            }
+        }
+        if let Some(tiers) = &src.tiers {
+            if let Some(warm) = tiers.warm {
+                model.warm = threshold_at("/tiers/warm", warm)?;
+            }
+            if let Some(hot) = tiers.hot {
+                model.hot = threshold_at("/tiers/hot", hot)?;
+            }
+        }
+        if model.warm >= model.hot {
+            return Err(IntentError::TiersOutOfOrder {
+                warm: model.warm,
+                hot: model.hot,
+            });
+        }
+        if let Some(h) = src.hysteresis {
+            model.hysteresis = finite_at("/hysteresis", h)?;
+        }
+        if !(model.hysteresis >= 0.0 && model.hysteresis < model.warm) {
+            return Err(IntentError::BadHysteresis {
+                found: model.hysteresis,
+                warm: model.warm,
+            });
+        }
+        model.half_life = half_life_at("/half_life", src.half_life.as_ref(), DEFAULT_HALF_LIFE)?;
+        model.cart_half_life = half_life_at(
+            "/cart_half_life",
+            src.cart_half_life.as_ref(),
+            DEFAULT_CART_HALF_LIFE,
+        )?;
+        model.return_half_life = half_life_at(
+            "/return_half_life",
+            src.return_half_life.as_ref(),
+            DEFAULT_RETURN_HALF_LIFE,
+        )?;
+        Ok(model)
+    }
+
+    /// The source form of this model, every field filled in (for display and export).
+    pub fn to_source(&self) -> IntentModelSource {
+        IntentModelSource {
+            bias: Some(self.bias),
+            weights: Some(
+                FEATURES
+                    .iter()
+                    .zip(self.weights)
+                    .map(|(n, w)| ((*n).to_owned(), w))
+                    .collect(),
+            ),
+            tiers: Some(TiersSource {
+                warm: Some(self.warm),
+                hot: Some(self.hot),
+            }),
+            hysteresis: Some(self.hysteresis),
+            half_life: Some(self.half_life.to_text()),
+            cart_half_life: Some(self.cart_half_life.to_text()),
+            return_half_life: Some(self.return_half_life.to_text()),
+        }
+    }
+
+    /// Intercept of the logistic model.
+    pub fn bias(&self) -> f64 {
+        self.bias
+    }
+
+    /// Weight of a feature by name.
+    pub fn weight(&self, feature: &str) -> Option<f64> {
+        feature_index(feature).and_then(|i| self.weights.get(i).copied())
+    }
+
+    /// Score at which the tier is at least `tier` (Cold: 0).
+    pub fn threshold(&self, tier: Tier) -> f64 {
+        match tier {
+            Tier::Cold => 0.0,
+            Tier::Warm => self.warm,
+            Tier::Hot => self.hot,
+        }
+    }
+
+    /// Hysteresis on the score.
+    pub fn hysteresis(&self) -> f64 {
+        self.hysteresis
+    }
+
+    /// Half-life of session signals.
+    pub fn half_life(&self) -> Duration {
+        self.half_life
+    }
+
+    /// Half-life of cart and checkout signals.
+    pub fn cart_half_life(&self) -> Duration {
+        self.cart_half_life
+    }
+
+    /// Half-life of the return-visit count.
+    pub fn return_half_life(&self) -> Duration {
+        self.return_half_life
+    }
+
+    /// The tier for `score` when the shopper is now in `current`: up as soon as the score
+    /// reaches a threshold, down only once it falls below that threshold minus the
+    /// hysteresis.
+    pub fn tier_for(&self, current: Tier, score: f64) -> Tier {
+        let up = if score >= self.hot {
+            Tier::Hot
+        } else if score >= self.warm {
+            Tier::Warm
+        } else {
+            Tier::Cold
+        };
+        if up >= current {
+            return up;
+        }
+        if current == Tier::Hot && score >= self.hot - self.hysteresis {
+            Tier::Hot
+        } else if current >= Tier::Warm && score >= self.warm - self.hysteresis {
+            Tier::Warm
+        } else {
+            up
+        }
+    }
+}
+
+fn threshold_at(path: &str, x: f64) -> Result<f64, IntentError> {
+    let x = finite_at(path, x)?;
+    if x > 0.0 && x < 1.0 {
+        Ok(x)
+    } else {
+        Err(IntentError::BadThreshold {
+            path: path.to_owned(),
+            found: x,
+        })
+    }
+}
+
+fn feature_index(name: &str) -> Option<usize> {
+    FEATURES.iter().position(|f| *f == name)
+}
 
 /// Intent tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Browsing.
@@ -35,31 +494,125 @@ impl Tier {
             Tier::Hot => "hot",
         }
     }
-}
 
-/// Why an intent model could not be built.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message} (at {path})")]
-pub struct IntentError {
-    /// Path inside the intent section.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl IntentModel {
-    /// Builds from source (None = defaults).
-    pub fn from_source(_src: Option<&IntentModelSource>) -> Result<IntentModel, IntentError> {
-        Ok(IntentModel {})
+    /// Parses "cold" / "warm" / "hot".
+    pub fn parse(text: &str) -> Option<Tier> {
+        match text {
+            "cold" => Some(Tier::Cold),
+            "warm" => Some(Tier::Warm),
+            "hot" => Some(Tier::Hot),
+            _ => None,
+        }
     }
 }
 
-/// Session signals.
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals
+// ---------------------------------------------------------------------------------------
+
+/// A 32-bit hash of an item id, category or context value; 0 means "none".
+/// Encoded as 4 raw bytes in binary formats (postcard would spend 5 on a varint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+struct Hash32(u32);
+
+impl Hash32 {
+    fn of(text: &str) -> Hash32 {
+        let h = (xxhash_rust::xxh3::xxh3_64(text.as_bytes()) >> 32) as u32;
+        Hash32(if h == 0 { 1 } else { h })
+    }
+}
+
+impl Serialize for Hash32 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_u32(self.0)
+        } else {
+            self.0.to_le_bytes().serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            u32::deserialize(d).map(Hash32)
+        } else {
+            <[u8; 4]>::deserialize(d).map(|b| Hash32(u32::from_le_bytes(b)))
+        }
+    }
+}
+
+/// One item viewed this session.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+struct ItemSlot {
+    item: Hash32,
+    views: u8,
+}
+
+/// Items viewed this session in one category.
+///
+/// INVARIANT (kept by `observe`, restored if a decoded state breaks it):
+/// `items.len() <= MAX_ITEMS`, least recently viewed first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct CategorySlot {
+    /// Hash of the category; `Hash32(0)` holds items without a category.
+    category: Hash32,
+    /// Distinct items seen in this category this session (an evicted item seen again
+    /// counts again, so past `MAX_ITEMS` this is an upper estimate).
+    distinct: u8,
+    items: Vec<ItemSlot>,
+}
+
+/// Per-shopper intent signals: the current session's counters (time-decayed), the cart,
+/// a bounded memory of viewed items per category, the device context and the return-visit
+/// count, plus the current tier.
+///
+/// Size is bounded: at most 8 categories × 8 items are remembered (least recently viewed
+/// evicted first) and every counter saturates, so the encoding never grows with the
+/// number of events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Signals {
     tier: Tier,
+    /// The tier was set in an earlier session: the next `update_tier` starts from cold
+    /// (hysteresis holds a tier within a session, not across a gap).
+    tier_stale: bool,
     session_start: Timestamp,
     last_event: Timestamp,
+    /// Sessions ever seen (0 = nothing observed yet).
+    sessions: u32,
+    /// Earlier sessions, decayed (return half-life) to `session_start`.
+    prior_visits: f64,
+    /// Device / channel / platform last seen (persist across sessions).
+    context: [Hash32; 3],
+    // --- per session; decayed values are as of `last_event` ---
+    product_views: u16,
+    product_views_decayed: f64,
+    page_views: u16,
+    page_views_decayed: f64,
+    engagement_ms: u32,
+    engagement_ms_decayed: f64,
+    categories: Vec<CategorySlot>,
+    cart_adds: u16,
+    cart_removes: u16,
+    cart_views: u16,
+    cart_items: u16,
+    cart_value: f64,
+    checkout_started: bool,
+    payment_info: bool,
+    purchases: u16,
+    searches: u16,
+    searches_without_click: u16,
+    /// The unanswered search (term hash), if any.
+    pending_search: Option<Hash32>,
+    wishlist_adds: u16,
+    channel_switches: u16,
+    signed_in: bool,
 }
 
 /// What observing an event changed.
@@ -67,46 +620,629 @@ pub struct Signals {
 pub struct Observation {
     /// The event started a new session.
     pub new_session: bool,
+    /// The event fed a signal (false for events intent ignores, e.g. custom events).
+    pub counted: bool,
+    /// The event arrived with a time before the last observed event.
+    pub out_of_order: bool,
+}
+
+/// One feature's part in a score, for explanations ("category_depth 3 (+1.80)").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Contribution {
+    /// Feature name (one of [`FEATURES`]).
+    pub feature: &'static str,
+    /// The signal as a person reads it (a count, a money amount, 0/1).
+    pub signal: f64,
+    /// The value the model sees (transformed and decayed).
+    pub value: f64,
+    /// The model's weight.
+    pub weight: f64,
+    /// `weight × value`: what the feature adds to the logit.
+    pub contribution: f64,
+}
+
+impl fmt::Display for Contribution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let signal = self.signal;
+        if signal.fract() == 0.0 && signal.abs() < 1e15 {
+            write!(
+                f,
+                "{} {} ({:+.2})",
+                self.feature, signal as i64, self.contribution
+            )
+        } else {
+            write!(
+                f,
+                "{} {:.2} ({:+.2})",
+                self.feature, signal, self.contribution
+            )
+        }
+    }
+}
+
+/// Signal names [`Signals::lookup`] answers, for conditions (`signals.<name>`).
+///
+/// Counts are of the current session and undecayed unless the name says otherwise.
+/// - `product_views`, `product_views_decayed`: view_item events
+/// - `distinct_items`: distinct items viewed; `category_depth`: distinct items viewed in
+///   the deepest category; `max_item_views`: views of the most viewed item;
+///   `repeat_views`: its views beyond the first
+/// - `page_views`, `page_views_decayed`: page_view / screen_view events
+/// - `dwell`: engaged seconds (sum of `engagement_time_msec`); `session_minutes`: minutes
+///   from session start to the last event
+/// - `cart_adds`, `cart_removes`, `cart_views`, `cart_items` (quantity), `cart_value`
+/// - `checkout_started`, `payment_info`, `signed_in` (booleans), `purchases`
+/// - `searches`, `searches_without_click`, `wishlist_adds`, `channel_switches`
+/// - `sessions` (all sessions seen, this one included), `return_visits` (earlier
+///   sessions, decayed over days)
+/// - `score` (in `[0, 1]`), `tier` ("cold" / "warm" / "hot")
+pub const SIGNAL_NAMES: &[&str] = &[
+    "product_views",
+    "product_views_decayed",
+    "distinct_items",
+    "category_depth",
+    "max_item_views",
+    "repeat_views",
+    "page_views",
+    "page_views_decayed",
+    "dwell",
+    "session_minutes",
+    "cart_adds",
+    "cart_removes",
+    "cart_views",
+    "cart_items",
+    "cart_value",
+    "checkout_started",
+    "payment_info",
+    "signed_in",
+    "purchases",
+    "searches",
+    "searches_without_click",
+    "wishlist_adds",
+    "channel_switches",
+    "sessions",
+    "return_visits",
+    "score",
+    "tier",
+];
+
+/// `2^(-elapsed / half_life)`; 1 when `elapsed` ≤ 0.
+fn decay(elapsed: Duration, half_life: Duration) -> f64 {
+    let dt = elapsed.millis();
+    if dt <= 0 {
+        return 1.0;
+    }
+    let hl = half_life.millis().max(1);
+    libm::exp2(-(dt as f64 / hl as f64))
+}
+
+/// A non-negative finite value, else 0 (guards against corrupt decoded state).
+fn clean(x: f64) -> f64 {
+    if x.is_finite() && x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
+fn money(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+        .map(|v| v.clamp(-MAX_MONEY, MAX_MONEY))
+}
+
+fn bump(counter: &mut u16) {
+    *counter = counter.saturating_add(1);
+}
+
+fn quantity(q: Option<f64>) -> u16 {
+    match q {
+        Some(q) if q.is_finite() => libm::round(q.clamp(0.0, MAX_QUANTITY)) as u16,
+        _ => 1,
+    }
 }
 
 impl Signals {
-    /// Folds an event into the signals.
-    pub fn observe(&mut self, event: &Event, _model: &IntentModel, session_timeout: Duration) -> Observation {
-        let new_session = event.time.since(self.last_event) > session_timeout;
+    /// Folds an event into the signals. A gap of more than `session_timeout` since the last
+    /// event starts a new session: per-session signals reset, the return-visit count grows.
+    /// An event older than the last one is counted in the current session, already decayed.
+    pub fn observe(
+        &mut self,
+        event: &Event,
+        model: &IntentModel,
+        session_timeout: Duration,
+    ) -> Observation {
+        let t = event.time;
+        let out_of_order = self.sessions > 0 && t < self.last_event;
+        let new_session = self.sessions == 0 || t.since(self.last_event) > session_timeout;
         if new_session {
-            self.session_start = event.time;
+            self.start_session(t, model);
+        } else if !out_of_order {
+            // Bring decayed counters forward to `t`.
+            let d = decay(t.since(self.last_event), model.half_life);
+            self.product_views_decayed = clean(self.product_views_decayed) * d;
+            self.page_views_decayed = clean(self.page_views_decayed) * d;
+            self.engagement_ms_decayed = clean(self.engagement_ms_decayed) * d;
         }
-        self.last_event = event.time;
-        Observation { new_session }
+        // Weight of this event in decayed counters: 1, or less when it arrives late.
+        let w = decay(self.last_event.since(t), model.half_life);
+        self.last_event = self.last_event.max(t);
+
+        let mut counted = self.fold(event, w);
+        if let Some(ms) = event
+            .prop("engagement_time_msec")
+            .and_then(Value::as_number_lenient)
+        {
+            if ms.is_finite() && ms > 0.0 {
+                let ms = ms.min(MAX_ENGAGEMENT_MS);
+                self.engagement_ms = self.engagement_ms.saturating_add(ms as u32);
+                self.engagement_ms_decayed = clean(self.engagement_ms_decayed) + ms * w;
+                counted = true;
+            }
+        }
+        counted |= self.observe_context(event);
+        Observation {
+            new_session,
+            counted,
+            out_of_order,
+        }
     }
-    /// Score in [0,1] at `now`.
-    pub fn score(&self, _now: Timestamp, _model: &IntentModel) -> f64 {
-        0.0
+
+    fn start_session(&mut self, t: Timestamp, model: &IntentModel) {
+        let prior = if self.sessions == 0 {
+            0.0
+        } else {
+            (clean(self.prior_visits) + 1.0)
+                * decay(t.since(self.session_start), model.return_half_life)
+        };
+        *self = Signals {
+            tier: self.tier,
+            tier_stale: true,
+            session_start: t,
+            last_event: t,
+            sessions: self.sessions.saturating_add(1),
+            prior_visits: prior,
+            context: self.context,
+            ..Signals::default()
+        };
     }
-    /// Recomputes the tier with hysteresis; returns (old, new) when it changed.
-    pub fn update_tier(&mut self, _now: Timestamp, _model: &IntentModel) -> Option<(Tier, Tier)> {
-        None
+
+    /// Applies the event's own meaning; true when it fed a signal.
+    fn fold(&mut self, event: &Event, w: f64) -> bool {
+        match event.name.as_str() {
+            "view_item" => {
+                bump(&mut self.product_views);
+                self.product_views_decayed = clean(self.product_views_decayed) + w;
+                for item in event.items() {
+                    self.view_item(item.id, item.category);
+                }
+                self.search_clicked();
+            }
+            "select_item" => self.search_clicked(),
+            "page_view" | "screen_view" => {
+                bump(&mut self.page_views);
+                self.page_views_decayed = clean(self.page_views_decayed) + w;
+            }
+            "add_to_cart" => {
+                bump(&mut self.cart_adds);
+                let qty = cart_quantity(event);
+                self.cart_items = self.cart_items.saturating_add(qty);
+                let value = money(event.value()).unwrap_or(0.0).max(0.0);
+                self.cart_value = (clean(self.cart_value) + value).min(MAX_MONEY);
+            }
+            "remove_from_cart" => {
+                bump(&mut self.cart_removes);
+                let qty = cart_quantity(event);
+                self.cart_items = self.cart_items.saturating_sub(qty);
+                let value = money(event.value()).unwrap_or(0.0).max(0.0);
+                self.cart_value = (clean(self.cart_value) - value).max(0.0);
+                if self.cart_items == 0 {
+                    self.cart_value = 0.0;
+                }
+            }
+            "view_cart" => {
+                bump(&mut self.cart_views);
+                self.cart_snapshot(event);
+            }
+            "begin_checkout" => {
+                self.checkout_started = true;
+                self.cart_snapshot(event);
+            }
+            "add_payment_info" | "add_shipping_info" => {
+                self.checkout_started = true;
+                self.payment_info |= event.name == "add_payment_info";
+                self.cart_snapshot(event);
+            }
+            "purchase" => {
+                bump(&mut self.purchases);
+                self.cart_items = 0;
+                self.cart_value = 0.0;
+                self.checkout_started = false;
+                self.payment_info = false;
+            }
+            "search" | "view_search_results" => {
+                let term = event
+                    .prop("search_term")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let h = Hash32::of(term.trim());
+                // `search` followed by its own `view_search_results` is one search.
+                if self.pending_search != Some(h) {
+                    bump(&mut self.searches);
+                    bump(&mut self.searches_without_click);
+                    self.pending_search = Some(h);
+                }
+            }
+            "add_to_wishlist" => bump(&mut self.wishlist_adds),
+            "login" | "sign_up" => self.signed_in = true,
+            _ => return false,
+        }
+        true
     }
-    /// Current tier.
+
+    /// view_cart / begin_checkout carry the whole cart (GA4): take it as the truth.
+    fn cart_snapshot(&mut self, event: &Event) {
+        let items = event.items();
+        if !items.is_empty() {
+            let qty = items
+                .iter()
+                .fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)));
+            self.cart_items = qty;
+        }
+        if let Some(v) = money(event.value()) {
+            self.cart_value = v.max(0.0);
+        }
+    }
+
+    fn search_clicked(&mut self) {
+        if self.pending_search.take().is_some() {
+            self.searches_without_click = self.searches_without_click.saturating_sub(1);
+        }
+    }
+
+    fn view_item(&mut self, id: &str, category: Option<&str>) {
+        let cat = category
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map_or(Hash32(0), Hash32::of);
+        let item = Hash32::of(id);
+        // Most recently viewed category last; evict the least recently viewed.
+        let mut slot = match self.categories.iter().position(|c| c.category == cat) {
+            Some(i) => self.categories.remove(i),
+            None => CategorySlot {
+                category: cat,
+                distinct: 0,
+                items: Vec::new(),
+            },
+        };
+        while self.categories.len() >= MAX_CATEGORIES {
+            self.categories.remove(0);
+        }
+        let mut entry = match slot.items.iter().position(|s| s.item == item) {
+            Some(i) => slot.items.remove(i),
+            None => {
+                slot.distinct = slot.distinct.saturating_add(1);
+                ItemSlot { item, views: 0 }
+            }
+        };
+        entry.views = entry.views.saturating_add(1);
+        while slot.items.len() >= MAX_ITEMS {
+            slot.items.remove(0);
+        }
+        slot.items.push(entry);
+        self.categories.push(slot);
+    }
+
+    fn observe_context(&mut self, event: &Event) -> bool {
+        let mut switched = false;
+        for (slot, key) in self
+            .context
+            .iter_mut()
+            .zip(["device", "channel", "platform"])
+        {
+            let Some(v) = event.prop(key) else { continue };
+            let text = match v {
+                Value::String(s) => s.trim().to_ascii_lowercase(),
+                other => other.to_json(),
+            };
+            if text.is_empty() {
+                continue;
+            }
+            let h = Hash32::of(&text);
+            if slot.0 != 0 && *slot != h {
+                switched = true;
+            }
+            *slot = h;
+        }
+        if switched {
+            bump(&mut self.channel_switches);
+        }
+        switched
+    }
+
+    fn category_depth(&self) -> u8 {
+        self.categories
+            .iter()
+            .filter(|c| c.category.0 != 0)
+            .map(|c| c.distinct)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn max_item_views(&self) -> u8 {
+        self.categories
+            .iter()
+            .flat_map(|c| c.items.iter())
+            .map(|i| i.views)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn distinct_items(&self) -> u32 {
+        self.categories.iter().map(|c| u32::from(c.distinct)).sum()
+    }
+
+    fn return_visits(&self) -> f64 {
+        clean(self.prior_visits)
+    }
+
+    /// Every feature's contribution at `now`, in [`FEATURES`] order.
+    pub fn features(&self, now: Timestamp, model: &IntentModel) -> [Contribution; FEATURE_COUNT] {
+        let r = decay(now.since(self.last_event), model.half_life);
+        // Cart and checkout fade more slowly once the shopper goes idle.
+        let rc = decay(now.since(self.last_event), model.cart_half_life);
+        let ln = |x: f64| libm::log1p(clean(x));
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        let depth = f64::from(self.category_depth());
+        let repeats = f64::from(self.max_item_views().saturating_sub(1));
+        let views = clean(self.product_views_decayed) * r;
+        let pages = clean(self.page_views_decayed) * r;
+        let dwell_min = clean(self.engagement_ms_decayed) * r / MINUTE as f64;
+        let cart_value = clean(self.cart_value);
+        let cart_active = self.cart_items > 0 || cart_value > 0.0;
+        // (signal as read, value the model sees) per feature.
+        let rows: [(f64, f64); FEATURE_COUNT] = [
+            (f64::from(self.product_views), ln(views)),
+            (repeats, ln(repeats) * r),
+            (depth, ln(depth) * r),
+            (flag(depth >= 3.0), flag(depth >= 3.0) * r),
+            (f64::from(self.page_views), ln(pages)),
+            (f64::from(self.engagement_ms) / 1000.0, ln(dwell_min)),
+            (flag(cart_active), flag(cart_active) * rc),
+            (cart_value, ln(cart_value) * rc),
+            (
+                f64::from(self.cart_removes),
+                ln(f64::from(self.cart_removes)) * r,
+            ),
+            (
+                f64::from(self.cart_views),
+                ln(f64::from(self.cart_views)) * r,
+            ),
+            (
+                flag(self.checkout_started),
+                flag(self.checkout_started) * rc,
+            ),
+            (flag(self.payment_info), flag(self.payment_info) * rc),
+            (f64::from(self.purchases), flag(self.purchases > 0) * r),
+            (
+                f64::from(self.searches_without_click),
+                ln(f64::from(self.searches_without_click)) * r,
+            ),
+            (
+                f64::from(self.wishlist_adds),
+                ln(f64::from(self.wishlist_adds)) * r,
+            ),
+            (
+                f64::from(self.channel_switches),
+                ln(f64::from(self.channel_switches)) * r,
+            ),
+            (flag(self.signed_in), flag(self.signed_in) * r),
+            (self.return_visits(), ln(self.return_visits())),
+        ];
+        let mut out = [Contribution {
+            feature: "",
+            signal: 0.0,
+            value: 0.0,
+            weight: 0.0,
+            contribution: 0.0,
+        }; FEATURE_COUNT];
+        for (((slot, name), (signal, value)), weight) in
+            out.iter_mut().zip(FEATURES).zip(rows).zip(model.weights)
+        {
+            let value = if value.is_finite() { value } else { 0.0 };
+            *slot = Contribution {
+                feature: name,
+                signal,
+                value,
+                weight,
+                contribution: weight * value,
+            };
+        }
+        out
+    }
+
+    /// The features that moved the score at `now`, largest effect first (for "why").
+    pub fn explain(&self, now: Timestamp, model: &IntentModel) -> Vec<Contribution> {
+        let mut parts: Vec<Contribution> = self
+            .features(now, model)
+            .into_iter()
+            .filter(|c| c.contribution != 0.0)
+            .collect();
+        parts.sort_by(|a, b| {
+            b.contribution
+                .abs()
+                .total_cmp(&a.contribution.abs())
+                .then(a.feature.cmp(b.feature))
+        });
+        parts
+    }
+
+    /// Logit (`bias + Σ wᵢ·fᵢ`) at `now`.
+    pub fn logit(&self, now: Timestamp, model: &IntentModel) -> f64 {
+        self.features(now, model)
+            .iter()
+            .fold(model.bias, |acc, c| acc + c.contribution)
+    }
+
+    /// Score in `[0, 1]` at `now`: `1 / (1 + e^-(bias + Σ wᵢ·fᵢ))`.
+    pub fn score(&self, now: Timestamp, model: &IntentModel) -> f64 {
+        let z = self.logit(now, model);
+        let p = 1.0 / (1.0 + libm::exp(-z));
+        if p.is_nan() {
+            0.0
+        } else {
+            p.clamp(0.0, 1.0)
+        }
+    }
+
+    /// Recomputes the tier at `now` with hysteresis; returns (old, new) when it changed.
+    /// The first update of a new session starts from cold, so a tier left over from an
+    /// earlier session does not linger through the hysteresis band.
+    pub fn update_tier(&mut self, now: Timestamp, model: &IntentModel) -> Option<(Tier, Tier)> {
+        let old = self.tier;
+        let base = if self.tier_stale { Tier::Cold } else { old };
+        let new = model.tier_for(base, self.score(now, model));
+        self.tier = new;
+        self.tier_stale = false;
+        (new != old).then_some((old, new))
+    }
+
+    /// Current tier (as of the last [`Signals::update_tier`]).
     pub fn tier(&self) -> Tier {
         self.tier
     }
+
     /// Start of the current session (its id).
     pub fn session_start(&self) -> Timestamp {
         self.session_start
     }
+
     /// Time of the last observed event.
     pub fn last_event(&self) -> Timestamp {
         self.last_event
     }
-    /// A named signal for conditions (`signals.<name>`).
-    pub fn lookup(&self, _name: &str, _now: Timestamp, _model: &IntentModel) -> Option<Value> {
-        None
+
+    /// A named signal for conditions (`signals.<name>`); see [`SIGNAL_NAMES`].
+    pub fn lookup(&self, name: &str, now: Timestamp, model: &IntentModel) -> Option<Value> {
+        let n = |x: f64| Some(Value::Number(x));
+        let c = |x: u16| Some(Value::Number(f64::from(x)));
+        let r = decay(now.since(self.last_event), model.half_life);
+        match name {
+            "product_views" => c(self.product_views),
+            "product_views_decayed" => n(clean(self.product_views_decayed) * r),
+            "distinct_items" => n(f64::from(self.distinct_items())),
+            "category_depth" => n(f64::from(self.category_depth())),
+            "max_item_views" => n(f64::from(self.max_item_views())),
+            "repeat_views" => n(f64::from(self.max_item_views().saturating_sub(1))),
+            "page_views" => c(self.page_views),
+            "page_views_decayed" => n(clean(self.page_views_decayed) * r),
+            "dwell" => n(f64::from(self.engagement_ms) / 1000.0),
+            "session_minutes" => n(self.last_event.since(self.session_start).millis().max(0)
+                as f64
+                / MINUTE as f64),
+            "cart_adds" => c(self.cart_adds),
+            "cart_removes" => c(self.cart_removes),
+            "cart_views" => c(self.cart_views),
+            "cart_items" => c(self.cart_items),
+            "cart_value" => n(clean(self.cart_value)),
+            "checkout_started" => Some(Value::Bool(self.checkout_started)),
+            "payment_info" => Some(Value::Bool(self.payment_info)),
+            "signed_in" => Some(Value::Bool(self.signed_in)),
+            "purchases" => c(self.purchases),
+            "searches" => c(self.searches),
+            "searches_without_click" => c(self.searches_without_click),
+            "wishlist_adds" => c(self.wishlist_adds),
+            "channel_switches" => c(self.channel_switches),
+            "sessions" => n(f64::from(self.sessions)),
+            "return_visits" => n(self.return_visits()),
+            "score" => n(self.score(now, model)),
+            "tier" => Some(Value::String(self.tier.as_str().to_owned())),
+            _ => None,
+        }
     }
-    /// Join with another copy (commutative, associative, idempotent).
+
+    /// Join with another copy (commutative, associative, idempotent): the copy with the
+    /// later `last_event` wins whole; on a tie, the one whose postcard encoding is larger
+    /// (a deterministic total order on content), so every replica converges.
     pub fn merge(&mut self, other: &Signals) {
-        if other.last_event > self.last_event {
+        let take = match other.last_event.cmp(&self.last_event) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => content_key(other) > content_key(self),
+        };
+        if take {
             *self = other.clone();
         }
+    }
+}
+
+/// Quantity an add/remove event moves: the items' quantities, else 1.
+fn cart_quantity(event: &Event) -> u16 {
+    let items = event.items();
+    if items.is_empty() {
+        return quantity(event.prop("quantity").and_then(Value::as_number_lenient));
+    }
+    items
+        .iter()
+        .fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)))
+}
+
+/// Total-order key of a state's content for merge tie-breaks.
+fn content_key(s: &Signals) -> Vec<u8> {
+    // Encoding a plain struct into a Vec cannot fail; the Debug text is a deterministic
+    // fallback should it ever do so.
+    postcard::to_allocvec(s).unwrap_or_else(|_| format!("{s:?}").into_bytes())
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    fn view(t: i64, id: &str, cat: &str) -> Event {
+        let mut item = BTreeMap::new();
+        item.insert("item_id".to_owned(), Value::from(id));
+        item.insert("item_category".to_owned(), Value::from(cat));
+        let mut props = BTreeMap::new();
+        props.insert("items".to_owned(), Value::Array(vec![Value::Object(item)]));
+        Event::new("view_item", Timestamp(t), props)
+    }
+
+    #[test]
+    fn defaults_round_trip_through_source() {
+        let m = IntentModel::default();
+        let back = IntentModel::from_source(Some(&m.to_source())).unwrap();
+        assert_eq!(m, back);
+    }
+
+    #[test]
+    fn hysteresis_rule() {
+        let m = IntentModel::default();
+        assert_eq!(m.tier_for(Tier::Cold, 0.6), Tier::Hot);
+        assert_eq!(m.tier_for(Tier::Hot, 0.56), Tier::Hot);
+        assert_eq!(m.tier_for(Tier::Hot, 0.54), Tier::Warm);
+        assert_eq!(m.tier_for(Tier::Hot, 0.31), Tier::Warm);
+        assert_eq!(m.tier_for(Tier::Hot, 0.29), Tier::Cold);
+        assert_eq!(m.tier_for(Tier::Warm, 0.34), Tier::Warm);
+        assert_eq!(m.tier_for(Tier::Cold, 0.34), Tier::Cold);
+    }
+
+    #[test]
+    fn category_memory_is_bounded() {
+        let m = IntentModel::default();
+        let mut s = Signals::default();
+        for i in 0..200 {
+            s.observe(
+                &view(i * 1000, &format!("p{i}"), &format!("c{}", i % 11)),
+                &m,
+                Duration(30 * MINUTE),
+            );
+        }
+        assert!(s.categories.len() <= MAX_CATEGORIES);
+        assert!(s.categories.iter().all(|c| c.items.len() <= MAX_ITEMS));
     }
 }
