@@ -79,6 +79,9 @@ pub enum PathKind {
 /// - `$within: "30d"` is true when `now - 30d <= t <= now`; `$olderThan: "10d"` when
 ///   `t <= now - 10d`. `t` is an RFC 3339 string or epoch milliseconds; anything else
 ///   (missing, unparseable) is false.
+/// - `$elemMatch` whose operand uses `$and` / `$or` / `$nor` is a condition on each
+///   element (`{"items": {"$elemMatch": {"$or": [{"sku": "A"}, {"price": {"$gt": 100}}]}}}`);
+///   GrowthBook would call them unknown operators and answer false.
 /// - `{"$ref": "entry.item_id"}` may stand for the operand of `$eq $ne $lt $lte $gt $gte
 ///   $in $nin $ini $nini $all $alli` and the string operators, for an element of an
 ///   `$in`-style list, or for a literal (equality). It is read at evaluation time from
@@ -210,7 +213,9 @@ pub enum ConditionError {
         limit: usize,
     },
     /// `{"$ref": ...}` where the operator cannot take a reference.
-    #[error("{operator} cannot take a {{\"$ref\": ...}} operand: write a literal value (at {path})")]
+    #[error(
+        "{operator} cannot take a {{\"$ref\": ...}} operand: write a literal value (at {path})"
+    )]
     RefNotSupported {
         /// JSON pointer inside the condition.
         path: String,
@@ -254,22 +259,34 @@ impl ConditionError {
 impl Condition {
     /// Compiles a JSON condition.
     pub fn compile(source: &Value) -> Result<Condition, ConditionError> {
-        check_depth(source, "", 1)?;
+        check_depth(source)?;
         let mut cx = Compiler::default();
         let root = cx.node(source, "")?;
         let mut paths = cx.paths;
         paths.sort();
         paths.dedup();
-        let mut roots: Vec<String> =
-            paths.iter().map(|(p, _)| p.split('.').next().unwrap_or_default().to_owned()).collect();
+        let mut roots: Vec<String> = paths
+            .iter()
+            .map(|(p, _)| p.split('.').next().unwrap_or_default().to_owned())
+            .collect();
         roots.sort();
         roots.dedup();
-        Ok(Condition { source: source.clone(), root, paths, roots })
+        Ok(Condition {
+            source: source.clone(),
+            root,
+            paths,
+            roots,
+        })
     }
 
     /// The empty condition (always true).
     pub fn always() -> Condition {
-        Condition { source: Value::Object(BTreeMap::new()), root: Node::All(Vec::new()), paths: Vec::new(), roots: Vec::new() }
+        Condition {
+            source: Value::Object(BTreeMap::new()),
+            root: Node::All(Vec::new()),
+            paths: Vec::new(),
+            roots: Vec::new(),
+        }
     }
 
     /// Evaluates against a scope: paths and `$ref`s are looked up in `scope`.
@@ -388,18 +405,39 @@ enum Op {
     Cmp(Rel, CmpOperand),
     Version(Rel, String),
     Exists(bool),
-    In { items: Vec<Operand>, negate: bool, fold: bool },
-    InRef { path: Vec<String>, negate: bool, fold: bool },
-    Group { name: String, negate: bool },
+    In {
+        items: Vec<Operand>,
+        negate: bool,
+        fold: bool,
+    },
+    InRef {
+        path: Vec<String>,
+        negate: bool,
+        fold: bool,
+    },
+    Group {
+        name: String,
+        negate: bool,
+    },
     Not(Box<Test>),
     Size(Box<Test>),
     ElemTest(Box<Test>),
     ElemDoc(Box<Node>),
-    All { items: Vec<Test>, fold: bool },
-    AllRef { path: Vec<String>, fold: bool },
+    All {
+        items: Vec<Test>,
+        fold: bool,
+    },
+    AllRef {
+        path: Vec<String>,
+        fold: bool,
+    },
     Regex(Box<regex_lite::Regex>),
     Type(&'static str),
-    Text { kind: TextKind, fold: bool, needle: Operand },
+    Text {
+        kind: TextKind,
+        fold: bool,
+        needle: Operand,
+    },
     Within(Duration),
     OlderThan(Duration),
 }
@@ -488,19 +526,46 @@ fn split_path(path: &str) -> Vec<String> {
     path.split('.').map(str::to_owned).collect()
 }
 
-fn check_depth(v: &Value, ptr: &str, depth: usize) -> Result<(), ConditionError> {
-    let children: Box<dyn Iterator<Item = (String, &Value)>> = match v {
-        Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, x)| (i.to_string(), x))),
-        Value::Object(map) => Box::new(map.iter().map(|(k, x)| (k.clone(), x))),
-        _ => return Ok(()),
+fn check_depth(source: &Value) -> Result<(), ConditionError> {
+    match too_deep_at(source, 1) {
+        None => Ok(()),
+        Some(reversed) => {
+            let mut path = String::new();
+            for segment in reversed.iter().rev() {
+                path = pointer(&path, segment);
+            }
+            if path.is_empty() {
+                path.push('/');
+            }
+            Err(ConditionError::TooDeep {
+                path,
+                limit: MAX_DEPTH,
+            })
+        }
+    }
+}
+
+/// The path (innermost segment first) of the first container nested deeper than
+/// [`MAX_DEPTH`]; recursion stops there, so it is bounded whatever the input.
+fn too_deep_at(v: &Value, depth: usize) -> Option<Vec<String>> {
+    let is_container = matches!(v, Value::Array(_) | Value::Object(_));
+    if is_container && depth > MAX_DEPTH {
+        return Some(Vec::new());
+    }
+    let found = match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| too_deep_at(x, depth + 1).map(|p| (i.to_string(), p))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, x)| too_deep_at(x, depth + 1).map(|p| (k.clone(), p))),
+        _ => None,
     };
-    if depth > MAX_DEPTH {
-        return Err(ConditionError::TooDeep { path: if ptr.is_empty() { "/".into() } else { ptr.to_owned() }, limit: MAX_DEPTH });
-    }
-    for (key, child) in children {
-        check_depth(child, &pointer(ptr, &key), depth + 1)?;
-    }
-    Ok(())
+    found.map(|(segment, mut path)| {
+        path.push(segment);
+        path
+    })
 }
 
 /// `{"$ref": "a.b"}` exactly: the referenced path.
@@ -543,7 +608,9 @@ fn suggest(found: &str, candidates: &[&'static str]) -> Option<&'static str> {
 }
 
 fn did_you_mean(found: &str, candidates: &[&'static str]) -> String {
-    suggest(found, candidates).map(|s| format!(": did you mean {s:?}?")).unwrap_or_default()
+    suggest(found, candidates)
+        .map(|s| format!(": did you mean {s:?}?"))
+        .unwrap_or_default()
 }
 
 /// Rejects `$` keys (operators or `$ref`) anywhere inside a literal value.
@@ -564,7 +631,11 @@ fn check_literal(v: &Value, ptr: &str) -> Result<(), ConditionError> {
                     } else {
                         "operators inside a literal value are not evaluated; test nested fields with a dotted path, e.g. {\"address.city\": {\"$eq\": \"Paris\"}}"
                     };
-                    return Err(ConditionError::MisplacedOperator { path: here, found: k.clone(), hint: hint.into() });
+                    return Err(ConditionError::MisplacedOperator {
+                        path: here,
+                        found: k.clone(),
+                        hint: hint.into(),
+                    });
                 }
                 check_literal(x, &here)?;
             }
@@ -575,7 +646,12 @@ fn check_literal(v: &Value, ptr: &str) -> Result<(), ConditionError> {
 }
 
 fn bad_operand(ptr: &str, operator: &str, expected: &'static str, found: &Value) -> ConditionError {
-    ConditionError::BadOperand { path: ptr.to_owned(), operator: operator.to_owned(), expected, found: short(found) }
+    ConditionError::BadOperand {
+        path: ptr.to_owned(),
+        operator: operator.to_owned(),
+        expected,
+        found: short(found),
+    }
 }
 
 impl Compiler {
@@ -585,13 +661,25 @@ impl Compiler {
                 self.paths.push((s.clone(), PathKind::Ref));
                 Ok(split_path(s))
             }
-            other => Err(bad_operand(&pointer(ptr, "$ref"), "$ref", "a dotted path string, e.g. {\"$ref\": \"entry.item_id\"}", other)),
+            other => Err(bad_operand(
+                &pointer(ptr, "$ref"),
+                "$ref",
+                "a dotted path string, e.g. {\"$ref\": \"entry.item_id\"}",
+                other,
+            )),
         }
     }
 
     fn node(&mut self, v: &Value, ptr: &str) -> Result<Node, ConditionError> {
         let Value::Object(map) = v else {
-            return Err(ConditionError::NotACondition { path: if ptr.is_empty() { "/".into() } else { ptr.to_owned() }, found: short(v) });
+            return Err(ConditionError::NotACondition {
+                path: if ptr.is_empty() {
+                    "/".into()
+                } else {
+                    ptr.to_owned()
+                },
+                found: short(v),
+            });
         };
         let mut nodes = Vec::with_capacity(map.len());
         for (key, val) in map {
@@ -599,7 +687,12 @@ impl Compiler {
             let node = match key.as_str() {
                 "$and" | "$or" | "$nor" => {
                     let Value::Array(items) = val else {
-                        return Err(bad_operand(&here, key, "an array of conditions, e.g. [{\"a\": 1}, {\"b\": 2}]", val));
+                        return Err(bad_operand(
+                            &here,
+                            key,
+                            "an array of conditions, e.g. [{\"a\": 1}, {\"b\": 2}]",
+                            val,
+                        ));
                     };
                     let mut children = Vec::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
@@ -619,7 +712,9 @@ impl Compiler {
                         hint: format!("{key} tests a field's value: write it under a field, e.g. {{\"price\": {{{key:?}: ...}}}}"),
                     });
                 }
-                k if k.starts_with('$') && LOGICAL_OPERATORS.iter().any(|l| edit_distance(k, l) == 1) => {
+                k if k.starts_with('$')
+                    && LOGICAL_OPERATORS.iter().any(|l| edit_distance(k, l) == 1) =>
+                {
                     return Err(ConditionError::UnknownOperator {
                         path: here,
                         found: key.clone(),
@@ -631,7 +726,10 @@ impl Compiler {
                         self.paths.push((key.clone(), PathKind::Attribute));
                     }
                     let test = self.test(val, &here)?;
-                    Node::Field(Box::new(Field { path: split_path(key), test }))
+                    Node::Field(Box::new(Field {
+                        path: split_path(key),
+                        test,
+                    }))
                 }
             };
             nodes.push(node);
@@ -659,9 +757,11 @@ impl Compiler {
                 check_literal(v, ptr)?;
                 Ok(Test::Literal(v.clone()))
             }
-            (Some(op), Some(field)) => {
-                Err(ConditionError::MixedKeys { path: ptr.to_owned(), operator: op.clone(), field: field.clone() })
-            }
+            (Some(op), Some(field)) => Err(ConditionError::MixedKeys {
+                path: ptr.to_owned(),
+                operator: op.clone(),
+                field: field.clone(),
+            }),
             (Some(_), None) => {
                 let mut ops = Vec::with_capacity(map.len());
                 for (name, operand) in map {
@@ -682,13 +782,19 @@ impl Compiler {
 
     fn no_ref(v: &Value, ptr: &str, name: &str) -> Result<(), ConditionError> {
         if as_ref_form(v).is_some() {
-            return Err(ConditionError::RefNotSupported { path: ptr.to_owned(), operator: name.to_owned() });
+            return Err(ConditionError::RefNotSupported {
+                path: ptr.to_owned(),
+                operator: name.to_owned(),
+            });
         }
         Ok(())
     }
 
     fn op(&mut self, name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
-        let fold = matches!(name, "$ini" | "$nini" | "$alli" | "$regexi" | "$containsi" | "$startsWithi" | "$endsWithi");
+        let fold = matches!(
+            name,
+            "$ini" | "$nini" | "$alli" | "$regexi" | "$containsi" | "$startsWithi" | "$endsWithi"
+        );
         Ok(match name {
             "$eq" => Op::Eq(self.operand(v, ptr)?),
             "$ne" => Op::Ne(self.operand(v, ptr)?),
@@ -757,7 +863,13 @@ impl Compiler {
                 Op::Size(Box::new(self.test(v, ptr)?))
             }
             "$elemMatch" => match v {
-                Value::Object(map) if !map.is_empty() && map.keys().all(|k| k.starts_with('$')) => {
+                // Extension: `$and`/`$or`/`$nor` make the operand a condition on each element
+                // (GrowthBook would treat them as unknown value operators, i.e. false).
+                Value::Object(map)
+                    if !map.is_empty()
+                        && map.keys().all(|k| k.starts_with('$'))
+                        && !map.keys().any(|k| matches!(k.as_str(), "$and" | "$or" | "$nor")) =>
+                {
                     Op::ElemTest(Box::new(self.test(v, ptr)?))
                 }
                 Value::Object(_) => {
@@ -871,7 +983,12 @@ impl Compiler {
 }
 
 fn first_line(s: &str) -> String {
-    let text = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    let text = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     if text.is_empty() {
         "invalid pattern".to_owned()
     } else {
@@ -913,7 +1030,9 @@ impl Eval<'_, '_> {
     fn test(&self, test: &Test, actual: &Value, fold: bool) -> bool {
         match test {
             Test::Literal(lit) => literal_eq(lit, actual, fold),
-            Test::Ref(path) => self.resolve(path).is_some_and(|lit| literal_eq(&lit, actual, fold)),
+            Test::Ref(path) => self
+                .resolve(path)
+                .is_some_and(|lit| literal_eq(&lit, actual, fold)),
             Test::Ops(ops) => ops.iter().all(|op| self.op(op, actual)),
         }
     }
@@ -935,13 +1054,22 @@ impl Eval<'_, '_> {
                 rel.holds(padded.encode_utf16().cmp(expected.encode_utf16()))
             }
             Op::Exists(want) => is_null(actual) != *want,
-            Op::In { items, negate, fold } => self.is_in(actual, items, *fold) != *negate,
+            Op::In {
+                items,
+                negate,
+                fold,
+            } => self.is_in(actual, items, *fold) != *negate,
             Op::InRef { path, negate, fold } => match self.resolve(path).as_deref() {
                 Some(Value::Array(list)) => is_in_values(actual, list, *fold) != *negate,
                 _ => false,
             },
             Op::Group { name, negate } => {
-                let list = self.env.groups.and_then(|g| g.get(name)).map(Vec::as_slice).unwrap_or_default();
+                let list = self
+                    .env
+                    .groups
+                    .and_then(|g| g.get(name))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
                 is_in_values(actual, list, false) != *negate
             }
             Op::Not(inner) => !self.test(inner, actual, false),
@@ -950,7 +1078,9 @@ impl Eval<'_, '_> {
                 _ => false,
             },
             Op::ElemTest(inner) => match actual {
-                Value::Array(items) => items.iter().any(|el| truthy(el) && self.test(inner, el, false)),
+                Value::Array(items) => items
+                    .iter()
+                    .any(|el| truthy(el) && self.test(inner, el, false)),
                 _ => false,
             },
             Op::ElemDoc(node) => match actual {
@@ -958,13 +1088,15 @@ impl Eval<'_, '_> {
                 _ => false,
             },
             Op::All { items, fold } => match actual {
-                Value::Array(elements) => items.iter().all(|t| elements.iter().any(|el| self.test(t, el, *fold))),
+                Value::Array(elements) => items
+                    .iter()
+                    .all(|t| elements.iter().any(|el| self.test(t, el, *fold))),
                 _ => false,
             },
             Op::AllRef { path, fold } => match (actual, self.resolve(path).as_deref()) {
-                (Value::Array(elements), Some(Value::Array(wanted))) => {
-                    wanted.iter().all(|w| elements.iter().any(|el| literal_eq(w, el, *fold)))
-                }
+                (Value::Array(elements), Some(Value::Array(wanted))) => wanted
+                    .iter()
+                    .all(|w| elements.iter().any(|el| literal_eq(w, el, *fold))),
                 _ => false,
             },
             Op::Regex(re) => match actual {
@@ -988,12 +1120,14 @@ impl Eval<'_, '_> {
                         None => return false,
                     },
                 };
-                let Value::String(needle) = needle else { return false };
+                let Value::String(needle) = needle else {
+                    return false;
+                };
                 match actual {
                     Value::String(s) => text_match(*kind, *fold, s, needle),
-                    Value::Array(items) => {
-                        items.iter().any(|el| matches!(el, Value::String(s) if text_match(*kind, *fold, s, needle)))
-                    }
+                    Value::Array(items) => items.iter().any(
+                        |el| matches!(el, Value::String(s) if text_match(*kind, *fold, s, needle)),
+                    ),
                     _ => false,
                 }
             }
@@ -1082,7 +1216,9 @@ fn json_eq(a: &Value, b: &Value, depth: usize) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q, depth + 1))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q, depth + 1)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q, depth + 1)))
         }
         _ => false,
     }
@@ -1092,7 +1228,9 @@ fn json_eq(a: &Value, b: &Value, depth: usize) -> bool {
 fn strict_eq(a: &Value, b: &Value, depth: usize) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => json_eq(a, b, depth),
+        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
+            json_eq(a, b, depth)
+        }
         _ => a == b && !matches!(a, Value::Array(_) | Value::Object(_)),
     }
 }
@@ -1120,13 +1258,25 @@ fn fold_eq(a: &str, b: &str) -> bool {
 /// `String(actual) === target` (or both lowercased when `fold`), without allocating.
 fn js_string_equals(actual: &Value, target: &str, fold: bool) -> bool {
     if let Value::String(s) = actual {
-        return if fold { fold_eq(s, target) } else { s == target };
+        return if fold {
+            fold_eq(s, target)
+        } else {
+            s == target
+        };
     }
     if fold {
-        let mut w = CharEq { target: target.chars().flat_map(lower as fn(char) -> std::char::ToLowercase), fold: true };
+        let mut w = CharEq {
+            target: target
+                .chars()
+                .flat_map(lower as fn(char) -> std::char::ToLowercase),
+            fold: true,
+        };
         write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
     } else {
-        let mut w = CharEq { target: target.chars(), fold: false };
+        let mut w = CharEq {
+            target: target.chars(),
+            fold: false,
+        };
         write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
     }
 }
@@ -1162,10 +1312,16 @@ struct StackBuf {
 
 impl StackBuf {
     fn new() -> StackBuf {
-        StackBuf { buf: [0; 64], len: 0 }
+        StackBuf {
+            buf: [0; 64],
+            len: 0,
+        }
     }
     fn as_str(&self) -> &str {
-        self.buf.get(..self.len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+        self.buf
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 }
 
@@ -1258,7 +1414,12 @@ fn write_js_number(out: &mut dyn fmt::Write, n: f64) -> fmt::Result {
             out.write_char('.')?;
             out.write_str(rest)?;
         }
-        write!(out, "e{}{}", if point - 1 >= 0 { "+" } else { "-" }, (point - 1).abs())
+        write!(
+            out,
+            "e{}{}",
+            if point > 0 { "+" } else { "-" },
+            (point - 1).abs()
+        )
     }
 }
 
@@ -1266,7 +1427,13 @@ fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\u{9}' | '\u{A}' | '\u{B}' | '\u{C}' | '\u{D}' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }
 
@@ -1276,7 +1443,14 @@ fn js_str_to_number(s: &str) -> f64 {
     if t.is_empty() {
         return 0.0;
     }
-    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
         if let Some(rest) = t.strip_prefix(prefix) {
             if rest.is_empty() {
                 return f64::NAN;
@@ -1460,11 +1634,15 @@ fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
     if hay.is_ascii() && needle.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle.as_bytes());
         return match kind {
-            TextKind::Contains => n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)),
-            TextKind::StartsWith => h.get(..n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)),
-            TextKind::EndsWith => {
-                h.len().checked_sub(n.len()).and_then(|s| h.get(s..)).is_some_and(|w| w.eq_ignore_ascii_case(n))
+            TextKind::Contains => {
+                n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
             }
+            TextKind::StartsWith => h.get(..n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)),
+            TextKind::EndsWith => h
+                .len()
+                .checked_sub(n.len())
+                .and_then(|s| h.get(s..))
+                .is_some_and(|w| w.eq_ignore_ascii_case(n)),
         };
     }
     let folded_prefix = |h: &str| {
@@ -1474,16 +1652,24 @@ fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
     match kind {
         TextKind::StartsWith => folded_prefix(hay),
         TextKind::Contains => {
-            needle.is_empty() || hay.char_indices().any(|(i, _)| hay.get(i..).is_some_and(folded_prefix))
+            needle.is_empty()
+                || hay
+                    .char_indices()
+                    .any(|(i, _)| hay.get(i..).is_some_and(folded_prefix))
         }
         TextKind::EndsWith => {
             let mut hs = hay.chars().rev().flat_map(|c| c.to_lowercase().rev());
-            needle.chars().rev().flat_map(|c| c.to_lowercase().rev()).all(|c| hs.next() == Some(c))
+            needle
+                .chars()
+                .rev()
+                .flat_map(|c| c.to_lowercase().rev())
+                .all(|c| hs.next() == Some(c))
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 mod tests {
     use super::*;
 
@@ -1526,18 +1712,31 @@ mod tests {
 
     #[test]
     fn versions_pad_like_growthbook() {
-        assert_eq!(padded_version(&Value::from("v1.2.3+build")), "    1-    2-    3-~");
-        assert_eq!(padded_version(&Value::from("1.0.0-rc.1")), "    1-    0-    0-rc-    1");
+        assert_eq!(
+            padded_version(&Value::from("v1.2.3+build")),
+            "    1-    2-    3-~"
+        );
+        assert_eq!(
+            padded_version(&Value::from("1.0.0-rc.1")),
+            "    1-    0-    0-rc-    1"
+        );
         assert_eq!(padded_version(&Value::Null), "    0");
         assert_eq!(padded_version(&Value::Number(2.0)), "    2");
-        assert_eq!(padded_version(&Value::from("123456.1.1")), "123456-    1-    1-~");
+        assert_eq!(
+            padded_version(&Value::from("123456.1.1")),
+            "123456-    1-    1-~"
+        );
     }
 
     #[test]
     fn string_equality_uses_javascript_text() {
         assert!(js_string_equals(&Value::Number(5.0), "5", false));
         assert!(js_string_equals(&Value::Null, "null", false));
-        assert!(js_string_equals(&Value::Array(vec![1.0.into(), Value::Null, "x".into()]), "1,,x", false));
+        assert!(js_string_equals(
+            &Value::Array(vec![1.0.into(), Value::Null, "x".into()]),
+            "1,,x",
+            false
+        ));
         assert!(!js_string_equals(&Value::Number(5.0), "5.0", false));
         assert!(js_string_equals(&Value::Bool(true), "TRUE", true));
         assert!(!js_string_equals(&Value::Bool(true), "TRUEX", true));
@@ -1545,8 +1744,18 @@ mod tests {
 
     #[test]
     fn case_folding_text_operators() {
-        assert!(text_match(TextKind::Contains, true, "Grüße AUS Köln", "aus kö"));
-        assert!(text_match(TextKind::EndsWith, true, "Grüße AUS KÖLN", "köln"));
+        assert!(text_match(
+            TextKind::Contains,
+            true,
+            "Grüße AUS Köln",
+            "aus kö"
+        ));
+        assert!(text_match(
+            TextKind::EndsWith,
+            true,
+            "Grüße AUS KÖLN",
+            "köln"
+        ));
         assert!(text_match(TextKind::StartsWith, true, "ÉTÉ sale", "été"));
         assert!(!text_match(TextKind::EndsWith, true, "ÉTÉ", "xété"));
         assert!(text_match(TextKind::Contains, true, "abc", ""));
