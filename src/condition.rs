@@ -187,7 +187,7 @@ pub enum ConditionError {
         found: String,
     },
     /// A `$regex` / `$regexi` pattern that does not compile.
-    #[error("bad regular expression {pattern:?}: {reason} (at {path}); look-around and back-references are not supported")]
+    #[error("bad regular expression {pattern:?}: {reason} (at {path})")]
     BadRegex {
         /// JSON pointer inside the condition.
         path: String,
