@@ -440,6 +440,7 @@ enum Op {
     },
     Within(Duration),
     OlderThan(Duration),
+    AnniversaryWithin(Duration),
 }
 
 // ---------------------------------------------------------------------------------------
@@ -483,6 +484,7 @@ const VALUE_OPERATORS: &[&str] = &[
     "$endsWithi",
     "$within",
     "$olderThan",
+    "$anniversaryWithin",
 ];
 
 /// Operators accepted at condition level.
@@ -941,17 +943,17 @@ impl Compiler {
                 }
                 Op::Text { kind, fold, needle }
             }
-            "$within" | "$olderThan" => {
+            "$within" | "$olderThan" | "$anniversaryWithin" => {
                 Self::no_ref(v, ptr, name)?;
                 let Value::String(text) = v else {
                     return Err(bad_operand(ptr, name, "a duration string, e.g. \"30d\" or \"1h30m\"", v));
                 };
                 let d = Duration::parse(text)
                     .map_err(|_| ConditionError::BadDuration { path: ptr.to_owned(), found: text.clone() })?;
-                if name == "$within" {
-                    Op::Within(d)
-                } else {
-                    Op::OlderThan(d)
+                match name {
+                    "$within" => Op::Within(d),
+                    "$olderThan" => Op::OlderThan(d),
+                    _ => Op::AnniversaryWithin(d),
                 }
             }
             "$and" | "$or" | "$nor" => {
@@ -1136,6 +1138,9 @@ impl Eval<'_, '_> {
                 timestamp_of(actual).is_some_and(|t| now.minus(*d).0 <= t && t <= now.0)
             }
             Op::OlderThan(d) => timestamp_of(actual).is_some_and(|t| t <= self.env.now.minus(*d).0),
+            Op::AnniversaryWithin(d) => date_of(actual)
+                .and_then(|(_, month, day)| crate::time::last_anniversary(self.env.now, month, day))
+                .is_some_and(|start| self.env.now.since(start) < *d),
         }
     }
 
@@ -1159,6 +1164,15 @@ fn is_in_values(actual: &Value, list: &[Value], fold: bool) -> bool {
     match actual {
         Value::Array(xs) => xs.iter().any(member),
         other => member(other),
+    }
+}
+
+/// A calendar date from "YYYY-MM-DD", RFC 3339 text or epoch milliseconds (UTC).
+fn date_of(v: &Value) -> Option<(i32, u8, u8)> {
+    match v {
+        Value::String(s) => crate::time::parse_date(s),
+        Value::Number(n) if n.is_finite() => Some(crate::time::civil_date(Timestamp(*n as i64))),
+        _ => None,
     }
 }
 

@@ -187,6 +187,68 @@ pub fn parse_time_of_day(text: &str) -> Result<u16, TimeError> {
     Ok(h * 60 + m)
 }
 
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i32, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn is_leap(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// The UTC calendar date of an instant.
+pub fn civil_date(t: Timestamp) -> (i32, u8, u8) {
+    civil_from_days(t.0.div_euclid(DAY))
+}
+
+/// Reads "YYYY-MM-DD" (a longer RFC 3339 text is read by its date part).
+pub fn parse_date(text: &str) -> Option<(i32, u8, u8)> {
+    let date = text.trim().get(..10)?;
+    let mut parts = date.split('-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let day: u8 = parts.next()?.parse().ok()?;
+    let valid_day = match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    (1..=valid_day).contains(&day).then_some((year, month, day))
+}
+
+/// Midnight UTC of the most recent anniversary (same month and day) at or before `now`.
+/// 29 February falls on 1 March in common years.
+pub fn last_anniversary(now: Timestamp, month: u8, day: u8) -> Option<Timestamp> {
+    let (year, _, _) = civil_date(now);
+    let on = |y: i32| {
+        let (m, d) = if month == 2 && day == 29 && !is_leap(y) { (3, 1) } else { (month, day) };
+        Timestamp(days_from_civil(y, m, d) * DAY)
+    };
+    [year, year - 1].into_iter().map(on).find(|t| *t <= now)
+}
+
 /// UTC-offset rules of one time zone: offsets in force from each transition on.
 ///
 /// INVARIANT: `transitions` is sorted by time, strictly increasing.
@@ -282,6 +344,19 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2026-11-23T09:30:00+01:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-23T08:30:00Z");
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn calendar_dates() {
+        let t = Timestamp::parse_rfc3339("2024-02-29T13:00:00Z").unwrap();
+        assert_eq!(civil_date(t), (2024, 2, 29));
+        assert_eq!(days_from_civil(2024, 2, 29) * DAY + 13 * HOUR, t.0);
+        assert_eq!(parse_date("1990-06-01"), Some((1990, 6, 1)));
+        assert_eq!(parse_date("1990-02-30"), None);
+        let now = Timestamp::parse_rfc3339("2026-06-01T06:00:00Z").unwrap();
+        assert_eq!(last_anniversary(now, 6, 1).unwrap().to_rfc3339(), "2026-06-01T00:00:00Z");
+        assert_eq!(last_anniversary(now, 6, 2).unwrap().to_rfc3339(), "2025-06-02T00:00:00Z");
+        assert_eq!(last_anniversary(now, 2, 29).unwrap().to_rfc3339(), "2026-03-01T00:00:00Z");
     }
 
     #[test]
