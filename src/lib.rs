@@ -7,4 +7,6 @@ pub mod event;
 pub mod intent;
 pub mod journey;
 pub mod time;
+#[cfg(feature = "cli")]
+pub mod tzdb;
 pub mod value;
