@@ -308,7 +308,7 @@ pub fn serde_diagnostic(path: &Path, text: &str, err: &serde_json::Error) -> Dia
         "unknown_field" => ": check the spelling, or remove the field",
         "missing_field" => ": add it",
         "bad_json" => ": fix the JSON syntax",
-        _ => "",
+        _ => ": write a value of the expected type",
     };
     let (line, column) = (err.line(), err.column());
     let offset = offset_of_line_column(text, line, column);

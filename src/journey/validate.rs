@@ -897,7 +897,7 @@ impl Checker<'_> {
     /// Reports every field set on a step that its type does not use.
     fn only_fields(&mut self, path: &str, step: &StepSource, allowed: &[&str]) {
         let set: [(&'static str, bool, &'static str); 20] = [
-            ("next", step.next.is_some(), "delay and send (wait_for uses on_performed / on_timed_out, branch uses cases / default, split uses variants)"),
+            ("next", step.next.is_some(), "delay and send; wait_for uses on_performed / on_timed_out, branch default, split variants"),
             ("event", step.event.is_some(), "wait_for"),
             ("where", step.filter.is_some(), "wait_for with `event`"),
             ("until", step.until.is_some(), "wait_for"),
@@ -918,13 +918,12 @@ impl Checker<'_> {
             ("audience_action", step.audience_action.is_some(), "send with channel ads"),
             ("variants", !step.variants.is_empty(), "split"),
         ];
+        let article = if step.kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let set = set.into_iter().chain([("holdout", step.holdout.is_some(), "split")]);
         for (field, present, owner) in set {
             if present && !allowed.contains(&field) {
-                self.not_allowed(path, field, format!("on a {} step (it belongs on {owner})", step.kind));
+                self.not_allowed(path, field, format!("on {article} {} step (it belongs on {owner})", step.kind));
             }
-        }
-        if step.holdout.is_some() && !allowed.contains(&"holdout") {
-            self.not_allowed(path, "holdout", format!("on a {} step (it belongs on split)", step.kind));
         }
     }
 
