@@ -74,12 +74,20 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         match diagnostics::compile_paths(&[path], &Tzdb) {
             Ok(bundle) => {
                 let n = bundle.journeys.len();
-                println!("ok: {n} {} in {}", if n == 1 { "journey" } else { "journeys" }, path.display());
+                println!(
+                    "ok: {n} {} in {}",
+                    if n == 1 { "journey" } else { "journeys" },
+                    path.display()
+                );
             }
             Err(errors) => {
                 print_diagnostics(&errors);
                 let n = errors.len();
-                eprintln!("{}: {n} {}", path.display(), if n == 1 { "error" } else { "errors" });
+                eprintln!(
+                    "{}: {n} {}",
+                    path.display(),
+                    if n == 1 { "error" } else { "errors" }
+                );
                 failed = true;
             }
         }
@@ -107,18 +115,32 @@ fn graph(args: &GraphArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ids = || bundle.journeys.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", ");
+    let ids = || {
+        bundle
+            .journeys
+            .iter()
+            .map(|j| j.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let journey = match (&args.journey, bundle.journeys.as_slice()) {
         (Some(id), journeys) => match journeys.iter().find(|j| &j.id == id) {
             Some(j) => j,
             None => {
-                eprintln!("error[unknown_journey]: no journey {id:?} in {}: write one of {}", args.path.display(), ids());
+                eprintln!(
+                    "error[unknown_journey]: no journey {id:?} in {}: write one of {}",
+                    args.path.display(),
+                    ids()
+                );
                 return ExitCode::FAILURE;
             }
         },
         (None, [only]) => only,
         (None, []) => {
-            eprintln!("error[no_journeys]: {} holds no journeys", args.path.display());
+            eprintln!(
+                "error[no_journeys]: {} holds no journeys",
+                args.path.display()
+            );
             return ExitCode::FAILURE;
         }
         (None, _) => {

@@ -16,7 +16,11 @@ const MAX_CONDITION_CHARS: usize = 48;
 pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "flowchart TD");
-    let title = if journey.name.is_empty() { journey.id.as_str() } else { journey.name.as_str() };
+    let title = if journey.name.is_empty() {
+        journey.id.as_str()
+    } else {
+        journey.name.as_str()
+    };
     let _ = writeln!(out, "    %% journey {}", journey.id.replace('\n', " "));
     let mut entry = match &journey.entry {
         Entry::Event(m) => format!("entry: {}", m.event),
@@ -40,8 +44,12 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
         let label = escape(&format!("{}\n{}", step.id, step_label(&step.kind)));
         let _ = match step.kind {
             StepKind::Exit => writeln!(out, "    s{i}([\"{label}\"])"),
-            StepKind::Branch { .. } | StepKind::Split { .. } => writeln!(out, "    s{i}{{\"{label}\"}}"),
-            StepKind::WaitFor { .. } | StepKind::Delay { .. } => writeln!(out, "    s{i}[/\"{label}\"/]"),
+            StepKind::Branch { .. } | StepKind::Split { .. } => {
+                writeln!(out, "    s{i}{{\"{label}\"}}")
+            }
+            StepKind::WaitFor { .. } | StepKind::Delay { .. } => {
+                writeln!(out, "    s{i}[/\"{label}\"/]")
+            }
             StepKind::Send(_) => writeln!(out, "    s{i}[\"{label}\"]"),
         };
     }
@@ -60,7 +68,11 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
         if let StepKind::Split { holdout_bp, .. } = step.kind {
             if holdout_bp > 0 {
                 let _ = writeln!(out, "    h{i}([\"holdout exit\"])");
-                let _ = writeln!(out, "    s{i} -.->|\"holdout {}\"| h{i}", percent(holdout_bp));
+                let _ = writeln!(
+                    out,
+                    "    s{i} -.->|\"holdout {}\"| h{i}",
+                    percent(holdout_bp)
+                );
             }
         }
     }
@@ -70,11 +82,17 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
 /// The second line of a step's node.
 fn step_label(kind: &StepKind) -> String {
     match kind {
-        StepKind::WaitFor { trigger, timeout, .. } => match trigger {
+        StepKind::WaitFor {
+            trigger, timeout, ..
+        } => match trigger {
             WaitTrigger::Event(m) => format!("wait_for {} ≤ {timeout}", m.event),
             WaitTrigger::State(_) => format!("wait_for state ≤ {timeout}"),
         },
-        StepKind::Delay { duration, until_minute, .. } => {
+        StepKind::Delay {
+            duration,
+            until_minute,
+            ..
+        } => {
             let mut label = "delay".to_owned();
             if duration.millis() > 0 {
                 label.push_str(&format!(" {duration}"));
@@ -99,11 +117,17 @@ fn step_label(kind: &StepKind) -> String {
                 label.push_str("\ncritical");
             }
             if send.channel == Channel::Ads {
-                label.push_str(if send.audience_add { " (add)" } else { " (remove)" });
+                label.push_str(if send.audience_add {
+                    " (add)"
+                } else {
+                    " (remove)"
+                });
             }
             label
         }
-        StepKind::Split { holdout_bp, .. } if *holdout_bp > 0 => format!("split, holdout {}", percent(*holdout_bp)),
+        StepKind::Split { holdout_bp, .. } if *holdout_bp > 0 => {
+            format!("split, holdout {}", percent(*holdout_bp))
+        }
         StepKind::Split { .. } => "split".to_owned(),
         StepKind::Exit => "exit".to_owned(),
     }
@@ -112,8 +136,15 @@ fn step_label(kind: &StepKind) -> String {
 /// Outgoing edges: (label, target step index).
 fn edges(kind: &StepKind, source: Option<&StepSource>) -> Vec<(Option<String>, usize)> {
     match kind {
-        StepKind::WaitFor { on_performed, on_timed_out, .. } => {
-            vec![(Some("performed".into()), *on_performed), (Some("timed out".into()), *on_timed_out)]
+        StepKind::WaitFor {
+            on_performed,
+            on_timed_out,
+            ..
+        } => {
+            vec![
+                (Some("performed".into()), *on_performed),
+                (Some("timed out".into()), *on_timed_out),
+            ]
         }
         StepKind::Delay { next, .. } => vec![(None, *next)],
         StepKind::Send(send) => vec![(None, send.next)],
@@ -122,16 +153,22 @@ fn edges(kind: &StepKind, source: Option<&StepSource>) -> Vec<(Option<String>, u
                 .iter()
                 .enumerate()
                 .map(|(k, (_, next))| {
-                    let text = source.and_then(|s| s.cases.get(k)).map(|c| shorten(&c.when.to_json()));
-                    (Some(text.unwrap_or_else(|| format!("case {}", k + 1))), *next)
+                    let text = source
+                        .and_then(|s| s.cases.get(k))
+                        .map(|c| shorten(&c.when.to_json()));
+                    (
+                        Some(text.unwrap_or_else(|| format!("case {}", k + 1))),
+                        *next,
+                    )
                 })
                 .collect();
             out.push((Some("otherwise".into()), *default));
             out
         }
-        StepKind::Split { variants, .. } => {
-            variants.iter().map(|(name, bp, next)| (Some(format!("{name} {}", percent(*bp))), *next)).collect()
-        }
+        StepKind::Split { variants, .. } => variants
+            .iter()
+            .map(|(name, bp, next)| (Some(format!("{name} {}", percent(*bp))), *next))
+            .collect(),
         StepKind::Exit => Vec::new(),
     }
 }
@@ -140,7 +177,11 @@ fn percent(bp: u32) -> String {
     if bp % 100 == 0 {
         format!("{}%", bp / 100)
     } else {
-        format!("{}.{}%", bp / 100, format!("{:02}", bp % 100).trim_end_matches('0'))
+        format!(
+            "{}.{}%",
+            bp / 100,
+            format!("{:02}", bp % 100).trim_end_matches('0')
+        )
     }
 }
 
@@ -176,12 +217,16 @@ fn escape(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn escapes_label_text() {
-        assert_eq!(escape("a \"b\" <c> #1 | x\ny"), "a #quot;b#quot; #lt;c#gt; #35;1 #124; x<br/>y");
+        assert_eq!(
+            escape("a \"b\" <c> #1 | x\ny"),
+            "a #quot;b#quot; #lt;c#gt; #35;1 #124; x<br/>y"
+        );
         assert_eq!(percent(2500), "25%");
         assert_eq!(percent(3333), "33.33%");
         assert_eq!(percent(1050), "10.5%");
