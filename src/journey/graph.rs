@@ -41,7 +41,12 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
     }
     let _ = writeln!(out, "    entry([\"{}\"])", escape(&entry));
     for (i, step) in journey.steps.iter().enumerate() {
-        let label = escape(&format!("{}\n{}", step.id, step_label(&step.kind)));
+        let source_step = source.and_then(|s| s.steps.get(i));
+        let label = escape(&format!(
+            "{}\n{}",
+            step.id,
+            step_label(&step.kind, source_step)
+        ));
         let _ = match step.kind {
             StepKind::Exit => writeln!(out, "    s{i}([\"{label}\"])"),
             StepKind::Branch { .. } | StepKind::Split { .. } => {
@@ -80,13 +85,21 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
 }
 
 /// The second line of a step's node.
-fn step_label(kind: &StepKind) -> String {
+fn step_label(kind: &StepKind, source: Option<&StepSource>) -> String {
     match kind {
         StepKind::WaitFor {
             trigger, timeout, ..
         } => match trigger {
             WaitTrigger::Event(m) => format!("wait_for {} ≤ {timeout}", m.event),
-            WaitTrigger::State(_) => format!("wait_for state ≤ {timeout}"),
+            WaitTrigger::State(_) => {
+                let until = source
+                    .and_then(|s| s.until.as_ref())
+                    .map(|u| shorten(&u.to_json()));
+                format!(
+                    "wait_for {} ≤ {timeout}",
+                    until.as_deref().unwrap_or("state")
+                )
+            }
         },
         StepKind::Delay {
             duration,

@@ -1681,6 +1681,72 @@ fn cycles_without_wait(drafts: &[StepDraft]) -> Vec<Vec<usize>> {
 mod tests {
     use super::*;
 
+    fn journey(steps: &str) -> BundleSource {
+        let text = format!(
+            r#"{{"journeys": [{{"id": "j", "entry": {{"event": "view_item"}}, "steps": {steps}}}]}}"#
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn codes(src: &BundleSource) -> Vec<(String, String)> {
+        match compile_bundle(src, &FixedZones) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .iter()
+                .map(|e| (e.code().to_owned(), e.path.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn loops_through_a_real_wait_are_allowed() {
+        let ok = journey(
+            r#"[{"id": "nudge", "type": "send", "channel": "onsite", "content": "x"},
+                {"id": "pause", "type": "delay", "duration": "1h"},
+                {"id": "check", "type": "branch", "cases": [{"when": {"a": 1}, "next": "done"}], "default": "nudge"},
+                {"id": "done", "type": "exit"}]"#,
+        );
+        assert_eq!(codes(&ok), Vec::<(String, String)>::new());
+        let self_loop = journey(
+            r#"[{"id": "nudge", "type": "send", "channel": "onsite", "content": "x", "next": "nudge"},
+                {"id": "done", "type": "exit"}]"#,
+        );
+        let found = codes(&self_loop);
+        assert!(
+            found.contains(&("cycle_without_wait".into(), "/journeys/0/steps/0".into())),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn errors_of_every_journey_are_collected() {
+        let mut src = journey(
+            r#"[{"id": "w", "type": "delay", "duration": "soon"}, {"id": "done", "type": "exit"}]"#,
+        );
+        let mut second = src.journeys.first().unwrap().clone();
+        second.id = "BAD".into();
+        src.journeys.push(second);
+        let found = codes(&src);
+        assert_eq!(
+            found,
+            [
+                (
+                    "bad_duration".to_owned(),
+                    "/journeys/0/steps/0/duration".to_owned()
+                ),
+                ("bad_id".to_owned(), "/journeys/1/id".to_owned()),
+                (
+                    "bad_duration".to_owned(),
+                    "/journeys/1/steps/0/duration".to_owned()
+                ),
+            ]
+        );
+        let err = compile_bundle(&src, &FixedZones).unwrap_err();
+        assert!(err[0]
+            .to_string()
+            .starts_with("/journeys/0/steps/0/duration: bad duration \"soon\""));
+    }
+
     #[test]
     fn basis_points_sum_to_ten_thousand() {
         assert_eq!(basis_points(&[1.0, 1.0, 1.0]), vec![3334, 3333, 3333]);
