@@ -7,6 +7,8 @@ pub mod event;
 pub mod intent;
 pub mod journey;
 pub mod time;
+#[cfg(feature = "cli")]
+pub mod tzdb;
 pub mod value;
 pub mod decision;
 pub mod engine;

@@ -327,3 +327,114 @@ impl Journey {
         self.steps.iter().position(|s| s.id == id)
     }
 }
+
+/// The default frequency caps, used when the bundle's policy leaves `caps` out:
+/// on-site 3 per session (soft), any channel 6 per 24h, email 1 per 24h, SMS 1 per 24h
+/// and push 2 per 24h (all hard).
+pub fn default_caps() -> Vec<Cap> {
+    let day = CapPeriod::Window(Duration(crate::time::DAY));
+    let cap = |channel, max, per, hard| Cap {
+        channel,
+        max,
+        per,
+        hard,
+    };
+    vec![
+        cap(Some(Channel::Onsite), 3, CapPeriod::Session, false),
+        cap(None, 6, day, true),
+        cap(Some(Channel::Email), 1, day, true),
+        cap(Some(Channel::Sms), 1, day, true),
+        cap(Some(Channel::Push), 2, day, true),
+    ]
+}
+
+impl Policy {
+    /// The policy a bundle gets when it says nothing: [`default_caps`], a 24h suppression
+    /// window in which on-site interventions suppress email, SMS and push from any
+    /// journey, 30 minute sessions, no assumed consent, split seed 0.
+    pub fn with_defaults(intent: IntentModel) -> Policy {
+        Policy {
+            caps: default_caps(),
+            suppression_window: Duration(crate::time::DAY),
+            suppresses: ChannelSet::of(&[Channel::Email, Channel::Sms, Channel::Push]),
+            suppression_same_journey_only: false,
+            session_timeout: Duration(30 * crate::time::MINUTE),
+            assume_consent: ChannelSet::default(),
+            intent,
+            seed: 0,
+        }
+    }
+}
+
+/// First byte of [`Bundle::to_bytes`]; bumped whenever the compiled form changes shape.
+pub const BUNDLE_FORMAT_VERSION: u8 = 1;
+
+/// Why bundle bytes could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// No bytes at all.
+    #[error("empty bundle bytes: expected a version byte followed by a postcard-encoded bundle")]
+    Empty,
+    /// A version this build does not read.
+    #[error("bundle format version {found} is not supported (this build reads version {expected}): recompile the journeys with a matching `waymark`")]
+    UnsupportedVersion {
+        /// The version byte found.
+        found: u8,
+        /// The version this build reads.
+        expected: u8,
+    },
+    /// The bytes after the version byte are not a valid bundle.
+    #[error("corrupt bundle bytes: {message}")]
+    Corrupt {
+        /// What the decoder said.
+        message: String,
+    },
+    /// The bundle could not be encoded.
+    #[error("could not encode the bundle: {message}")]
+    Encode {
+        /// What the encoder said.
+        message: String,
+    },
+}
+
+impl BundleError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BundleError::Empty => "empty_bundle",
+            BundleError::UnsupportedVersion { .. } => "unsupported_bundle_version",
+            BundleError::Corrupt { .. } => "corrupt_bundle",
+            BundleError::Encode { .. } => "bundle_encode_failed",
+        }
+    }
+}
+
+impl Bundle {
+    /// Compact binary form: [`BUNDLE_FORMAT_VERSION`] then the postcard encoding.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, BundleError> {
+        postcard::to_extend(self, vec![BUNDLE_FORMAT_VERSION]).map_err(|e| BundleError::Encode {
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads what [`Bundle::to_bytes`] wrote; rejects other versions and trailing bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
+        let (&version, rest) = bytes.split_first().ok_or(BundleError::Empty)?;
+        if version != BUNDLE_FORMAT_VERSION {
+            return Err(BundleError::UnsupportedVersion {
+                found: version,
+                expected: BUNDLE_FORMAT_VERSION,
+            });
+        }
+        let (bundle, trailing) =
+            postcard::take_from_bytes::<Bundle>(rest).map_err(|e| BundleError::Corrupt {
+                message: e.to_string(),
+            })?;
+        if !trailing.is_empty() {
+            return Err(BundleError::Corrupt {
+                message: format!("{} unexpected bytes after the bundle", trailing.len()),
+            });
+        }
+        Ok(bundle)
+    }
+}

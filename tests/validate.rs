@@ -1,0 +1,363 @@
+//! Journey validation end to end: every broken journey in `tests/cases/invalid/` gives
+//! exactly the errors (code, pointer, line:col) listed in `tests/cases/invalid.expected.json`,
+//! the valid journeys compile to what they say, and the `waymark` binary prints them.
+//! Run with `WAYMARK_BLESS=1` to rewrite the expectation table after a deliberate change.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use waymark::journey::diagnostics::{self, Diagnostic};
+use waymark::journey::{
+    compile_bundle, Bundle, BundleError, CapPeriod, Channel, Entry, FixedZones, Reentry, StepKind,
+    BUNDLE_FORMAT_VERSION,
+};
+use waymark::time::{Timestamp, HOUR, MINUTE};
+use waymark::tzdb::Tzdb;
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+}
+
+/// "code pointer line:col", the form the expectation table uses.
+fn summary(d: &Diagnostic) -> String {
+    let at = d
+        .position
+        .map(|(l, c)| format!("{l}:{c}"))
+        .unwrap_or_else(|| "-".into());
+    let pointer = if d.pointer.is_empty() {
+        "-"
+    } else {
+        d.pointer.as_str()
+    };
+    format!("{} {pointer} {at}", d.code)
+}
+
+#[test]
+fn invalid_cases_give_the_expected_errors() {
+    let dir = cases_dir().join("invalid");
+    let table_path = cases_dir().join("invalid.expected.json");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 15,
+        "expected the invalid cases in {}",
+        dir.display()
+    );
+    let mut actual: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let errors = match diagnostics::compile_journey_file(file, &Tzdb) {
+            Ok(_) => panic!("{name} compiled, but it is in tests/cases/invalid"),
+            Err(errors) => errors,
+        };
+        for e in &errors {
+            assert!(!e.message.is_empty(), "{name}: empty message");
+            assert!(e.file.is_some(), "{name}: no file in {e}");
+        }
+        actual.insert(name, errors.iter().map(summary).collect());
+    }
+    if std::env::var_os("WAYMARK_BLESS").is_some() {
+        let text = serde_json::to_string_pretty(&actual).unwrap();
+        std::fs::write(&table_path, text + "\n").unwrap();
+        return;
+    }
+    let expected: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&std::fs::read_to_string(&table_path).unwrap()).unwrap();
+    for (name, want) in &expected {
+        assert_eq!(actual.get(name), Some(want), "errors of {name}");
+    }
+    let untested: Vec<&String> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "cases without expectations: {untested:?}"
+    );
+}
+
+#[test]
+fn every_error_code_is_snake_case() {
+    let dir = cases_dir().join("invalid");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if let Err(errors) = diagnostics::compile_journey_file(&path, &Tzdb) {
+            for e in errors {
+                assert!(
+                    e.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{e}"
+                );
+            }
+        }
+    }
+}
+
+fn valid_bundle() -> Bundle {
+    diagnostics::compile_paths(&[cases_dir().join("valid")], &Tzdb).unwrap_or_else(|errors| {
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        panic!("valid journeys did not compile:\n{}", text.join("\n"))
+    })
+}
+
+#[test]
+fn valid_journeys_compile_to_what_they_say() {
+    let bundle = valid_bundle();
+    let ids: Vec<&str> = bundle.journeys.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["back-in-stock", "browse-abandon", "cart-abandon"],
+        "sorted by id"
+    );
+
+    let cart = bundle
+        .journeys
+        .iter()
+        .find(|j| j.id == "cart-abandon")
+        .unwrap();
+    match &cart.entry {
+        Entry::Event(m) => assert_eq!(m.event, "add_to_cart", "alias canonicalised"),
+        Entry::Audience(_) => panic!("action-based entry expected"),
+    }
+    assert_eq!(
+        cart.remember,
+        [
+            "item_id",
+            "item_category",
+            "transaction_id",
+            "search_term",
+            "cart_id",
+            "value"
+        ]
+    );
+    assert!(matches!(
+        cart.reentry,
+        Reentry::Multiple { cap: Some(2), .. }
+    ));
+    assert_eq!(
+        cart.conversion.as_ref().unwrap().within.unwrap().millis(),
+        14 * 24 * HOUR
+    );
+    assert_eq!(cart.start, 0);
+
+    let split = cart.steps.iter().find(|s| s.id == "test").unwrap();
+    match &split.kind {
+        StepKind::Split {
+            variants,
+            holdout_bp,
+        } => {
+            assert_eq!(*holdout_bp, 1000);
+            let bps: Vec<u32> = variants.iter().map(|v| v.1).collect();
+            assert_eq!(bps, [3333, 6667]);
+            assert_eq!(variants.iter().map(|v| v.1).sum::<u32>(), 10_000);
+        }
+        other => panic!("split expected, got {other:?}"),
+    }
+    let offer = cart.steps.iter().find(|s| s.id == "email-offer").unwrap();
+    match &offer.kind {
+        StepKind::Send(send) => {
+            assert_eq!(send.channel, Channel::Email);
+            assert_eq!(send.fallback, [Channel::Push, Channel::Sms]);
+            assert_eq!(send.priority, 10, "journey priority + step priority");
+            let incentive = send.incentive.as_ref().unwrap();
+            assert_eq!(
+                (incentive.id.as_str(), incentive.group.as_str()),
+                ("WELCOME10", "welcome")
+            );
+            assert_eq!(
+                incentive.valid_for.millis(),
+                7 * 24 * HOUR,
+                "default validity"
+            );
+        }
+        other => panic!("send expected, got {other:?}"),
+    }
+    // `nudge` has no `next`: it falls through to the following step.
+    let nudge = cart.steps.iter().find(|s| s.id == "nudge").unwrap();
+    assert!(matches!(&nudge.kind, StepKind::Send(s) if s.next == 2 && s.priority == 15));
+
+    // The bundle file's policy replaces the defaults where it speaks.
+    let p = &bundle.policy;
+    assert_eq!(p.caps.len(), 2);
+    assert_eq!(p.caps.first().unwrap().per, CapPeriod::Session);
+    assert_eq!(p.suppression_window.millis(), 12 * HOUR);
+    assert!(p.suppresses.contains(Channel::Email) && !p.suppresses.contains(Channel::Sms));
+    assert!(p.suppression_same_journey_only);
+    assert_eq!(p.session_timeout.millis(), 45 * MINUTE);
+    assert!(p.assume_consent.contains(Channel::Inapp));
+    assert_eq!(p.seed, 7);
+    assert_eq!(bundle.groups.len(), 1);
+}
+
+#[test]
+fn default_policy_applies_when_absent() {
+    let bundle =
+        diagnostics::compile_journey_file(&cases_dir().join("valid/cart-abandon.json"), &Tzdb)
+            .unwrap();
+    let p = &bundle.policy;
+    let caps: Vec<(Option<Channel>, u32, CapPeriod, bool)> = p
+        .caps
+        .iter()
+        .map(|c| (c.channel, c.max, c.per, c.hard))
+        .collect();
+    let day = CapPeriod::Window(waymark::time::Duration(24 * HOUR));
+    assert_eq!(
+        caps,
+        [
+            (Some(Channel::Onsite), 3, CapPeriod::Session, false),
+            (None, 6, day, true),
+            (Some(Channel::Email), 1, day, true),
+            (Some(Channel::Sms), 1, day, true),
+            (Some(Channel::Push), 2, day, true),
+        ]
+    );
+    assert_eq!(p.suppression_window.millis(), 24 * HOUR);
+    assert!(p.suppresses.contains(Channel::Email) && p.suppresses.contains(Channel::Sms));
+    assert!(p.suppresses.contains(Channel::Push) && !p.suppresses.contains(Channel::Onsite));
+    assert!(!p.suppression_same_journey_only);
+    assert_eq!(p.session_timeout.millis(), 30 * MINUTE);
+    assert_eq!(p.assume_consent.0, 0);
+    assert_eq!(p.seed, 0);
+}
+
+#[test]
+fn paris_quiet_hours_follow_summer_time() {
+    let bundle =
+        diagnostics::compile_journey_file(&cases_dir().join("valid/cart-abandon.json"), &Tzdb)
+            .unwrap();
+    let schedule = &bundle.journeys.first().unwrap().schedule;
+    let quiet = schedule.quiet_hours.unwrap();
+    assert_eq!((quiet.start_minute, quiet.end_minute), (21 * 60, 8 * 60));
+    let in_quiet = |t: &str| {
+        let m = schedule
+            .zone
+            .local_minute_of_day(Timestamp::parse_rfc3339(t).unwrap());
+        m >= quiet.start_minute || m < quiet.end_minute
+    };
+    // 19:30 UTC is 20:30 in Paris before the switch (CET), 21:30 after it (CEST).
+    assert!(!in_quiet("2026-03-28T19:30:00Z"));
+    assert!(in_quiet("2026-03-29T19:30:00Z"));
+    // 06:30 UTC is 07:30 CET (quiet) before, 08:30 CEST (not quiet) after.
+    assert!(in_quiet("2026-03-28T06:30:00Z"));
+    assert!(!in_quiet("2026-03-29T06:30:00Z"));
+}
+
+#[test]
+fn without_a_zone_database_only_fixed_zones_resolve() {
+    let sources = diagnostics::load(&[cases_dir().join("valid/cart-abandon.json")]).unwrap();
+    let errors = compile_bundle(&sources.bundle, &FixedZones).unwrap_err();
+    let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.code(), e.path.as_str())).collect();
+    assert_eq!(
+        codes,
+        [("unknown_time_zone", "/journeys/0/schedule/time_zone")]
+    );
+}
+
+#[test]
+fn bundle_bytes_round_trip() {
+    let bundle = valid_bundle();
+    let bytes = bundle.to_bytes().unwrap();
+    assert_eq!(bytes.first(), Some(&BUNDLE_FORMAT_VERSION));
+    let back = Bundle::from_bytes(&bytes).unwrap();
+    assert_eq!(back.to_bytes().unwrap(), bytes);
+    assert_eq!(back.journeys.len(), 3);
+    let paris = &back
+        .journeys
+        .iter()
+        .find(|j| j.id == "cart-abandon")
+        .unwrap()
+        .schedule
+        .zone;
+    assert_eq!(paris.name, "Europe/Paris");
+    assert!(!paris.transitions.is_empty());
+
+    assert_eq!(Bundle::from_bytes(&[]).unwrap_err(), BundleError::Empty);
+    let mut other_version = bytes.clone();
+    other_version[0] = BUNDLE_FORMAT_VERSION + 1;
+    assert_eq!(
+        Bundle::from_bytes(&other_version).unwrap_err().code(),
+        "unsupported_bundle_version"
+    );
+    assert_eq!(
+        Bundle::from_bytes(&bytes[..bytes.len() / 2])
+            .unwrap_err()
+            .code(),
+        "corrupt_bundle"
+    );
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(
+        Bundle::from_bytes(&trailing).unwrap_err().code(),
+        "corrupt_bundle"
+    );
+}
+
+#[test]
+fn a_directory_may_carry_only_one_policy() {
+    let dir = std::env::temp_dir().join(format!("waymark-two-policies-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundle = r#"{"policy": {"seed": 1}, "journeys": []}"#;
+    std::fs::write(dir.join("a.json"), bundle).unwrap();
+    std::fs::write(dir.join("b.json"), format!("\n\n{bundle}")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a journey").unwrap();
+    let errors = diagnostics::load(&[&dir]).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let summaries: Vec<String> = errors.iter().map(summary).collect();
+    assert_eq!(summaries, ["duplicate_policy /policy 3:12"]);
+    assert!(errors[0].file.as_ref().unwrap().ends_with("b.json"));
+}
+
+#[test]
+fn cli_prints_file_line_col_and_exits_1() {
+    let bin = env!("CARGO_BIN_EXE_waymark");
+    let bad = cases_dir().join("invalid/bad-duration.json");
+    let out = Command::new(bin)
+        .arg("validate")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "error[bad_duration]: {}:6:73: /steps/0/timeout: bad duration \"3 days\": write a number and a unit",
+        bad.display()
+    );
+    assert!(stderr.contains(&want), "stderr was:\n{stderr}");
+
+    let good = cases_dir().join("valid");
+    let out = Command::new(bin)
+        .arg("validate")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("ok: 3 journeys in {}", good.display())
+    );
+
+    let out = Command::new(bin)
+        .args(["graph", "--journey", "cart-abandon"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let graph = String::from_utf8_lossy(&out.stdout);
+    assert!(graph.starts_with("flowchart TD\n"), "{graph}");
+    assert!(
+        graph.contains("send email: cart-reminder-1 🎁 WELCOME10"),
+        "{graph}"
+    );
+    assert!(graph.contains("s0 -->|\"timed out\"| s1"), "{graph}");
+}
