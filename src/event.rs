@@ -98,6 +98,20 @@ impl Event {
                 }
             }
         }
+        // A single-item event (Segment style) also gets a GA4 `items` array, so one
+        // condition (`items` + `$elemMatch`) fits both shapes.
+        if !properties.contains_key("items") {
+            if let Some(id) = properties.get("item_id").cloned() {
+                let mut item = BTreeMap::new();
+                item.insert("item_id".to_owned(), id);
+                for key in ["item_category", "price", "quantity"] {
+                    if let Some(v) = properties.get(key) {
+                        item.insert(key.to_owned(), v.clone());
+                    }
+                }
+                properties.insert("items".to_owned(), Value::Array(vec![Value::Object(item)]));
+            }
+        }
         Event { name: canonical.to_owned(), time, properties }
     }
 

@@ -1,15 +1,19 @@
 //! The `waymark` command line: `validate` checks journey files and prints every error
-//! with file:line:col; `graph` prints a journey as a Mermaid flowchart. Each subcommand
+//! with file:line:col; `graph` prints a journey as a Mermaid flowchart; `simulate`
+//! replays NDJSON events and prints every decision with its reasons. Each subcommand
 //! is one `Command` variant and one function; exit code 0 = ok, 1 = the input has
 //! errors, 2 = usage errors (from clap).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use waymark::journey::diagnostics::{self, Diagnostic};
 use waymark::journey::graph;
+use waymark::simulate::{OutputRecord, Simulator};
 use waymark::tzdb::Tzdb;
+use waymark::{Engine, Timestamp};
 
 /// Edge journey engine for e-commerce: check and inspect journey files.
 #[derive(Debug, Parser)]
@@ -34,6 +38,18 @@ enum Command {
         waymark graph journeys/cart-abandon.json\n  \
         waymark graph journeys/ --journey browse-abandon > browse.mmd")]
     Graph(GraphArgs),
+    /// Replay shopper events (NDJSON) through journeys; print every decision as a JSON line.
+    #[command(after_help = "Examples:\n  \
+        waymark simulate --journeys templates --events examples/events.ndjson\n  \
+        waymark simulate --journeys templates examples/journeys --events events.ndjson --until 2026-07-01T00:00:00Z\n\n\
+        Each input line is one JSON object:\n  \
+        {\"shopper\": \"ana\", \"time\": \"2026-06-01T08:00:10Z\", \"name\": \"view_item\", \"properties\": {\"item_id\": \"shoe-1\"}}\n\
+        optional: \"traits\": {...}, \"consent\": {\"email\": true}, \"customer_id\": \"c-1\"; without \"name\" a line only updates.\n\
+        Before each line, every shopper's timers due by its time run, in time order. Output fields:\n\
+        time, shopper, journey, step, action (enter|send|suppress|defer|convert|exit|cancel), channel,\n\
+        content, incentive, variant, reason, reasons, message. Bad lines are reported on stderr with\n\
+        their line number and field; the rest still runs, and the exit code is 1.")]
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,11 +69,28 @@ struct GraphArgs {
     journey: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// Journey or bundle files, or directories of them (all compiled into one bundle).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    journeys: Vec<PathBuf>,
+    /// NDJSON events file, or `-` for standard input.
+    #[arg(long, value_name = "FILE")]
+    events: PathBuf,
+    /// After the last line, run timers due up to this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339")]
+    until: Option<String>,
+    /// Also print each shopper's final state: {"shopper", "bytes", "state" (hex postcard)}.
+    #[arg(long)]
+    emit_state: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Graph(args) => graph(&args),
+        Command::Simulate(args) => simulate(&args),
     }
 }
 
@@ -154,4 +187,63 @@ fn graph(args: &GraphArgs) -> ExitCode {
     };
     print!("{}", graph::mermaid(journey, sources.journey(&journey.id)));
     ExitCode::SUCCESS
+}
+
+/// `waymark simulate`: replay NDJSON events, one JSON line per decision.
+fn simulate(args: &SimulateArgs) -> ExitCode {
+    let bundle = match diagnostics::compile_paths(&args.journeys, &Tzdb) {
+        Ok(bundle) => bundle,
+        Err(errors) => {
+            print_diagnostics(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    let until = match args.until.as_deref().map(Timestamp::parse_rfc3339).transpose() {
+        Ok(until) => until,
+        Err(e) => {
+            eprintln!("error[{}]: --until: {e}", e.code());
+            return ExitCode::from(2);
+        }
+    };
+    let read = if args.events.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.events)
+    };
+    let text = match read {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error[io_error]: {}: {e}", args.events.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut simulator = Simulator::new(Engine::new(bundle));
+    let (decisions, errors) = simulator.replay(&text, until);
+    let mut out = std::io::stdout().lock();
+    for (shopper, decision) in &decisions {
+        let record = OutputRecord::new(shopper, decision);
+        match serde_json::to_string(&record) {
+            Ok(line) => {
+                let _ = writeln!(out, "{line}");
+            }
+            Err(e) => eprintln!("error[output]: {e}"),
+        }
+    }
+    if args.emit_state {
+        for (shopper, state) in simulator.states() {
+            let bytes = state.encode();
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let line = serde_json::json!({ "shopper": shopper, "bytes": bytes.len(), "state": hex });
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    for e in &errors {
+        eprintln!("error[{}]: {}:{}: {}: {}", e.code(), args.events.display(), e.line, e.field, e.message);
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}: {} bad {} skipped", args.events.display(), errors.len(), if errors.len() == 1 { "line" } else { "lines" });
+        ExitCode::FAILURE
+    }
 }

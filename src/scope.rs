@@ -69,7 +69,8 @@ impl Scope for ShopperScope<'_> {
                 [channel] => Channel::parse(channel).and_then(|c| self.state.consent_for(c)).map(|b| Cow::Owned(Value::Bool(b))),
                 _ => None,
             },
-            _ => self.event_path(path).or_else(|| self.entry_path(path)).or_else(|| self.trait_path(path)),
+            _ if self.event.is_some() => self.event_path(path),
+            _ => self.trait_path(path),
         }
     }
 }

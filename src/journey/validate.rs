@@ -304,7 +304,7 @@ impl JourneyErrorKind {
 /// The pointer of a condition error: the condition's own pointer plus the inner path the
 /// condition compiler reported (kept in one place so it can follow that error's API).
 fn condition_error_path(base: &str, err: &ConditionError) -> String {
-    let inner = err.path.trim();
+    let inner = err.path().trim();
     if inner.is_empty() || inner == "/" {
         base.to_owned()
     } else if inner.starts_with('/') {
@@ -536,7 +536,8 @@ impl Checker<'_> {
         let intent = match IntentModel::from_source(src.intent.as_ref()) {
             Ok(model) => Some(model),
             Err(e) => {
-                let inner = e.path.trim();
+                let inner_path = e.path();
+                let inner = inner_path.trim();
                 let at = if inner.is_empty() {
                     "/policy/intent".to_owned()
                 } else if inner.starts_with('/') {
@@ -547,7 +548,7 @@ impl Checker<'_> {
                 self.err(
                     at,
                     JourneyErrorKind::BadIntent {
-                        message: e.message.clone(),
+                        message: e.to_string(),
                     },
                 );
                 None
