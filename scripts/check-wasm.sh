@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/check-wasm.sh — compile the library for wasm32 without the native-only parts
+# (default features off: no CLI, no server) and print the size of the .wasm.
+#
+# It is a compile proof: the crate has no wasm-bindgen API yet, so the module exports
+# nothing useful and its size says little until src/wasm.rs exists.
+set -euo pipefail
+# shellcheck source=scripts/setup-wasm.sh
+source "$(dirname "${BASH_SOURCE[0]}")/setup-wasm.sh"
+
+step "cargo build --lib --no-default-features --release --target $WASM_TARGET ($WASM_ROUTE route)"
+cd "$REPO_ROOT"
+wasm_cargo build --lib --no-default-features --release --locked \
+    || die "wasm32 build failed (route: $WASM_ROUTE). Engine code must build without default
+       features for $WASM_TARGET: no std::fs/net/thread/time::SystemTime, no tokio/axum/clap.
+       Toolchain notes: ../shared/TOOLCHAIN.md"
+
+wasm="$WASM_OUT_DIR/waymark.wasm"
+[ -f "$wasm" ] || die "build succeeded but $wasm is missing (is crate-type cdylib still set in Cargo.toml?)"
+raw=$(wc -c <"$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+info "$(printf '%s: %d bytes raw (%.1f KiB), %d bytes gzip -9 (%.1f KiB)' \
+    "${wasm#"$REPO_ROOT"/}" "$raw" "$(awk -v b="$raw" 'BEGIN{print b/1024}')" \
+    "$gz" "$(awk -v b="$gz" 'BEGIN{print b/1024}')")"
