@@ -8,9 +8,9 @@ set -euo pipefail
 # shellcheck source=scripts/setup-wasm.sh
 source "$(dirname "${BASH_SOURCE[0]}")/setup-wasm.sh"
 
-step "cargo build --lib --no-default-features --release --target $WASM_TARGET ($WASM_ROUTE route)"
+step "cargo build --quiet --lib --no-default-features --release --target $WASM_TARGET ($WASM_ROUTE route)"
 cd "$REPO_ROOT"
-wasm_cargo build --lib --no-default-features --release --locked \
+wasm_cargo build --quiet --lib --no-default-features --release --locked \
     || die "wasm32 build failed (route: $WASM_ROUTE). Engine code must build without default
        features for $WASM_TARGET: no std::fs/net/thread/time::SystemTime, no tokio/axum/clap.
        Toolchain notes: ../shared/TOOLCHAIN.md"
