@@ -11,8 +11,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup-wasm.sh"
 step "cargo build --quiet --lib --no-default-features --release --target $WASM_TARGET ($WASM_ROUTE route)"
 cd "$REPO_ROOT"
 wasm_cargo build --quiet --lib --no-default-features --release --locked \
-    || die "wasm32 build failed (route: $WASM_ROUTE). Engine code must build without default
-       features for $WASM_TARGET: no std::fs/net/thread/time::SystemTime, no tokio/axum/clap.
+    || die "wasm32 build failed (route: $WASM_ROUTE, rustc: $("$WASM_RUSTC" --version)).
+       - Code errors: the engine must build without default features for $WASM_TARGET
+         (no std::fs/net/thread/process/time::SystemTime, no tokio/axum/clap).
+       - \"can't find crate for core/std\": no wasm32 std for that rustc. Don't follow rustc's
+         'rustup target add' hint on machines without general internet: it hangs. Unset
+         WAYMARK_WASM_ROUTE so scripts/setup-wasm.sh picks Debian's rustc-web.
        Toolchain notes: ../shared/TOOLCHAIN.md"
 
 wasm="$WASM_OUT_DIR/waymark.wasm"

@@ -39,8 +39,12 @@ run_sections() {
         declare -F "section_$name" >/dev/null || die "unknown section: $name"
         step "[$name]"
         start="$(_now)"
-        rc=0
-        "section_$name" || rc=$?
+        # A subshell, so a failing section (even one calling die) still gets the timing
+        # table below; errexit is re-enabled inside because `f || rc=$?` would disable it.
+        set +e
+        (set -e; "section_$name")
+        rc=$?
+        set -e
         t="$(_elapsed "$start" "$(_now)")"
         if [ "$rc" -ne 0 ]; then
             _timing_table done_names done_times

@@ -22,7 +22,9 @@ section_setup() {
 }
 
 section_fmt() {
-    cargo fmt --all --check \
+    local color=never
+    [ -t 1 ] && color=auto
+    cargo fmt --all --check -- --color="$color" \
         || die "cargo fmt --check: files above are not formatted; run 'cargo fmt' and commit"
 }
 
