@@ -69,13 +69,21 @@ install_debian_route() {
     : >"$APT_LOG"
     # Update the package lists only when they don't know the pinned version (fresh image,
     # or stale lists); a machine that already knows it saves the ~10 s.
+    local updated=0
     if ! apt_knows_version "$RUST_WEB_VERSION"; then
         info "apt-get update (lists don't offer rustc-web $RUST_WEB_VERSION)"
         apt_get update || warn "apt-get update failed (see $APT_LOG); trying the lists we have"
+        updated=1
     fi
     if apt_knows_version "$RUST_WEB_VERSION" && install_with_version "$RUST_WEB_VERSION"; then
         install_lld
         return 0
+    fi
+    # The pin did not install (gone from the archive, or stale lists): refresh once, then
+    # take whatever version apt offers.
+    if [ "$updated" = 0 ]; then
+        info "apt-get update (rustc-web $RUST_WEB_VERSION did not install)"
+        apt_get update || warn "apt-get update failed (see $APT_LOG); trying the lists we have"
     fi
     local cand
     cand="$(candidate_version)"
