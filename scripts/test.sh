@@ -13,12 +13,19 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-SECTIONS=(setup fmt clippy clippy-no-default test wasm)
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test wasm)
 
 # Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
 # a no-op when present.
 section_setup() {
     "$REPO_ROOT/scripts/setup.sh"
+}
+
+# Every cargo call below uses --locked: CI tests exactly the committed dependency versions.
+section_lockfile() {
+    cargo metadata --locked --format-version 1 >/dev/null \
+        || die "Cargo.lock is out of date with Cargo.toml: run 'cargo update --workspace' (or any
+       cargo build) and commit Cargo.lock"
 }
 
 section_fmt() {
