@@ -3,14 +3,16 @@
 # (default features off: no CLI, no server) and print the size of the .wasm.
 #
 # It is a compile proof: the crate has no wasm-bindgen API yet, so the module exports
-# nothing useful and its size says little until src/wasm.rs exists.
+# nothing useful and its size says little until src/wasm.rs exists. The cdylib is asked
+# for with `cargo rustc --crate-type cdylib`, so it works whatever crate-type Cargo.toml
+# lists (cdylib in [lib] makes every native build link an extra .so for nothing).
 set -euo pipefail
 # shellcheck source=scripts/setup-wasm.sh
 source "$(dirname "${BASH_SOURCE[0]}")/setup-wasm.sh"
 
-step "cargo build --quiet --lib --no-default-features --release --target $WASM_TARGET ($WASM_ROUTE route)"
+step "cargo rustc --lib --crate-type cdylib --no-default-features --release --target $WASM_TARGET ($WASM_ROUTE route)"
 cd "$REPO_ROOT"
-wasm_cargo build --quiet --lib --no-default-features --release --locked \
+wasm_cargo rustc --quiet --lib --crate-type cdylib --no-default-features --release --locked \
     || die "wasm32 build failed (route: $WASM_ROUTE, rustc: $("$WASM_RUSTC" --version)).
        - Code errors: the engine must build without default features for $WASM_TARGET
          (no std::fs/net/thread/process/time::SystemTime, no tokio/axum/clap).
@@ -20,7 +22,7 @@ wasm_cargo build --quiet --lib --no-default-features --release --locked \
        Toolchain notes: ../shared/TOOLCHAIN.md"
 
 wasm="$WASM_OUT_DIR/waymark.wasm"
-[ -f "$wasm" ] || die "build succeeded but $wasm is missing (is crate-type cdylib still set in Cargo.toml?)"
+[ -f "$wasm" ] || die "build succeeded but $wasm is missing"
 raw=$(wc -c <"$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 info "$(printf '%s: %d bytes raw (%.1f KiB), %d bytes gzip -9 (%.1f KiB)' \
