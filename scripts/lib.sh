@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib.sh — helpers shared by the scripts in this directory. Source it, don't run it.
 #
 # Sets REPO_ROOT and CARGO_TARGET_DIR (default: $REPO_ROOT/target), and defines

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/wasm-env.sh — how to build for wasm32 on this machine. Source it, don't run it.
 #
 # Picks one of two routes (no installs here; scripts/setup-wasm.sh installs what's missing):
@@ -23,6 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 WASM_TARGET=wasm32-unknown-unknown
 WASM_DEBIAN_RUSTC="${WASM_DEBIAN_RUSTC:-/usr/bin/rustc}"
 WASM_TARGET_DIR="${WASM_TARGET_DIR:-$CARGO_TARGET_DIR/wasm}"
+# shellcheck disable=SC2034  # used by scripts that source this file
 WASM_OUT_DIR="$WASM_TARGET_DIR/$WASM_TARGET/release"
 
 # True when the active (rustup) rustc has a wasm32 std installed.
@@ -56,7 +58,7 @@ case "$WASM_ROUTE" in
         ;;
     debian)
         WASM_RUSTC="$WASM_DEBIAN_RUSTC"
-        WASM_CARGO_ARGS=(--target "$WASM_TARGET" -Z build-std=std,panic_abort)
+        WASM_CARGO_ARGS=(--target "$WASM_TARGET" -Z "build-std=std,panic_abort")
         ;;
     *) die "WAYMARK_WASM_ROUTE must be 'rustup' or 'debian', not '$WASM_ROUTE'" ;;
 esac
