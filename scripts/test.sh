@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the whole test suite; `make test` and CI (.ci/run) run this.
+#
+#   scripts/test.sh                 all sections, in order, stop at the first failure
+#   scripts/test.sh clippy test     only the named sections (same order as given)
+#   scripts/test.sh --list          list sections
+#
+# Each section is a function `section_<name>` below; to add one (node tests of the wasm
+# package, server tests against Postgres, browser e2e, ...), write the function and add
+# its name to SECTIONS. Sections must be idempotent and must not prompt (CI has no stdin).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test wasm)
+
+# Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
+# a no-op when present.
+section_setup() {
+    "$REPO_ROOT/scripts/setup.sh"
+}
+
+# Every cargo call below uses --locked: CI tests exactly the committed dependency versions.
+section_lockfile() {
+    cargo metadata --locked --format-version 1 >/dev/null \
+        || die "Cargo.lock is out of date with Cargo.toml: run 'cargo update --workspace' (or any
+       cargo build) and commit Cargo.lock"
+}
+
+section_fmt() {
+    local color=never
+    [ -t 1 ] && color=auto
+    cargo fmt --all --check -- --color="$color" \
+        || die "cargo fmt --check: files above are not formatted; run 'cargo fmt' and commit"
+}
+
+section_clippy() {
+    cargo clippy --quiet --locked --all-targets -- -D warnings
+}
+
+# The engine as the wasm build sees it: no default features (no CLI, no server).
+section_clippy-no-default() {
+    cargo clippy --quiet --locked --lib --no-default-features -- -D warnings
+}
+
+section_test() {
+    # Plain `cargo test`: unit, integration, doc tests. CI reads its "test result:" lines.
+    cargo test --locked
+}
+
+section_wasm() {
+    "$REPO_ROOT/scripts/check-wasm.sh"
+}
+
+case "${1:-}" in
+    --list) printf '%s\n' "${SECTIONS[@]}"; exit 0 ;;
+    -h|--help) sed -n "2,10p" "$REPO_ROOT/scripts/test.sh" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+[ "$#" -gt 0 ] && SECTIONS=("$@")
+
+step "waymark tests: ${SECTIONS[*]}"
+info "$(cargo --version), $(rustc --version)"
+info "target dir: $CARGO_TARGET_DIR"
+[ -d "$REPO_ROOT/../shared/conformance" ] \
+    || info "note: ../shared/conformance not found; conformance tests skip themselves"
+run_sections "${SECTIONS[@]}"
