@@ -213,9 +213,7 @@ pub enum ConditionError {
         limit: usize,
     },
     /// `{"$ref": ...}` where the operator cannot take a reference.
-    #[error(
-        "{operator} cannot take a {{\"$ref\": ...}} operand: write a literal value (at {path})"
-    )]
+    #[error("{operator} cannot take a {{\"$ref\": ...}} operand: write a literal value (at {path})")]
     RefNotSupported {
         /// JSON pointer inside the condition.
         path: String,
@@ -265,18 +263,11 @@ impl Condition {
         let mut paths = cx.paths;
         paths.sort();
         paths.dedup();
-        let mut roots: Vec<String> = paths
-            .iter()
-            .map(|(p, _)| p.split('.').next().unwrap_or_default().to_owned())
-            .collect();
+        let mut roots: Vec<String> =
+            paths.iter().map(|(p, _)| p.split('.').next().unwrap_or_default().to_owned()).collect();
         roots.sort();
         roots.dedup();
-        Ok(Condition {
-            source: source.clone(),
-            root,
-            paths,
-            roots,
-        })
+        Ok(Condition { source: source.clone(), root, paths, roots })
     }
 
     /// The empty condition (always true).
@@ -405,39 +396,18 @@ enum Op {
     Cmp(Rel, CmpOperand),
     Version(Rel, String),
     Exists(bool),
-    In {
-        items: Vec<Operand>,
-        negate: bool,
-        fold: bool,
-    },
-    InRef {
-        path: Vec<String>,
-        negate: bool,
-        fold: bool,
-    },
-    Group {
-        name: String,
-        negate: bool,
-    },
+    In { items: Vec<Operand>, negate: bool, fold: bool },
+    InRef { path: Vec<String>, negate: bool, fold: bool },
+    Group { name: String, negate: bool },
     Not(Box<Test>),
     Size(Box<Test>),
     ElemTest(Box<Test>),
     ElemDoc(Box<Node>),
-    All {
-        items: Vec<Test>,
-        fold: bool,
-    },
-    AllRef {
-        path: Vec<String>,
-        fold: bool,
-    },
+    All { items: Vec<Test>, fold: bool },
+    AllRef { path: Vec<String>, fold: bool },
     Regex(Box<regex_lite::Regex>),
     Type(&'static str),
-    Text {
-        kind: TextKind,
-        fold: bool,
-        needle: Operand,
-    },
+    Text { kind: TextKind, fold: bool, needle: Operand },
     Within(Duration),
     OlderThan(Duration),
     AnniversaryWithin(Duration),
@@ -539,10 +509,7 @@ fn check_depth(source: &Value) -> Result<(), ConditionError> {
             if path.is_empty() {
                 path.push('/');
             }
-            Err(ConditionError::TooDeep {
-                path,
-                limit: MAX_DEPTH,
-            })
+            Err(ConditionError::TooDeep { path, limit: MAX_DEPTH })
         }
     }
 }
@@ -555,13 +522,10 @@ fn too_deep_at(v: &Value, depth: usize) -> Option<Vec<String>> {
         return Some(Vec::new());
     }
     let found = match v {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, x)| too_deep_at(x, depth + 1).map(|p| (i.to_string(), p))),
-        Value::Object(map) => map
-            .iter()
-            .find_map(|(k, x)| too_deep_at(x, depth + 1).map(|p| (k.clone(), p))),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, x)| too_deep_at(x, depth + 1).map(|p| (i.to_string(), p)))
+        }
+        Value::Object(map) => map.iter().find_map(|(k, x)| too_deep_at(x, depth + 1).map(|p| (k.clone(), p))),
         _ => None,
     };
     found.map(|(segment, mut path)| {
@@ -610,9 +574,7 @@ fn suggest(found: &str, candidates: &[&'static str]) -> Option<&'static str> {
 }
 
 fn did_you_mean(found: &str, candidates: &[&'static str]) -> String {
-    suggest(found, candidates)
-        .map(|s| format!(": did you mean {s:?}?"))
-        .unwrap_or_default()
+    suggest(found, candidates).map(|s| format!(": did you mean {s:?}?")).unwrap_or_default()
 }
 
 /// Rejects `$` keys (operators or `$ref`) anywhere inside a literal value.
@@ -633,11 +595,7 @@ fn check_literal(v: &Value, ptr: &str) -> Result<(), ConditionError> {
                     } else {
                         "operators inside a literal value are not evaluated; test nested fields with a dotted path, e.g. {\"address.city\": {\"$eq\": \"Paris\"}}"
                     };
-                    return Err(ConditionError::MisplacedOperator {
-                        path: here,
-                        found: k.clone(),
-                        hint: hint.into(),
-                    });
+                    return Err(ConditionError::MisplacedOperator { path: here, found: k.clone(), hint: hint.into() });
                 }
                 check_literal(x, &here)?;
             }
@@ -648,12 +606,7 @@ fn check_literal(v: &Value, ptr: &str) -> Result<(), ConditionError> {
 }
 
 fn bad_operand(ptr: &str, operator: &str, expected: &'static str, found: &Value) -> ConditionError {
-    ConditionError::BadOperand {
-        path: ptr.to_owned(),
-        operator: operator.to_owned(),
-        expected,
-        found: short(found),
-    }
+    ConditionError::BadOperand { path: ptr.to_owned(), operator: operator.to_owned(), expected, found: short(found) }
 }
 
 impl Compiler {
@@ -675,11 +628,7 @@ impl Compiler {
     fn node(&mut self, v: &Value, ptr: &str) -> Result<Node, ConditionError> {
         let Value::Object(map) = v else {
             return Err(ConditionError::NotACondition {
-                path: if ptr.is_empty() {
-                    "/".into()
-                } else {
-                    ptr.to_owned()
-                },
+                path: if ptr.is_empty() { "/".into() } else { ptr.to_owned() },
                 found: short(v),
             });
         };
@@ -711,12 +660,12 @@ impl Compiler {
                     return Err(ConditionError::MisplacedOperator {
                         path: here,
                         found: key.clone(),
-                        hint: format!("{key} tests a field's value: write it under a field, e.g. {{\"price\": {{{key:?}: ...}}}}"),
+                        hint: format!(
+                            "{key} tests a field's value: write it under a field, e.g. {{\"price\": {{{key:?}: ...}}}}"
+                        ),
                     });
                 }
-                k if k.starts_with('$')
-                    && LOGICAL_OPERATORS.iter().any(|l| edit_distance(k, l) == 1) =>
-                {
+                k if k.starts_with('$') && LOGICAL_OPERATORS.iter().any(|l| edit_distance(k, l) == 1) => {
                     return Err(ConditionError::UnknownOperator {
                         path: here,
                         found: key.clone(),
@@ -728,10 +677,7 @@ impl Compiler {
                         self.paths.push((key.clone(), PathKind::Attribute));
                     }
                     let test = self.test(val, &here)?;
-                    Node::Field(Box::new(Field {
-                        path: split_path(key),
-                        test,
-                    }))
+                    Node::Field(Box::new(Field { path: split_path(key), test }))
                 }
             };
             nodes.push(node);
@@ -759,11 +705,9 @@ impl Compiler {
                 check_literal(v, ptr)?;
                 Ok(Test::Literal(v.clone()))
             }
-            (Some(op), Some(field)) => Err(ConditionError::MixedKeys {
-                path: ptr.to_owned(),
-                operator: op.clone(),
-                field: field.clone(),
-            }),
+            (Some(op), Some(field)) => {
+                Err(ConditionError::MixedKeys { path: ptr.to_owned(), operator: op.clone(), field: field.clone() })
+            }
             (Some(_), None) => {
                 let mut ops = Vec::with_capacity(map.len());
                 for (name, operand) in map {
@@ -784,19 +728,14 @@ impl Compiler {
 
     fn no_ref(v: &Value, ptr: &str, name: &str) -> Result<(), ConditionError> {
         if as_ref_form(v).is_some() {
-            return Err(ConditionError::RefNotSupported {
-                path: ptr.to_owned(),
-                operator: name.to_owned(),
-            });
+            return Err(ConditionError::RefNotSupported { path: ptr.to_owned(), operator: name.to_owned() });
         }
         Ok(())
     }
 
     fn op(&mut self, name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
-        let fold = matches!(
-            name,
-            "$ini" | "$nini" | "$alli" | "$regexi" | "$containsi" | "$startsWithi" | "$endsWithi"
-        );
+        let fold =
+            matches!(name, "$ini" | "$nini" | "$alli" | "$regexi" | "$containsi" | "$startsWithi" | "$endsWithi");
         Ok(match name {
             "$eq" => Op::Eq(self.operand(v, ptr)?),
             "$ne" => Op::Ne(self.operand(v, ptr)?),
@@ -985,12 +924,7 @@ impl Compiler {
 }
 
 fn first_line(s: &str) -> String {
-    let text = s
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
     if text.is_empty() {
         "invalid pattern".to_owned()
     } else {
@@ -1032,9 +966,7 @@ impl Eval<'_, '_> {
     fn test(&self, test: &Test, actual: &Value, fold: bool) -> bool {
         match test {
             Test::Literal(lit) => literal_eq(lit, actual, fold),
-            Test::Ref(path) => self
-                .resolve(path)
-                .is_some_and(|lit| literal_eq(&lit, actual, fold)),
+            Test::Ref(path) => self.resolve(path).is_some_and(|lit| literal_eq(&lit, actual, fold)),
             Test::Ops(ops) => ops.iter().all(|op| self.op(op, actual)),
         }
     }
@@ -1048,30 +980,21 @@ impl Eval<'_, '_> {
             Op::Cmp(rel, CmpOperand::Const { prim, num }) => {
                 js_compare(&to_prim(actual, 0), prim, Some(*num)).is_some_and(|o| rel.holds(o))
             }
-            Op::Cmp(rel, CmpOperand::Ref(p)) => self.resolve(p).is_some_and(|c| {
-                js_compare(&to_prim(actual, 0), &to_prim(&c, 0), None).is_some_and(|o| rel.holds(o))
-            }),
+            Op::Cmp(rel, CmpOperand::Ref(p)) => self
+                .resolve(p)
+                .is_some_and(|c| js_compare(&to_prim(actual, 0), &to_prim(&c, 0), None).is_some_and(|o| rel.holds(o))),
             Op::Version(rel, expected) => {
                 let padded = padded_version(actual);
                 rel.holds(padded.encode_utf16().cmp(expected.encode_utf16()))
             }
             Op::Exists(want) => is_null(actual) != *want,
-            Op::In {
-                items,
-                negate,
-                fold,
-            } => self.is_in(actual, items, *fold) != *negate,
+            Op::In { items, negate, fold } => self.is_in(actual, items, *fold) != *negate,
             Op::InRef { path, negate, fold } => match self.resolve(path).as_deref() {
                 Some(Value::Array(list)) => is_in_values(actual, list, *fold) != *negate,
                 _ => false,
             },
             Op::Group { name, negate } => {
-                let list = self
-                    .env
-                    .groups
-                    .and_then(|g| g.get(name))
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let list = self.env.groups.and_then(|g| g.get(name)).map(Vec::as_slice).unwrap_or_default();
                 is_in_values(actual, list, false) != *negate
             }
             Op::Not(inner) => !self.test(inner, actual, false),
@@ -1080,9 +1003,7 @@ impl Eval<'_, '_> {
                 _ => false,
             },
             Op::ElemTest(inner) => match actual {
-                Value::Array(items) => items
-                    .iter()
-                    .any(|el| truthy(el) && self.test(inner, el, false)),
+                Value::Array(items) => items.iter().any(|el| truthy(el) && self.test(inner, el, false)),
                 _ => false,
             },
             Op::ElemDoc(node) => match actual {
@@ -1090,15 +1011,13 @@ impl Eval<'_, '_> {
                 _ => false,
             },
             Op::All { items, fold } => match actual {
-                Value::Array(elements) => items
-                    .iter()
-                    .all(|t| elements.iter().any(|el| self.test(t, el, *fold))),
+                Value::Array(elements) => items.iter().all(|t| elements.iter().any(|el| self.test(t, el, *fold))),
                 _ => false,
             },
             Op::AllRef { path, fold } => match (actual, self.resolve(path).as_deref()) {
-                (Value::Array(elements), Some(Value::Array(wanted))) => wanted
-                    .iter()
-                    .all(|w| elements.iter().any(|el| literal_eq(w, el, *fold))),
+                (Value::Array(elements), Some(Value::Array(wanted))) => {
+                    wanted.iter().all(|w| elements.iter().any(|el| literal_eq(w, el, *fold)))
+                }
                 _ => false,
             },
             Op::Regex(re) => match actual {
@@ -1127,9 +1046,9 @@ impl Eval<'_, '_> {
                 };
                 match actual {
                     Value::String(s) => text_match(*kind, *fold, s, needle),
-                    Value::Array(items) => items.iter().any(
-                        |el| matches!(el, Value::String(s) if text_match(*kind, *fold, s, needle)),
-                    ),
+                    Value::Array(items) => {
+                        items.iter().any(|el| matches!(el, Value::String(s) if text_match(*kind, *fold, s, needle)))
+                    }
                     _ => false,
                 }
             }
@@ -1230,9 +1149,7 @@ fn json_eq(a: &Value, b: &Value, depth: usize) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q, depth + 1))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q, depth + 1)))
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q, depth + 1)))
         }
         _ => false,
     }
@@ -1242,9 +1159,7 @@ fn json_eq(a: &Value, b: &Value, depth: usize) -> bool {
 fn strict_eq(a: &Value, b: &Value, depth: usize) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
-            json_eq(a, b, depth)
-        }
+        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => json_eq(a, b, depth),
         _ => a == b && !matches!(a, Value::Array(_) | Value::Object(_)),
     }
 }
@@ -1272,25 +1187,13 @@ fn fold_eq(a: &str, b: &str) -> bool {
 /// `String(actual) === target` (or both lowercased when `fold`), without allocating.
 fn js_string_equals(actual: &Value, target: &str, fold: bool) -> bool {
     if let Value::String(s) = actual {
-        return if fold {
-            fold_eq(s, target)
-        } else {
-            s == target
-        };
+        return if fold { fold_eq(s, target) } else { s == target };
     }
     if fold {
-        let mut w = CharEq {
-            target: target
-                .chars()
-                .flat_map(lower as fn(char) -> std::char::ToLowercase),
-            fold: true,
-        };
+        let mut w = CharEq { target: target.chars().flat_map(lower as fn(char) -> std::char::ToLowercase), fold: true };
         write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
     } else {
-        let mut w = CharEq {
-            target: target.chars(),
-            fold: false,
-        };
+        let mut w = CharEq { target: target.chars(), fold: false };
         write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
     }
 }
@@ -1326,16 +1229,10 @@ struct StackBuf {
 
 impl StackBuf {
     fn new() -> StackBuf {
-        StackBuf {
-            buf: [0; 64],
-            len: 0,
-        }
+        StackBuf { buf: [0; 64], len: 0 }
     }
     fn as_str(&self) -> &str {
-        self.buf
-            .get(..self.len)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        self.buf.get(..self.len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
     }
 }
 
@@ -1428,12 +1325,7 @@ fn write_js_number(out: &mut dyn fmt::Write, n: f64) -> fmt::Result {
             out.write_char('.')?;
             out.write_str(rest)?;
         }
-        write!(
-            out,
-            "e{}{}",
-            if point > 0 { "+" } else { "-" },
-            (point - 1).abs()
-        )
+        write!(out, "e{}{}", if point > 0 { "+" } else { "-" }, (point - 1).abs())
     }
 }
 
@@ -1441,13 +1333,7 @@ fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\u{9}' | '\u{A}' | '\u{B}' | '\u{C}' | '\u{D}' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200A}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202F}'
-                | '\u{205F}'
-                | '\u{3000}'
-                | '\u{FEFF}'
+            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
     )
 }
 
@@ -1457,14 +1343,7 @@ fn js_str_to_number(s: &str) -> f64 {
     if t.is_empty() {
         return 0.0;
     }
-    for (prefix, radix) in [
-        ("0x", 16),
-        ("0X", 16),
-        ("0o", 8),
-        ("0O", 8),
-        ("0b", 2),
-        ("0B", 2),
-    ] {
+    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
         if let Some(rest) = t.strip_prefix(prefix) {
             if rest.is_empty() {
                 return f64::NAN;
@@ -1648,15 +1527,11 @@ fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
     if hay.is_ascii() && needle.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle.as_bytes());
         return match kind {
-            TextKind::Contains => {
-                n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-            }
+            TextKind::Contains => n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)),
             TextKind::StartsWith => h.get(..n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)),
-            TextKind::EndsWith => h
-                .len()
-                .checked_sub(n.len())
-                .and_then(|s| h.get(s..))
-                .is_some_and(|w| w.eq_ignore_ascii_case(n)),
+            TextKind::EndsWith => {
+                h.len().checked_sub(n.len()).and_then(|s| h.get(s..)).is_some_and(|w| w.eq_ignore_ascii_case(n))
+            }
         };
     }
     let folded_prefix = |h: &str| {
@@ -1666,18 +1541,11 @@ fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
     match kind {
         TextKind::StartsWith => folded_prefix(hay),
         TextKind::Contains => {
-            needle.is_empty()
-                || hay
-                    .char_indices()
-                    .any(|(i, _)| hay.get(i..).is_some_and(folded_prefix))
+            needle.is_empty() || hay.char_indices().any(|(i, _)| hay.get(i..).is_some_and(folded_prefix))
         }
         TextKind::EndsWith => {
             let mut hs = hay.chars().rev().flat_map(|c| c.to_lowercase().rev());
-            needle
-                .chars()
-                .rev()
-                .flat_map(|c| c.to_lowercase().rev())
-                .all(|c| hs.next() == Some(c))
+            needle.chars().rev().flat_map(|c| c.to_lowercase().rev()).all(|c| hs.next() == Some(c))
         }
     }
 }
@@ -1726,31 +1594,18 @@ mod tests {
 
     #[test]
     fn versions_pad_like_growthbook() {
-        assert_eq!(
-            padded_version(&Value::from("v1.2.3+build")),
-            "    1-    2-    3-~"
-        );
-        assert_eq!(
-            padded_version(&Value::from("1.0.0-rc.1")),
-            "    1-    0-    0-rc-    1"
-        );
+        assert_eq!(padded_version(&Value::from("v1.2.3+build")), "    1-    2-    3-~");
+        assert_eq!(padded_version(&Value::from("1.0.0-rc.1")), "    1-    0-    0-rc-    1");
         assert_eq!(padded_version(&Value::Null), "    0");
         assert_eq!(padded_version(&Value::Number(2.0)), "    2");
-        assert_eq!(
-            padded_version(&Value::from("123456.1.1")),
-            "123456-    1-    1-~"
-        );
+        assert_eq!(padded_version(&Value::from("123456.1.1")), "123456-    1-    1-~");
     }
 
     #[test]
     fn string_equality_uses_javascript_text() {
         assert!(js_string_equals(&Value::Number(5.0), "5", false));
         assert!(js_string_equals(&Value::Null, "null", false));
-        assert!(js_string_equals(
-            &Value::Array(vec![1.0.into(), Value::Null, "x".into()]),
-            "1,,x",
-            false
-        ));
+        assert!(js_string_equals(&Value::Array(vec![1.0.into(), Value::Null, "x".into()]), "1,,x", false));
         assert!(!js_string_equals(&Value::Number(5.0), "5.0", false));
         assert!(js_string_equals(&Value::Bool(true), "TRUE", true));
         assert!(!js_string_equals(&Value::Bool(true), "TRUEX", true));
@@ -1758,18 +1613,8 @@ mod tests {
 
     #[test]
     fn case_folding_text_operators() {
-        assert!(text_match(
-            TextKind::Contains,
-            true,
-            "Grüße AUS Köln",
-            "aus kö"
-        ));
-        assert!(text_match(
-            TextKind::EndsWith,
-            true,
-            "Grüße AUS KÖLN",
-            "köln"
-        ));
+        assert!(text_match(TextKind::Contains, true, "Grüße AUS Köln", "aus kö"));
+        assert!(text_match(TextKind::EndsWith, true, "Grüße AUS KÖLN", "köln"));
         assert!(text_match(TextKind::StartsWith, true, "ÉTÉ sale", "été"));
         assert!(!text_match(TextKind::EndsWith, true, "ÉTÉ", "xété"));
         assert!(text_match(TextKind::Contains, true, "abc", ""));

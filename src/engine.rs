@@ -97,13 +97,14 @@ impl Engine {
             let Some(due) = state.runs.iter().filter_map(Run::wake_at).filter(|t| *t <= now).min() else {
                 return;
             };
-            let ready: Vec<usize> = state.runs.iter().enumerate().filter(|(_, r)| r.wake_at() == Some(due)).map(|(i, _)| i).collect();
-            let before: Vec<(u32, bool)> = ready.iter().filter_map(|i| state.runs.get(*i)).map(|r| (r.seq, r.is_active())).collect();
+            let ready: Vec<usize> =
+                state.runs.iter().enumerate().filter(|(_, r)| r.wake_at() == Some(due)).map(|(i, _)| i).collect();
+            let before: Vec<(u32, bool)> =
+                ready.iter().filter_map(|i| state.runs.get(*i)).map(|r| (r.seq, r.is_active())).collect();
             self.advance(state, ready.clone(), None, due, out);
-            let moved = ready
-                .iter()
-                .zip(before)
-                .any(|(i, (seq, active))| state.runs.get(*i).is_some_and(|r| r.seq != seq || r.is_active() != active || r.wake_at() != Some(due)));
+            let moved = ready.iter().zip(before).any(|(i, (seq, active))| {
+                state.runs.get(*i).is_some_and(|r| r.seq != seq || r.is_active() != active || r.wake_at() != Some(due))
+            });
             if !moved {
                 // A timer that does not move its run would spin forever: drop it.
                 for i in ready {
@@ -135,7 +136,14 @@ impl Engine {
             if let Some(run) = state.runs.get_mut(index) {
                 let step = active_step(run);
                 finish(run, now, Outcome::Superseded);
-                out.push(decision(now, &run.journey, step, Action::Exit, vec![Reason::Superseded], "a duplicate run from another copy of the state gave way to the earlier one".into()));
+                out.push(decision(
+                    now,
+                    &run.journey,
+                    step,
+                    Action::Exit,
+                    vec![Reason::Superseded],
+                    "a duplicate run from another copy of the state gave way to the earlier one".into(),
+                ));
             }
         }
     }
@@ -152,9 +160,12 @@ impl Engine {
                 let in_window = c.within.is_none_or(|w| event.time.since(run.entered_at) <= w);
                 in_window && self.event_matches(&c.matcher, event, Some(&run.entry), state, now)
             });
-            let exit_rule = !converted && journey.exit_when.iter().any(|m| self.event_matches(m, event, Some(&run.entry), state, now));
+            let exit_rule = !converted
+                && journey.exit_when.iter().any(|m| self.event_matches(m, event, Some(&run.entry), state, now));
             let performed = match self.current_step(journey, run) {
-                Some((_, StepKind::WaitFor { trigger: WaitTrigger::Event(m), on_performed, .. })) if !converted && !exit_rule => {
+                Some((_, StepKind::WaitFor { trigger: WaitTrigger::Event(m), on_performed, .. }))
+                    if !converted && !exit_rule =>
+                {
                     self.event_matches(m, event, Some(&run.entry), state, now).then_some(*on_performed)
                 }
                 _ => None,
@@ -163,15 +174,43 @@ impl Engine {
             if converted {
                 let step = active_step(run);
                 if run.wake_at().is_some() {
-                    out.push(decision(now, &run.journey, step.clone(), Action::Cancel, vec![Reason::ConversionCancelled], format!("pending follow-ups of {} cancelled: the shopper converted", run.journey)));
+                    out.push(decision(
+                        now,
+                        &run.journey,
+                        step.clone(),
+                        Action::Cancel,
+                        vec![Reason::ConversionCancelled],
+                        format!("pending follow-ups of {} cancelled: the shopper converted", run.journey),
+                    ));
                 }
-                out.push(decision(now, &run.journey, step.clone(), Action::Convert, vec![Reason::Converted], format!("{} converted on {}", run.journey, event.name)));
+                out.push(decision(
+                    now,
+                    &run.journey,
+                    step.clone(),
+                    Action::Convert,
+                    vec![Reason::Converted],
+                    format!("{} converted on {}", run.journey, event.name),
+                ));
                 finish(run, now, Outcome::Converted);
-                out.push(decision(now, &run.journey, step, Action::Exit, vec![Reason::Converted], format!("left {} as converted", run.journey)));
+                out.push(decision(
+                    now,
+                    &run.journey,
+                    step,
+                    Action::Exit,
+                    vec![Reason::Converted],
+                    format!("left {} as converted", run.journey),
+                ));
             } else if exit_rule {
                 let step = active_step(run);
                 finish(run, now, Outcome::ExitRule);
-                out.push(decision(now, &run.journey, step, Action::Exit, vec![Reason::ExitRule], format!("left {}: exit rule matched {}", run.journey, event.name)));
+                out.push(decision(
+                    now,
+                    &run.journey,
+                    step,
+                    Action::Exit,
+                    vec![Reason::ExitRule],
+                    format!("left {}: exit rule matched {}", run.journey, event.name),
+                ));
             } else if let Some(next) = performed {
                 if let Some(step) = journey.steps.get(next) {
                     goto(run, &step.id, now);
@@ -189,7 +228,13 @@ impl Engine {
         }
     }
 
-    fn enter_on_audience(&self, state: &mut ShopperState, event: Option<&Event>, now: Timestamp, out: &mut Vec<Decision>) {
+    fn enter_on_audience(
+        &self,
+        state: &mut ShopperState,
+        event: Option<&Event>,
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) {
         for journey in &self.bundle.journeys {
             let Entry::Audience(condition) = &journey.entry else { continue };
             if state.active_run(&journey.id).is_some() || self.reentry_block(state, journey, now).is_some() {
@@ -201,13 +246,28 @@ impl Engine {
         }
     }
 
-    fn try_enter(&self, state: &mut ShopperState, journey: &Journey, event: Option<&Event>, now: Timestamp, why: Reason, out: &mut Vec<Decision>) {
+    fn try_enter(
+        &self,
+        state: &mut ShopperState,
+        journey: &Journey,
+        event: Option<&Event>,
+        now: Timestamp,
+        why: Reason,
+        out: &mut Vec<Decision>,
+    ) {
         if state.active_run(&journey.id).is_some() {
             return;
         }
         let schedule = &journey.schedule;
         if schedule.start.is_some_and(|s| now < s) || schedule.end.is_some_and(|e| now >= e) {
-            out.push(decision(now, &journey.id, None, Action::Suppress, vec![Reason::OutsideSchedule], format!("{} is not running at this time", journey.id)));
+            out.push(decision(
+                now,
+                &journey.id,
+                None,
+                Action::Suppress,
+                vec![Reason::OutsideSchedule],
+                format!("{} is not running at this time", journey.id),
+            ));
             return;
         }
         if let Some(audience) = &journey.audience {
@@ -216,7 +276,14 @@ impl Engine {
             }
         }
         if let Some(reason) = self.reentry_block(state, journey, now) {
-            out.push(decision(now, &journey.id, None, Action::Suppress, vec![reason], format!("no re-entry into {}: {}", journey.id, reason.code())));
+            out.push(decision(
+                now,
+                &journey.id,
+                None,
+                Action::Suppress,
+                vec![reason],
+                format!("no re-entry into {}: {}", journey.id, reason.code()),
+            ));
             return;
         }
         let Some(start) = journey.steps.get(journey.start) else { return };
@@ -232,7 +299,14 @@ impl Engine {
         };
         state.runs.push(run);
         let trigger = event.map(|e| e.name.as_str()).unwrap_or("audience");
-        out.push(decision(now, &journey.id, Some(start.id.clone()), Action::Enter, vec![why], format!("entered {} on {}", journey.id, trigger)));
+        out.push(decision(
+            now,
+            &journey.id,
+            Some(start.id.clone()),
+            Action::Enter,
+            vec![why],
+            format!("entered {} on {}", journey.id, trigger),
+        ));
     }
 
     fn reentry_block(&self, state: &ShopperState, journey: &Journey, now: Timestamp) -> Option<Reason> {
@@ -258,7 +332,14 @@ impl Engine {
 
     /// Moves runs as far as they go at time `at`; sends from all runs are arbitrated
     /// together, round by round, so the best mix wins rather than the first.
-    fn advance(&self, state: &mut ShopperState, mut ready: Vec<usize>, event: Option<&Event>, at: Timestamp, out: &mut Vec<Decision>) {
+    fn advance(
+        &self,
+        state: &mut ShopperState,
+        mut ready: Vec<usize>,
+        event: Option<&Event>,
+        at: Timestamp,
+        out: &mut Vec<Decision>,
+    ) {
         let mut budget: BTreeMap<usize, u32> = BTreeMap::new();
         loop {
             let mut pending = Vec::new();
@@ -277,7 +358,16 @@ impl Engine {
 
     /// Walks one run through steps that take no time until it waits, sends or ends.
     #[allow(clippy::too_many_arguments)]
-    fn walk(&self, state: &mut ShopperState, index: usize, event: Option<&Event>, at: Timestamp, out: &mut Vec<Decision>, pending: &mut Vec<Pending>, budget: &mut BTreeMap<usize, u32>) {
+    fn walk(
+        &self,
+        state: &mut ShopperState,
+        index: usize,
+        event: Option<&Event>,
+        at: Timestamp,
+        out: &mut Vec<Decision>,
+        pending: &mut Vec<Pending>,
+        budget: &mut BTreeMap<usize, u32>,
+    ) {
         loop {
             let Some(run) = state.runs.get(index) else { return };
             let RunStatus::Active { step: step_id, since, wake_at } = &run.status else { return };
@@ -297,7 +387,14 @@ impl Engine {
             if *spent > STEP_BUDGET {
                 if let Some(run) = state.runs.get_mut(index) {
                     finish(run, at, Outcome::Aborted);
-                    out.push(decision(at, &journey.id, Some(step.id.clone()), Action::Exit, vec![Reason::StepBudget], format!("{} stopped: more than {STEP_BUDGET} steps in one call", journey.id)));
+                    out.push(decision(
+                        at,
+                        &journey.id,
+                        Some(step.id.clone()),
+                        Action::Exit,
+                        vec![Reason::StepBudget],
+                        format!("{} stopped: more than {STEP_BUDGET} steps in one call", journey.id),
+                    ));
                 }
                 return;
             }
@@ -306,12 +403,22 @@ impl Engine {
                     if let Some(run) = state.runs.get_mut(index) {
                         finish(run, at, Outcome::Completed);
                     }
-                    out.push(decision(at, &journey.id, Some(step.id.clone()), Action::Exit, vec![Reason::ExitReached], format!("{} finished at {}", journey.id, step.id)));
+                    out.push(decision(
+                        at,
+                        &journey.id,
+                        Some(step.id.clone()),
+                        Action::Exit,
+                        vec![Reason::ExitReached],
+                        format!("{} finished at {}", journey.id, step.id),
+                    ));
                     return;
                 }
                 StepKind::Branch { cases, default } => {
                     let entry = state.runs.get(index).map(|r| r.entry.clone()).unwrap_or_default();
-                    cases.iter().find(|(cond, _)| self.holds(cond, event, Some(&entry), state, at)).map_or(*default, |(_, n)| *n)
+                    cases
+                        .iter()
+                        .find(|(cond, _)| self.holds(cond, event, Some(&entry), state, at))
+                        .map_or(*default, |(_, n)| *n)
                 }
                 StepKind::Split { variants, holdout_bp } => {
                     let Some(run) = state.runs.get_mut(index) else { return };
@@ -322,7 +429,14 @@ impl Engine {
                         }
                         None => {
                             finish(run, at, Outcome::Holdout);
-                            out.push(decision(at, &journey.id, Some(step.id.clone()), Action::Exit, vec![Reason::Holdout], format!("held out of {} at split {}", journey.id, step.id)));
+                            out.push(decision(
+                                at,
+                                &journey.id,
+                                Some(step.id.clone()),
+                                Action::Exit,
+                                vec![Reason::Holdout],
+                                format!("held out of {} at split {}", journey.id, step.id),
+                            ));
                             return;
                         }
                     }
@@ -378,11 +492,19 @@ impl Engine {
     /// Decides a round of sends: ranked (critical, priority, expected value, then ids),
     /// policy-checked one by one against the state as it grows, one on-page slot per
     /// in-session channel. Returns the runs that moved past their send.
-    fn arbitrate(&self, state: &mut ShopperState, mut pending: Vec<Pending>, at: Timestamp, out: &mut Vec<Decision>) -> Vec<usize> {
+    fn arbitrate(
+        &self,
+        state: &mut ShopperState,
+        mut pending: Vec<Pending>,
+        at: Timestamp,
+        out: &mut Vec<Decision>,
+    ) -> Vec<usize> {
         pending.sort_by(|a, b| {
             let (sa, ja) = (self.send_of(a), self.bundle.journeys.get(a.journey));
             let (sb, jb) = (self.send_of(b), self.bundle.journeys.get(b.journey));
-            let key = |s: Option<&Send>| s.map(|s| (s.critical, s.priority, s.expected_value)).unwrap_or((false, i32::MIN, f64::MIN));
+            let key = |s: Option<&Send>| {
+                s.map(|s| (s.critical, s.priority, s.expected_value)).unwrap_or((false, i32::MIN, f64::MIN))
+            };
             let (ka, kb) = (key(sa), key(sb));
             kb.0.cmp(&ka.0)
                 .then(kb.1.cmp(&ka.1))
@@ -392,7 +514,8 @@ impl Engine {
         });
         let mut slots_taken: Vec<Channel> = Vec::new();
         let mut moved = Vec::new();
-        let in_session = at.since(state.signals.last_event()) <= self.bundle.policy.session_timeout && state.signals.last_event() <= at;
+        let in_session = at.since(state.signals.last_event()) <= self.bundle.policy.session_timeout
+            && state.signals.last_event() <= at;
         let session = state.signals.session_start();
         for p in pending {
             let (Some(journey), Some(send)) = (self.bundle.journeys.get(p.journey), self.send_of(&p)) else { continue };
@@ -425,11 +548,23 @@ impl Engine {
                     }
                     if let Some(old) = replaces.and_then(|i| state.incentives.get_mut(i)) {
                         old.revoked_at = Some(at);
-                        out.push(decision(at, &old.journey, None, Action::Cancel, vec![Reason::IncentiveReplaced], format!("incentive {} withdrawn: {} has priority", old.id, journey.id)));
+                        out.push(decision(
+                            at,
+                            &old.journey,
+                            None,
+                            Action::Cancel,
+                            vec![Reason::IncentiveReplaced],
+                            format!("incentive {} withdrawn: {} has priority", old.id, journey.id),
+                        ));
                     }
                     state.contacts.push(Contact { at, channel, journey: journey_hash, session });
                     if let Some(incentive) = &send.incentive {
-                        let already = state.incentives.iter().any(|g| g.group == incentive.group && g.id == incentive.id && g.journey == journey.id && g.is_active(at));
+                        let already = state.incentives.iter().any(|g| {
+                            g.group == incentive.group
+                                && g.id == incentive.id
+                                && g.journey == journey.id
+                                && g.is_active(at)
+                        });
                         if !already {
                             state.incentives.push(IncentiveGrant {
                                 group: incentive.group.clone(),
@@ -450,14 +585,21 @@ impl Engine {
                 }
                 Verdict::Suppress { reasons } => {
                     d.action = Action::Suppress;
-                    d.message = format!("did not send {} on {}: {}", send.content, send.channel.as_str(), codes(&reasons));
+                    d.message =
+                        format!("did not send {} on {}: {}", send.content, send.channel.as_str(), codes(&reasons));
                     d.reasons = reasons;
                     out.push(d);
                     self.move_past_send(state, p.run, journey, send, at, &mut moved);
                 }
                 Verdict::Defer { until, reasons } => {
                     d.action = Action::Defer;
-                    d.message = format!("{} on {} waits until {} ({})", send.content, send.channel.as_str(), until, codes(&reasons));
+                    d.message = format!(
+                        "{} on {} waits until {} ({})",
+                        send.content,
+                        send.channel.as_str(),
+                        until,
+                        codes(&reasons)
+                    );
                     d.reasons = reasons;
                     out.push(d);
                     set_wake(state, p.run, until);
@@ -467,7 +609,15 @@ impl Engine {
         moved
     }
 
-    fn move_past_send(&self, state: &mut ShopperState, index: usize, journey: &Journey, send: &Send, at: Timestamp, moved: &mut Vec<usize>) {
+    fn move_past_send(
+        &self,
+        state: &mut ShopperState,
+        index: usize,
+        journey: &Journey,
+        send: &Send,
+        at: Timestamp,
+        moved: &mut Vec<usize>,
+    ) {
         let (Some(next), Some(run)) = (journey.steps.get(send.next), state.runs.get_mut(index)) else { return };
         goto(run, &next.id, at);
         moved.push(index);
@@ -477,7 +627,14 @@ impl Engine {
         if let Some(run) = state.runs.get_mut(index) {
             let step = active_step(run);
             finish(run, at, Outcome::Removed);
-            out.push(decision(at, &run.journey, step, Action::Exit, vec![Reason::Removed], format!("{} or its step is no longer published", run.journey)));
+            out.push(decision(
+                at,
+                &run.journey,
+                step,
+                Action::Exit,
+                vec![Reason::Removed],
+                format!("{} or its step is no longer published", run.journey),
+            ));
         }
     }
 
@@ -494,7 +651,11 @@ impl Engine {
 
     fn journey_index(&self, id: &str) -> Option<usize> {
         // INVARIANT: journeys are sorted by id (validate sorts them).
-        self.bundle.journeys.binary_search_by(|j| j.id.as_str().cmp(id)).ok().or_else(|| self.bundle.journeys.iter().position(|j| j.id == id))
+        self.bundle
+            .journeys
+            .binary_search_by(|j| j.id.as_str().cmp(id))
+            .ok()
+            .or_else(|| self.bundle.journeys.iter().position(|j| j.id == id))
     }
 
     fn current_step<'j>(&self, journey: &'j Journey, run: &Run) -> Option<(usize, &'j StepKind)> {
@@ -503,11 +664,25 @@ impl Engine {
         journey.steps.get(index).map(|s| (index, &s.kind))
     }
 
-    fn event_matches(&self, matcher: &EventMatch, event: &Event, entry: Option<&BTreeMap<String, Value>>, state: &ShopperState, now: Timestamp) -> bool {
+    fn event_matches(
+        &self,
+        matcher: &EventMatch,
+        event: &Event,
+        entry: Option<&BTreeMap<String, Value>>,
+        state: &ShopperState,
+        now: Timestamp,
+    ) -> bool {
         matcher.event == event.name && self.holds(&matcher.filter, Some(event), entry, state, now)
     }
 
-    fn holds(&self, condition: &Condition, event: Option<&Event>, entry: Option<&BTreeMap<String, Value>>, state: &ShopperState, now: Timestamp) -> bool {
+    fn holds(
+        &self,
+        condition: &Condition,
+        event: Option<&Event>,
+        entry: Option<&BTreeMap<String, Value>>,
+        state: &ShopperState,
+        now: Timestamp,
+    ) -> bool {
         let scope = ShopperScope { event, entry, state, model: &self.bundle.policy.intent, now };
         let env = EvalEnv { now, groups: Some(&self.bundle.groups) };
         condition.eval(&scope, &env)
@@ -526,7 +701,13 @@ fn bucket(seed: u64, journey: &str, shopper: &str, salt: &str) -> u32 {
 }
 
 /// Holdout first (its own hash), then a variant by cumulative weight.
-fn pick_variant<'v>(seed: u64, journey: &str, shopper: &str, variants: &'v [(String, u32, usize)], holdout_bp: u32) -> Option<(&'v str, usize)> {
+fn pick_variant<'v>(
+    seed: u64,
+    journey: &str,
+    shopper: &str,
+    variants: &'v [(String, u32, usize)],
+    holdout_bp: u32,
+) -> Option<(&'v str, usize)> {
     if bucket(seed, journey, shopper, "holdout") < holdout_bp {
         return None;
     }
@@ -587,8 +768,26 @@ fn active_step(run: &Run) -> Option<String> {
     }
 }
 
-fn decision(time: Timestamp, journey: &str, step: Option<String>, action: Action, reasons: Vec<Reason>, message: String) -> Decision {
-    Decision { time, journey: journey.to_owned(), step, action, channel: None, content: None, incentive: None, variant: None, reasons, message }
+fn decision(
+    time: Timestamp,
+    journey: &str,
+    step: Option<String>,
+    action: Action,
+    reasons: Vec<Reason>,
+    message: String,
+) -> Decision {
+    Decision {
+        time,
+        journey: journey.to_owned(),
+        step,
+        action,
+        channel: None,
+        content: None,
+        incentive: None,
+        variant: None,
+        reasons,
+        message,
+    }
 }
 
 fn codes(reasons: &[Reason]) -> String {

@@ -137,11 +137,7 @@ pub struct IntentModelSource {
     #[serde(default, alias = "intercept", skip_serializing_if = "Option::is_none")]
     pub bias: Option<f64>,
     /// Weight per feature name (see [`FEATURES`]).
-    #[serde(
-        default,
-        alias = "coefficients",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "coefficients", skip_serializing_if = "Option::is_none")]
     pub weights: Option<BTreeMap<String, f64>>,
     /// Tier thresholds on the score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,23 +286,13 @@ fn finite_at(path: &str, x: f64) -> Result<f64, IntentError> {
     if x.is_finite() {
         Ok(x)
     } else {
-        Err(IntentError::NotFinite {
-            path: path.to_owned(),
-            found: x,
-        })
+        Err(IntentError::NotFinite { path: path.to_owned(), found: x })
     }
 }
 
-fn half_life_at(
-    path: &str,
-    text: Option<&String>,
-    default: Duration,
-) -> Result<Duration, IntentError> {
+fn half_life_at(path: &str, text: Option<&String>, default: Duration) -> Result<Duration, IntentError> {
     let Some(text) = text else { return Ok(default) };
-    let bad = || IntentError::BadHalfLife {
-        path: path.to_owned(),
-        found: text.clone(),
-    };
+    let bad = || IntentError::BadHalfLife { path: path.to_owned(), found: text.clone() };
     let d = Duration::parse(text).map_err(|_| bad())?;
     if d.millis() <= 0 {
         return Err(bad());
@@ -324,8 +310,7 @@ impl IntentModel {
         }
         if let Some(weights) = &src.weights {
             for (name, w) in weights {
-                let idx = feature_index(name)
-                    .ok_or_else(|| IntentError::UnknownFeature { name: name.clone() })?;
+                let idx = feature_index(name).ok_or_else(|| IntentError::UnknownFeature { name: name.clone() })?;
                 let w = finite_at(&format!("/weights/{}", escape_pointer(name)), *w)?;
                 if let Some(slot) = model.weights.get_mut(idx) {
                     *slot = w;
@@ -341,31 +326,18 @@ impl IntentModel {
             }
         }
         if model.warm >= model.hot {
-            return Err(IntentError::TiersOutOfOrder {
-                warm: model.warm,
-                hot: model.hot,
-            });
+            return Err(IntentError::TiersOutOfOrder { warm: model.warm, hot: model.hot });
         }
         if let Some(h) = src.hysteresis {
             model.hysteresis = finite_at("/hysteresis", h)?;
         }
         if !(model.hysteresis >= 0.0 && model.hysteresis < model.warm) {
-            return Err(IntentError::BadHysteresis {
-                found: model.hysteresis,
-                warm: model.warm,
-            });
+            return Err(IntentError::BadHysteresis { found: model.hysteresis, warm: model.warm });
         }
         model.half_life = half_life_at("/half_life", src.half_life.as_ref(), DEFAULT_HALF_LIFE)?;
-        model.cart_half_life = half_life_at(
-            "/cart_half_life",
-            src.cart_half_life.as_ref(),
-            DEFAULT_CART_HALF_LIFE,
-        )?;
-        model.return_half_life = half_life_at(
-            "/return_half_life",
-            src.return_half_life.as_ref(),
-            DEFAULT_RETURN_HALF_LIFE,
-        )?;
+        model.cart_half_life = half_life_at("/cart_half_life", src.cart_half_life.as_ref(), DEFAULT_CART_HALF_LIFE)?;
+        model.return_half_life =
+            half_life_at("/return_half_life", src.return_half_life.as_ref(), DEFAULT_RETURN_HALF_LIFE)?;
         Ok(model)
     }
 
@@ -373,17 +345,8 @@ impl IntentModel {
     pub fn to_source(&self) -> IntentModelSource {
         IntentModelSource {
             bias: Some(self.bias),
-            weights: Some(
-                FEATURES
-                    .iter()
-                    .zip(self.weights)
-                    .map(|(n, w)| ((*n).to_owned(), w))
-                    .collect(),
-            ),
-            tiers: Some(TiersSource {
-                warm: Some(self.warm),
-                hot: Some(self.hot),
-            }),
+            weights: Some(FEATURES.iter().zip(self.weights).map(|(n, w)| ((*n).to_owned(), w)).collect()),
+            tiers: Some(TiersSource { warm: Some(self.warm), hot: Some(self.hot) }),
             hysteresis: Some(self.hysteresis),
             half_life: Some(self.half_life.to_text()),
             cart_half_life: Some(self.cart_half_life.to_text()),
@@ -459,10 +422,7 @@ fn threshold_at(path: &str, x: f64) -> Result<f64, IntentError> {
     if x > 0.0 && x < 1.0 {
         Ok(x)
     } else {
-        Err(IntentError::BadThreshold {
-            path: path.to_owned(),
-            found: x,
-        })
+        Err(IntentError::BadThreshold { path: path.to_owned(), found: x })
     }
 }
 
@@ -471,9 +431,7 @@ fn feature_index(name: &str) -> Option<usize> {
 }
 
 /// Intent tier.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Browsing.
@@ -645,17 +603,9 @@ impl fmt::Display for Contribution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let signal = self.signal;
         if signal.fract() == 0.0 && signal.abs() < 1e15 {
-            write!(
-                f,
-                "{} {} ({:+.2})",
-                self.feature, signal as i64, self.contribution
-            )
+            write!(f, "{} {} ({:+.2})", self.feature, signal as i64, self.contribution)
         } else {
-            write!(
-                f,
-                "{} {:.2} ({:+.2})",
-                self.feature, signal, self.contribution
-            )
+            write!(f, "{} {:.2} ({:+.2})", self.feature, signal, self.contribution)
         }
     }
 }
@@ -726,8 +676,7 @@ fn clean(x: f64) -> f64 {
 }
 
 fn money(x: Option<f64>) -> Option<f64> {
-    x.filter(|v| v.is_finite())
-        .map(|v| v.clamp(-MAX_MONEY, MAX_MONEY))
+    x.filter(|v| v.is_finite()).map(|v| v.clamp(-MAX_MONEY, MAX_MONEY))
 }
 
 fn bump(counter: &mut u16) {
@@ -745,12 +694,7 @@ impl Signals {
     /// Folds an event into the signals. A gap of more than `session_timeout` since the last
     /// event starts a new session: per-session signals reset, the return-visit count grows.
     /// An event older than the last one is counted in the current session, already decayed.
-    pub fn observe(
-        &mut self,
-        event: &Event,
-        model: &IntentModel,
-        session_timeout: Duration,
-    ) -> Observation {
+    pub fn observe(&mut self, event: &Event, model: &IntentModel, session_timeout: Duration) -> Observation {
         let t = event.time;
         let out_of_order = self.sessions > 0 && t < self.last_event;
         let new_session = self.sessions == 0 || t.since(self.last_event) > session_timeout;
@@ -768,10 +712,7 @@ impl Signals {
         self.last_event = self.last_event.max(t);
 
         let mut counted = self.fold(event, w);
-        if let Some(ms) = event
-            .prop("engagement_time_msec")
-            .and_then(Value::as_number_lenient)
-        {
+        if let Some(ms) = event.prop("engagement_time_msec").and_then(Value::as_number_lenient) {
             if ms.is_finite() && ms > 0.0 {
                 let ms = ms.min(MAX_ENGAGEMENT_MS);
                 self.engagement_ms = self.engagement_ms.saturating_add(ms as u32);
@@ -780,19 +721,14 @@ impl Signals {
             }
         }
         counted |= self.observe_context(event);
-        Observation {
-            new_session,
-            counted,
-            out_of_order,
-        }
+        Observation { new_session, counted, out_of_order }
     }
 
     fn start_session(&mut self, t: Timestamp, model: &IntentModel) {
         let prior = if self.sessions == 0 {
             0.0
         } else {
-            (clean(self.prior_visits) + 1.0)
-                * decay(t.since(self.session_start), model.return_half_life)
+            (clean(self.prior_visits) + 1.0) * decay(t.since(self.session_start), model.return_half_life)
         };
         *self = Signals {
             tier: self.tier,
@@ -860,10 +796,7 @@ impl Signals {
                 self.payment_info = false;
             }
             "search" | "view_search_results" => {
-                let term = event
-                    .prop("search_term")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
+                let term = event.prop("search_term").and_then(Value::as_str).unwrap_or("");
                 let h = Hash32::of(term.trim());
                 // `search` followed by its own `view_search_results` is one search.
                 if self.pending_search != Some(h) {
@@ -883,9 +816,7 @@ impl Signals {
     fn cart_snapshot(&mut self, event: &Event) {
         let items = event.items();
         if !items.is_empty() {
-            let qty = items
-                .iter()
-                .fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)));
+            let qty = items.iter().fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)));
             self.cart_items = qty;
         }
         if let Some(v) = money(event.value()) {
@@ -900,19 +831,12 @@ impl Signals {
     }
 
     fn view_item(&mut self, id: &str, category: Option<&str>) {
-        let cat = category
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map_or(Hash32(0), Hash32::of);
+        let cat = category.map(str::trim).filter(|c| !c.is_empty()).map_or(Hash32(0), Hash32::of);
         let item = Hash32::of(id);
         // Most recently viewed category last; evict the least recently viewed.
         let mut slot = match self.categories.iter().position(|c| c.category == cat) {
             Some(i) => self.categories.remove(i),
-            None => CategorySlot {
-                category: cat,
-                distinct: 0,
-                items: Vec::new(),
-            },
+            None => CategorySlot { category: cat, distinct: 0, items: Vec::new() },
         };
         while self.categories.len() >= MAX_CATEGORIES {
             self.categories.remove(0);
@@ -934,11 +858,7 @@ impl Signals {
 
     fn observe_context(&mut self, event: &Event) -> bool {
         let mut switched = false;
-        for (slot, key) in self
-            .context
-            .iter_mut()
-            .zip(["device", "channel", "platform"])
-        {
+        for (slot, key) in self.context.iter_mut().zip(["device", "channel", "platform"]) {
             let Some(v) = event.prop(key) else { continue };
             let text = match v {
                 Value::String(s) => s.trim().to_ascii_lowercase(),
@@ -960,21 +880,11 @@ impl Signals {
     }
 
     fn category_depth(&self) -> u8 {
-        self.categories
-            .iter()
-            .filter(|c| c.category.0 != 0)
-            .map(|c| c.distinct)
-            .max()
-            .unwrap_or(0)
+        self.categories.iter().filter(|c| c.category.0 != 0).map(|c| c.distinct).max().unwrap_or(0)
     }
 
     fn max_item_views(&self) -> u8 {
-        self.categories
-            .iter()
-            .flat_map(|c| c.items.iter())
-            .map(|i| i.views)
-            .max()
-            .unwrap_or(0)
+        self.categories.iter().flat_map(|c| c.items.iter()).map(|i| i.views).max().unwrap_or(0)
     }
 
     fn distinct_items(&self) -> u32 {
@@ -1009,78 +919,37 @@ impl Signals {
             (f64::from(self.engagement_ms) / 1000.0, ln(dwell_min)),
             (flag(cart_active), flag(cart_active) * rc),
             (cart_value, ln(cart_value) * rc),
-            (
-                f64::from(self.cart_removes),
-                ln(f64::from(self.cart_removes)) * r,
-            ),
-            (
-                f64::from(self.cart_views),
-                ln(f64::from(self.cart_views)) * r,
-            ),
-            (
-                flag(self.checkout_started),
-                flag(self.checkout_started) * rc,
-            ),
+            (f64::from(self.cart_removes), ln(f64::from(self.cart_removes)) * r),
+            (f64::from(self.cart_views), ln(f64::from(self.cart_views)) * r),
+            (flag(self.checkout_started), flag(self.checkout_started) * rc),
             (flag(self.payment_info), flag(self.payment_info) * rc),
             (f64::from(self.purchases), flag(self.purchases > 0) * r),
-            (
-                f64::from(self.searches_without_click),
-                ln(f64::from(self.searches_without_click)) * r,
-            ),
-            (
-                f64::from(self.wishlist_adds),
-                ln(f64::from(self.wishlist_adds)) * r,
-            ),
-            (
-                f64::from(self.channel_switches),
-                ln(f64::from(self.channel_switches)) * r,
-            ),
+            (f64::from(self.searches_without_click), ln(f64::from(self.searches_without_click)) * r),
+            (f64::from(self.wishlist_adds), ln(f64::from(self.wishlist_adds)) * r),
+            (f64::from(self.channel_switches), ln(f64::from(self.channel_switches)) * r),
             (flag(self.signed_in), flag(self.signed_in) * r),
             (self.return_visits(), ln(self.return_visits())),
         ];
-        let mut out = [Contribution {
-            feature: "",
-            signal: 0.0,
-            value: 0.0,
-            weight: 0.0,
-            contribution: 0.0,
-        }; FEATURE_COUNT];
-        for (((slot, name), (signal, value)), weight) in
-            out.iter_mut().zip(FEATURES).zip(rows).zip(model.weights)
-        {
+        let mut out =
+            [Contribution { feature: "", signal: 0.0, value: 0.0, weight: 0.0, contribution: 0.0 }; FEATURE_COUNT];
+        for (((slot, name), (signal, value)), weight) in out.iter_mut().zip(FEATURES).zip(rows).zip(model.weights) {
             let value = if value.is_finite() { value } else { 0.0 };
-            *slot = Contribution {
-                feature: name,
-                signal,
-                value,
-                weight,
-                contribution: weight * value,
-            };
+            *slot = Contribution { feature: name, signal, value, weight, contribution: weight * value };
         }
         out
     }
 
     /// The features that moved the score at `now`, largest effect first (for "why").
     pub fn explain(&self, now: Timestamp, model: &IntentModel) -> Vec<Contribution> {
-        let mut parts: Vec<Contribution> = self
-            .features(now, model)
-            .into_iter()
-            .filter(|c| c.contribution != 0.0)
-            .collect();
-        parts.sort_by(|a, b| {
-            b.contribution
-                .abs()
-                .total_cmp(&a.contribution.abs())
-                .then(a.feature.cmp(b.feature))
-        });
+        let mut parts: Vec<Contribution> =
+            self.features(now, model).into_iter().filter(|c| c.contribution != 0.0).collect();
+        parts.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()).then(a.feature.cmp(b.feature)));
         parts
     }
 
     /// Logit (`bias + Σ wᵢ·fᵢ`) at `now`.
     pub fn logit(&self, now: Timestamp, model: &IntentModel) -> f64 {
-        self.features(now, model)
-            .iter()
-            .fold(model.bias, |acc, c| acc + c.contribution)
+        self.features(now, model).iter().fold(model.bias, |acc, c| acc + c.contribution)
     }
 
     /// Score in `[0, 1]` at `now`: `1 / (1 + e^-(bias + Σ wᵢ·fᵢ))`.
@@ -1136,9 +1005,7 @@ impl Signals {
             "page_views" => c(self.page_views),
             "page_views_decayed" => n(clean(self.page_views_decayed) * r),
             "dwell" => n(f64::from(self.engagement_ms) / 1000.0),
-            "session_minutes" => n(self.last_event.since(self.session_start).millis().max(0)
-                as f64
-                / MINUTE as f64),
+            "session_minutes" => n(self.last_event.since(self.session_start).millis().max(0) as f64 / MINUTE as f64),
             "cart_adds" => c(self.cart_adds),
             "cart_removes" => c(self.cart_removes),
             "cart_views" => c(self.cart_views),
@@ -1181,9 +1048,7 @@ fn cart_quantity(event: &Event) -> u16 {
     if items.is_empty() {
         return quantity(event.prop("quantity").and_then(Value::as_number_lenient));
     }
-    items
-        .iter()
-        .fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)))
+    items.iter().fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)))
 }
 
 /// Total-order key of a state's content for merge tie-breaks.
@@ -1194,12 +1059,7 @@ fn content_key(s: &Signals) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -1236,11 +1096,7 @@ mod tests {
         let m = IntentModel::default();
         let mut s = Signals::default();
         for i in 0..200 {
-            s.observe(
-                &view(i * 1000, &format!("p{i}"), &format!("c{}", i % 11)),
-                &m,
-                Duration(30 * MINUTE),
-            );
+            s.observe(&view(i * 1000, &format!("p{i}"), &format!("c{}", i % 11)), &m, Duration(30 * MINUTE));
         }
         assert!(s.categories.len() <= MAX_CATEGORIES);
         assert!(s.categories.iter().all(|c| c.items.len() <= MAX_ITEMS));

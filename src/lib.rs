@@ -3,20 +3,20 @@
 #![forbid(unsafe_code)]
 
 pub mod condition;
+pub mod decision;
+pub mod engine;
 pub mod event;
 pub mod intent;
 pub mod journey;
-pub mod time;
-#[cfg(feature = "cli")]
-pub mod tzdb;
-pub mod value;
-pub mod decision;
-pub mod engine;
 pub mod policy;
 pub mod scope;
 #[cfg(feature = "cli")]
 pub mod simulate;
 pub mod state;
+pub mod time;
+#[cfg(feature = "cli")]
+pub mod tzdb;
+pub mod value;
 
 pub use decision::{Action, Decision, Reason};
 pub use engine::Engine;

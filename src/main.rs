@@ -107,20 +107,12 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         match diagnostics::compile_paths(&[path], &Tzdb) {
             Ok(bundle) => {
                 let n = bundle.journeys.len();
-                println!(
-                    "ok: {n} {} in {}",
-                    if n == 1 { "journey" } else { "journeys" },
-                    path.display()
-                );
+                println!("ok: {n} {} in {}", if n == 1 { "journey" } else { "journeys" }, path.display());
             }
             Err(errors) => {
                 print_diagnostics(&errors);
                 let n = errors.len();
-                eprintln!(
-                    "{}: {n} {}",
-                    path.display(),
-                    if n == 1 { "error" } else { "errors" }
-                );
+                eprintln!("{}: {n} {}", path.display(), if n == 1 { "error" } else { "errors" });
                 failed = true;
             }
         }
@@ -148,14 +140,7 @@ fn graph(args: &GraphArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ids = || {
-        bundle
-            .journeys
-            .iter()
-            .map(|j| j.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let ids = || bundle.journeys.iter().map(|j| j.id.as_str()).collect::<Vec<_>>().join(", ");
     let journey = match (&args.journey, bundle.journeys.as_slice()) {
         (Some(id), journeys) => match journeys.iter().find(|j| &j.id == id) {
             Some(j) => j,
@@ -170,10 +155,7 @@ fn graph(args: &GraphArgs) -> ExitCode {
         },
         (None, [only]) => only,
         (None, []) => {
-            eprintln!(
-                "error[no_journeys]: {} holds no journeys",
-                args.path.display()
-            );
+            eprintln!("error[no_journeys]: {} holds no journeys", args.path.display());
             return ExitCode::FAILURE;
         }
         (None, _) => {
@@ -243,7 +225,12 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
     if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("{}: {} bad {} skipped", args.events.display(), errors.len(), if errors.len() == 1 { "line" } else { "lines" });
+        eprintln!(
+            "{}: {} bad {} skipped",
+            args.events.display(),
+            errors.len(),
+            if errors.len() == 1 { "line" } else { "lines" }
+        );
         ExitCode::FAILURE
     }
 }

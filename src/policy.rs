@@ -111,7 +111,11 @@ enum ChannelBlock {
 }
 
 /// Checks one channel; `Ok` carries notes such as a critical override.
-fn check_channel(candidate: &Candidate<'_>, situation: &Situation<'_>, channel: Channel) -> Result<Vec<Reason>, ChannelBlock> {
+fn check_channel(
+    candidate: &Candidate<'_>,
+    situation: &Situation<'_>,
+    channel: Channel,
+) -> Result<Vec<Reason>, ChannelBlock> {
     let mut notes = Vec::new();
     check_reachability(situation, channel).map_err(ChannelBlock::Reason)?;
     if let Some(until) = quiet_hours_end(candidate.journey, situation.now, channel) {

@@ -32,7 +32,9 @@ impl ShopperScope<'_> {
     fn event_path(&self, path: &[String]) -> Option<Cow<'_, Value>> {
         let event = self.event?;
         match path {
-            [name] if name == "name" && !event.properties.contains_key("name") => Some(Cow::Owned(Value::from(event.name.as_str()))),
+            [name] if name == "name" && !event.properties.contains_key("name") => {
+                Some(Cow::Owned(Value::from(event.name.as_str())))
+            }
             [first, rest @ ..] => event.properties.get(first)?.get_path(rest).map(Cow::Borrowed),
             [] => None,
         }
@@ -57,7 +59,9 @@ impl Scope for ShopperScope<'_> {
             "entry" => self.entry_path(rest),
             "traits" => self.trait_path(rest),
             "intent" => match rest {
-                [field] if field == "score" => Some(Cow::Owned(Value::Number(self.state.signals.score(self.now, self.model)))),
+                [field] if field == "score" => {
+                    Some(Cow::Owned(Value::Number(self.state.signals.score(self.now, self.model))))
+                }
                 [field] if field == "tier" => Some(Cow::Owned(Value::from(self.state.signals.tier().as_str()))),
                 _ => None,
             },
@@ -66,7 +70,9 @@ impl Scope for ShopperScope<'_> {
                 _ => None,
             },
             "consent" => match rest {
-                [channel] => Channel::parse(channel).and_then(|c| self.state.consent_for(c)).map(|b| Cow::Owned(Value::Bool(b))),
+                [channel] => {
+                    Channel::parse(channel).and_then(|c| self.state.consent_for(c)).map(|b| Cow::Owned(Value::Bool(b)))
+                }
                 _ => None,
             },
             _ if self.event.is_some() => self.event_path(path),

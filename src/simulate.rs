@@ -141,18 +141,36 @@ impl Simulator {
 
     /// Parses one NDJSON line (1-based `line` for messages).
     pub fn parse_line(text: &str, line: usize) -> Result<(InputLine, Timestamp), InputError> {
-        let input: InputLine = serde_json::from_str(text).map_err(|e| InputError { line, field: field_of(&e.to_string()), message: e.to_string() })?;
+        let input: InputLine = serde_json::from_str(text).map_err(|e| InputError {
+            line,
+            field: field_of(&e.to_string()),
+            message: e.to_string(),
+        })?;
         if input.shopper.trim().is_empty() {
             return Err(InputError { line, field: "shopper".into(), message: "empty shopper id".into() });
         }
         let time = match &input.time {
             Value::Number(ms) if ms.is_finite() => Timestamp(*ms as i64),
-            Value::String(s) => Timestamp::parse_rfc3339(s).map_err(|e| InputError { line, field: "time".into(), message: e.to_string() })?,
-            other => return Err(InputError { line, field: "time".into(), message: format!("expected RFC 3339 text or epoch milliseconds, found {other}") }),
+            Value::String(s) => Timestamp::parse_rfc3339(s).map_err(|e| InputError {
+                line,
+                field: "time".into(),
+                message: e.to_string(),
+            })?,
+            other => {
+                return Err(InputError {
+                    line,
+                    field: "time".into(),
+                    message: format!("expected RFC 3339 text or epoch milliseconds, found {other}"),
+                })
+            }
         };
         for channel in input.consent.keys() {
             if Channel::parse(channel).is_none() {
-                return Err(InputError { line, field: format!("consent.{channel}"), message: "unknown channel: use onsite, inapp, email, sms, push or ads".into() });
+                return Err(InputError {
+                    line,
+                    field: format!("consent.{channel}"),
+                    message: "unknown channel: use onsite, inapp, email, sms, push or ads".into(),
+                });
             }
         }
         if input.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
@@ -197,7 +215,11 @@ impl Simulator {
             }
         }
         for (key, value) in &input.traits {
-            state.set_trait(key, value.clone(), time).map_err(|e| InputError { line: 0, field: format!("traits.{key}"), message: e.to_string() })?;
+            state.set_trait(key, value.clone(), time).map_err(|e| InputError {
+                line: 0,
+                field: format!("traits.{key}"),
+                message: e.to_string(),
+            })?;
         }
         let decisions = match &input.name {
             Some(name) => {
@@ -219,7 +241,9 @@ impl Simulator {
             if line.trim().is_empty() || line.trim_start().starts_with("//") {
                 continue;
             }
-            match Simulator::parse_line(line, number).and_then(|(input, time)| self.apply(&input, time).map_err(|e| InputError { line: number, ..e })) {
+            match Simulator::parse_line(line, number)
+                .and_then(|(input, time)| self.apply(&input, time).map_err(|e| InputError { line: number, ..e }))
+            {
                 Ok(mut out) => decisions.append(&mut out),
                 Err(e) => errors.push(e),
             }

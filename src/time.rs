@@ -153,7 +153,9 @@ impl Duration {
         if self.0 < 0 {
             out.push('-');
         }
-        for (unit, name) in [(DAY as u64, "d"), (HOUR as u64, "h"), (MINUTE as u64, "m"), (SECOND as u64, "s"), (1, "ms")] {
+        for (unit, name) in
+            [(DAY as u64, "d"), (HOUR as u64, "h"), (MINUTE as u64, "m"), (SECOND as u64, "s"), (1, "ms")]
+        {
             let n = rest / unit;
             if n > 0 {
                 out.push_str(&format!("{n}{name}"));

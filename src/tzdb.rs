@@ -37,11 +37,7 @@ impl ZoneSource for Tzdb {
                 current = offset;
             }
         }
-        Some(Zone {
-            name: name.trim().to_owned(),
-            initial_offset,
-            transitions,
-        })
+        Some(Zone { name: name.trim().to_owned(), initial_offset, transitions })
     }
 }
 
@@ -66,10 +62,7 @@ mod tests {
 
     #[test]
     fn fixed_and_unknown_zones() {
-        assert_eq!(
-            Tzdb.resolve("+05:30").unwrap().initial_offset,
-            5 * 3600 + 30 * 60
-        );
+        assert_eq!(Tzdb.resolve("+05:30").unwrap().initial_offset, 5 * 3600 + 30 * 60);
         assert_eq!(Tzdb.resolve("UTC").unwrap().initial_offset, 0);
         assert!(Tzdb.resolve("Mars/Olympus_Mons").is_none());
     }

@@ -5,7 +5,6 @@
 //! Own case files are `{"now": RFC 3339, "cases": [[name, condition, attributes,
 //! expected, groups?], ...]}`, where `expected` is `true`, `false`, or
 //! `{"error": code, "path": json-pointer}` for a condition that must not compile.
-
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -40,24 +39,12 @@ fn conformance_file() -> PathBuf {
     }
     candidates.push(manifest.join("../shared"));
     candidates.push(manifest.join("../../shared"));
-    let files: Vec<PathBuf> = candidates
-        .iter()
-        .map(|d| d.join("conformance/growthbook-cases.json"))
-        .collect();
-    files
-        .iter()
-        .find(|f| f.is_file())
-        .cloned()
-        .unwrap_or_else(|| files[usize::from(files.len() > 2)].clone())
+    let files: Vec<PathBuf> = candidates.iter().map(|d| d.join("conformance/growthbook-cases.json")).collect();
+    files.iter().find(|f| f.is_file()).cloned().unwrap_or_else(|| files[usize::from(files.len() > 2)].clone())
 }
 
 /// Compiles and evaluates; a condition that does not compile evaluates to false.
-fn run(
-    condition: &Value,
-    attributes: &Value,
-    groups: Option<&Groups>,
-    now: Timestamp,
-) -> Result<bool, String> {
+fn run(condition: &Value, attributes: &Value, groups: Option<&Groups>, now: Timestamp) -> Result<bool, String> {
     let env = EvalEnv { now, groups };
     match Condition::compile(condition) {
         Ok(c) => {
@@ -66,11 +53,7 @@ fn run(
             let bytes = postcard::to_allocvec(&c).map_err(|e| e.to_string())?;
             let back: Condition = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
             assert_eq!(back, c);
-            assert_eq!(
-                back.eval(attributes, &env),
-                answer,
-                "postcard round trip changed the answer"
-            );
+            assert_eq!(back.eval(attributes, &env), answer, "postcard round trip changed the answer");
             Ok(answer)
         }
         Err(e) => Err(format!("[{}] {e}", e.code())),
@@ -93,12 +76,7 @@ fn growthbook_conformance() {
         let name = case[0].as_str().unwrap();
         let expected = case[3].as_bool().unwrap();
         let groups = groups_of(case.get(4));
-        let got = match run(
-            &to_value(&case[1]),
-            &to_value(&case[2]),
-            groups.as_ref(),
-            Timestamp(0),
-        ) {
+        let got = match run(&to_value(&case[1]), &to_value(&case[2]), groups.as_ref(), Timestamp(0)) {
             Ok(b) => b,
             Err(_) => {
                 compile_errors += 1;
@@ -106,10 +84,7 @@ fn growthbook_conformance() {
             }
         };
         if got != expected {
-            failures.push(format!(
-                "{name}: expected {expected}, got {got} ({})",
-                case[1]
-            ));
+            failures.push(format!("{name}: expected {expected}, got {got} ({})", case[1]));
         }
     }
     println!(
@@ -118,12 +93,7 @@ fn growthbook_conformance() {
         cases.len(),
         compile_errors
     );
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -139,29 +109,20 @@ fn own_cases() {
     let mut total = 0;
     let mut failures = Vec::new();
     for file in &files {
-        let data: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-        let now = Timestamp::parse_rfc3339(data["now"].as_str().unwrap_or("2026-01-01T00:00:00Z"))
-            .unwrap();
+        let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let now = Timestamp::parse_rfc3339(data["now"].as_str().unwrap_or("2026-01-01T00:00:00Z")).unwrap();
         let stem = file.file_stem().unwrap().to_string_lossy();
         for case in data["cases"].as_array().unwrap() {
             total += 1;
             let case = case.as_array().unwrap();
             let name = format!("{stem}: {}", case[0].as_str().unwrap());
             let groups = groups_of(case.get(4));
-            let got = run(
-                &to_value(&case[1]),
-                &to_value(&case[2]),
-                groups.as_ref(),
-                now,
-            );
+            let got = run(&to_value(&case[1]), &to_value(&case[2]), groups.as_ref(), now);
             match (&case[3], got) {
                 (serde_json::Value::Bool(want), Ok(got)) if *want == got => {}
                 (serde_json::Value::Object(want), Err(_)) => {
                     let err = Condition::compile(&to_value(&case[1])).unwrap_err();
-                    if want["error"].as_str() != Some(err.code())
-                        || want["path"].as_str() != Some(err.path())
-                    {
+                    if want["error"].as_str() != Some(err.code()) || want["path"].as_str() != Some(err.path()) {
                         failures.push(format!(
                             "{name}: expected error {} at {}, got {} at {}: {err}",
                             want["error"],
@@ -175,17 +136,8 @@ fn own_cases() {
             }
         }
     }
-    println!(
-        "own condition cases: {}/{total} pass in {} files",
-        total - failures.len(),
-        files.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    println!("own condition cases: {}/{total} pass in {} files", total - failures.len(), files.len());
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// A scope like the engine's: paths resolve under named roots, computed on the fly.
@@ -216,10 +168,7 @@ fn refs_resolve_through_the_root_scope_inside_elem_match() {
         r#"{"items": {"$elemMatch": {"item_id": {"$eq": {"$ref": "entry.item_id"}}}}, "intent.score": {"$gte": 0.5}}"#,
     ))
     .unwrap();
-    let env = EvalEnv {
-        now: Timestamp(0),
-        groups: None,
-    };
+    let env = EvalEnv { now: Timestamp(0), groups: None };
     let mut scope = EngineLikeScope {
         entry: json(r#"{"item_id": "sku-1"}"#),
         event: json(r#"{"items": [{"item_id": "sku-9"}, {"item_id": "sku-1"}]}"#),
@@ -232,21 +181,14 @@ fn refs_resolve_through_the_root_scope_inside_elem_match() {
     scope.entry = json(r#"{"item_id": "sku-2"}"#);
     assert!(!cond.eval(&scope, &env));
     scope.entry = json("{}");
-    assert!(
-        !cond.eval(&scope, &env),
-        "a missing $ref makes the comparison false"
-    );
+    assert!(!cond.eval(&scope, &env), "a missing $ref makes the comparison false");
 
     let roots: Vec<&str> = cond.referenced_roots().collect();
     assert_eq!(roots, ["entry", "intent", "items"]);
     let paths: Vec<(&str, PathKind)> = cond.referenced_paths().collect();
     assert_eq!(
         paths,
-        [
-            ("entry.item_id", PathKind::Ref),
-            ("intent.score", PathKind::Attribute),
-            ("items", PathKind::Attribute)
-        ]
+        [("entry.item_id", PathKind::Ref), ("intent.score", PathKind::Attribute), ("items", PathKind::Attribute)]
     );
 }
 
@@ -255,10 +197,7 @@ fn errors_say_what_to_write_instead() {
     let err = Condition::compile(&json(r#"{"price": {"$gtx": 5}}"#)).unwrap_err();
     assert_eq!(err.code(), "unknown_operator");
     assert_eq!(err.path(), "/price/$gtx");
-    assert_eq!(
-        err.to_string(),
-        r#"unknown operator "$gtx": did you mean "$gt"? (at /price/$gtx)"#
-    );
+    assert_eq!(err.to_string(), r#"unknown operator "$gtx": did you mean "$gt"? (at /price/$gtx)"#);
 
     let err = Condition::compile(&json(r#"{"a/b": {"$regex": "(unclosed"}}"#)).unwrap_err();
     assert_eq!((err.code(), err.path()), ("bad_regex", "/a~1b/$regex"));
@@ -268,10 +207,7 @@ fn errors_say_what_to_write_instead() {
     assert!(err.to_string().contains("\"30 days\""), "{err}");
 
     let err = Condition::compile(&json(r#"{"n": {"$in": 1}}"#)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"$in needs an array of values, e.g. ["a", "b"], found 1 (at /n/$in)"#
-    );
+    assert_eq!(err.to_string(), r#"$in needs an array of values, e.g. ["a", "b"], found 1 (at /n/$in)"#);
 }
 
 #[test]
@@ -287,32 +223,17 @@ fn deep_nesting_is_rejected_not_overflowed() {
         ok = format!(r#"{{"$not": {ok}}}"#);
     }
     let c = Condition::compile(&json(&ok)).unwrap();
-    assert!(c.eval(
-        &json(r#"{"a": 1}"#),
-        &EvalEnv {
-            now: Timestamp(0),
-            groups: None
-        }
-    ));
+    assert!(c.eval(&json(r#"{"a": 1}"#), &EvalEnv { now: Timestamp(0), groups: None }));
 }
 
 #[test]
 fn always_and_serde_forms() {
     let always = Condition::always();
     assert!(always.is_always());
-    assert!(always.eval(
-        &Value::Null,
-        &EvalEnv {
-            now: Timestamp(0),
-            groups: None
-        }
-    ));
+    assert!(always.eval(&Value::Null, &EvalEnv { now: Timestamp(0), groups: None }));
     let c = Condition::compile(&json(r#"{"name": {"$regexi": "^ab"}}"#)).unwrap();
     // Human-readable form is the JSON source.
-    assert_eq!(
-        serde_json::to_string(&c).unwrap(),
-        r#"{"name":{"$regexi":"^ab"}}"#
-    );
+    assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"name":{"$regexi":"^ab"}}"#);
     let back: Condition = serde_json::from_str(r#"{"name":{"$regexi":"^ab"}}"#).unwrap();
     assert_eq!(back, c);
     // A stored form that does not compile is a decode error, not a panic.

@@ -1,11 +1,6 @@
 //! Intent: data-driven cases (tests/cases/intent/*.json: events with times → expected
 //! tier), the state size bound, merge laws (proptest), score range, hysteresis and lookups.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,26 +60,16 @@ struct Step {
 
 fn run_case(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
-    let case: Case =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let case: Case = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let model = IntentModel::from_source(case.model.as_ref()).unwrap();
-    let timeout = case
-        .session_timeout
-        .as_deref()
-        .map(|t| Duration::parse(t).unwrap())
-        .unwrap_or(TIMEOUT);
+    let timeout = case.session_timeout.as_deref().map(|t| Duration::parse(t).unwrap()).unwrap_or(TIMEOUT);
     let start = Timestamp::parse_rfc3339(&case.start).unwrap();
     let trace = std::env::var_os("INTENT_TRACE").is_some();
     let mut signals = Signals::default();
     let mut failures = Vec::new();
     for (i, step) in case.steps.iter().enumerate() {
         let now = start.plus(Duration::parse(&step.at).unwrap());
-        let at = format!(
-            "{} step {i} ({} @{})",
-            path.display(),
-            step.event.as_deref().unwrap_or("-"),
-            step.at
-        );
+        let at = format!("{} step {i} ({} @{})", path.display(), step.event.as_deref().unwrap_or("-"), step.at);
         if let Some(name) = &step.event {
             let mut props = step.properties.clone();
             if let Some(items) = &step.items {
@@ -100,41 +85,24 @@ fn run_case(path: &Path) -> Vec<String> {
         signals.update_tier(now, &model);
         let score = signals.score(now, &model);
         if trace {
-            let why: Vec<String> = signals
-                .explain(now, &model)
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            eprintln!(
-                "{at}: score {score:.4} tier {} [{}]",
-                signals.tier(),
-                why.join(", ")
-            );
+            let why: Vec<String> = signals.explain(now, &model).iter().map(ToString::to_string).collect();
+            eprintln!("{at}: score {score:.4} tier {} [{}]", signals.tier(), why.join(", "));
         }
         if !(0.0..=1.0).contains(&score) {
             failures.push(format!("{at}: score {score} out of [0,1]"));
         }
         if let Some(want) = step.expect {
             if signals.tier() != want {
-                failures.push(format!(
-                    "{at}: tier {} (score {score:.4}), expected {want}",
-                    signals.tier()
-                ));
+                failures.push(format!("{at}: tier {} (score {score:.4}), expected {want}", signals.tier()));
             }
         }
         if let Some(max) = step.expect_max {
             if signals.tier() > max {
-                failures.push(format!(
-                    "{at}: tier {} (score {score:.4}), expected at most {max}",
-                    signals.tier()
-                ));
+                failures.push(format!("{at}: tier {} (score {score:.4}), expected at most {max}", signals.tier()));
             }
         }
         if step.score_min.is_some_and(|m| score < m) || step.score_max.is_some_and(|m| score > m) {
-            failures.push(format!(
-                "{at}: score {score:.4} outside [{:?}, {:?}]",
-                step.score_min, step.score_max
-            ));
+            failures.push(format!("{at}: score {score:.4} outside [{:?}, {:?}]", step.score_min, step.score_max));
         }
         for (name, want) in &step.signals {
             let got = signals.lookup(name, now, &model);
@@ -156,24 +124,12 @@ fn run_case(path: &Path) -> Vec<String> {
 #[test]
 fn cases() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/intent");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
     paths.sort();
-    assert!(
-        paths.len() >= 5,
-        "expected intent cases in {}",
-        dir.display()
-    );
+    assert!(paths.len() >= 5, "expected intent cases in {}", dir.display());
     let failures: Vec<String> = paths.iter().flat_map(|p| run_case(p)).collect();
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -189,19 +145,12 @@ fn item(id: &str, category: &str, price: f64) -> Value {
 }
 
 fn ev(name: &str, t: i64, props: &[(&str, Value)]) -> Event {
-    let props = props
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
+    let props = props.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
     Event::new(name, Timestamp(t), props)
 }
 
 fn view(t: i64, id: &str, category: &str) -> Event {
-    ev(
-        "view_item",
-        t,
-        &[("items", Value::Array(vec![item(id, category, 30.0)]))],
-    )
+    ev("view_item", t, &[("items", Value::Array(vec![item(id, category, 30.0)]))])
 }
 
 /// A deterministic, varied event: one of every kind intent understands, plus noise.
@@ -211,24 +160,12 @@ fn varied_event(k: u64, t: i64) -> Event {
     let items = Value::Array(vec![item(&id, &cat, (k % 200) as f64)]);
     let device = ["mobile", "desktop", "tablet"][(k % 3) as usize];
     match k % 14 {
-        0..=3 => ev(
-            "view_item",
-            t,
-            &[("items", items), ("device", Value::from(device))],
-        ),
-        4 => ev(
-            "page_view",
-            t,
-            &[("engagement_time_msec", Value::from((k % 50_000) as f64))],
-        ),
+        0..=3 => ev("view_item", t, &[("items", items), ("device", Value::from(device))]),
+        4 => ev("page_view", t, &[("engagement_time_msec", Value::from((k % 50_000) as f64))]),
         5 => ev("add_to_cart", t, &[("items", items)]),
         6 => ev("remove_from_cart", t, &[("items", items)]),
         7 => ev("view_cart", t, &[("value", Value::from((k % 500) as f64))]),
-        8 => ev(
-            "search",
-            t,
-            &[("search_term", Value::from(format!("q{}", k % 7)))],
-        ),
+        8 => ev("search", t, &[("search_term", Value::from(format!("q{}", k % 7)))]),
         9 => ev("select_item", t, &[("items", items)]),
         10 => ev("begin_checkout", t, &[("value", Value::from(99.0))]),
         11 => ev("purchase", t, &[("value", Value::from(99.0))]),
@@ -263,25 +200,15 @@ fn seed_example_tiers() {
     }
     assert_eq!(tiers, [Tier::Cold, Tier::Warm, Tier::Hot]);
     // The explanation names the category depth.
-    let why: Vec<String> = s
-        .explain(Timestamp(2 * MINUTE), &m)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert!(
-        why.iter().any(|w| w.starts_with("category_depth 3 (+")),
-        "{why:?}"
-    );
+    let why: Vec<String> = s.explain(Timestamp(2 * MINUTE), &m).iter().map(ToString::to_string).collect();
+    assert!(why.iter().any(|w| w.starts_with("category_depth 3 (+")), "{why:?}");
 }
 
 #[test]
 fn idle_decay_drops_tier_only_past_hysteresis() {
     let m = IntentModel::default();
-    let events: Vec<Event> = ["a", "b", "c"]
-        .iter()
-        .enumerate()
-        .map(|(i, id)| view(i as i64 * MINUTE, id, "shoes"))
-        .collect();
+    let events: Vec<Event> =
+        ["a", "b", "c"].iter().enumerate().map(|(i, id)| view(i as i64 * MINUTE, id, "shoes")).collect();
     let mut s = fold(&events, &m);
     assert_eq!(s.tier(), Tier::Hot);
     let hot = m.threshold(Tier::Hot);
@@ -296,22 +223,14 @@ fn idle_decay_drops_tier_only_past_hysteresis() {
         s.update_tier(now, &m);
         if score >= hot - m.hysteresis() && score < hot {
             saw_band = true;
-            assert_eq!(
-                s.tier(),
-                Tier::Hot,
-                "inside the hysteresis band the tier holds"
-            );
+            assert_eq!(s.tier(), Tier::Hot, "inside the hysteresis band the tier holds");
         }
         if before == Tier::Hot && s.tier() != Tier::Hot {
             assert!(score < hot - m.hysteresis());
         }
     }
     assert!(saw_band, "decay passed through the hysteresis band");
-    assert_eq!(
-        s.tier(),
-        Tier::Cold,
-        "an idle hour later the shopper is cold"
-    );
+    assert_eq!(s.tier(), Tier::Cold, "an idle hour later the shopper is cold");
 }
 
 #[test]
@@ -328,10 +247,7 @@ fn no_flapping_around_a_threshold() {
         w.insert(f.to_owned(), 0.0);
     }
     w.insert("page_views".to_owned(), 0.6);
-    let src = IntentModelSource {
-        weights: Some(w),
-        ..src
-    };
+    let src = IntentModelSource { weights: Some(w), ..src };
     let m = IntentModel::from_source(Some(&src)).unwrap();
     let warm = m.threshold(Tier::Warm);
     let mut s = Signals::default();
@@ -364,16 +280,10 @@ fn no_flapping_around_a_threshold() {
         assert!(s.score(Timestamp(t), &m) > warm - m.hysteresis());
         s.observe(&ev("page_view", t, &[]), &m, TIMEOUT);
         let score = s.score(Timestamp(t), &m);
-        assert!(
-            score < warm + m.hysteresis(),
-            "oscillation {score} stays within the hysteresis"
-        );
+        assert!(score < warm + m.hysteresis(), "oscillation {score} stays within the hysteresis");
         changes += usize::from(s.update_tier(Timestamp(t), &m).is_some());
     }
-    assert!(
-        crossings > 20,
-        "the score did cross the threshold ({crossings})"
-    );
+    assert!(crossings > 20, "the score did cross the threshold ({crossings})");
     assert!(changes <= 1, "tier changed {changes} times");
     assert_eq!(s.tier(), Tier::Warm);
 }
@@ -390,15 +300,9 @@ fn state_size_is_bounded() {
     let mut k: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut max = 0;
     for i in 0..10_000u64 {
-        k = k
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         // Mostly seconds apart, sometimes a new session.
-        t += if i % 500 == 499 {
-            2 * 3_600_000
-        } else {
-            ((k >> 40) % 30_000) as i64
-        };
+        t += if i % 500 == 499 { 2 * 3_600_000 } else { ((k >> 40) % 30_000) as i64 };
         s.observe(&varied_event(k >> 33, t), &m, TIMEOUT);
         s.update_tier(Timestamp(t), &m);
         if i % 97 == 0 || i > 9_900 {
@@ -409,18 +313,11 @@ fn state_size_is_bounded() {
     let mut full = Signals::default();
     for c in 0..20 {
         for i in 0..20 {
-            full.observe(
-                &view((c * 20 + i) * 1000, &format!("p{c}-{i}"), &format!("c{c}")),
-                &m,
-                TIMEOUT,
-            );
+            full.observe(&view((c * 20 + i) * 1000, &format!("p{c}-{i}"), &format!("c{c}")), &m, TIMEOUT);
         }
     }
     let bytes = postcard::to_allocvec(&full).unwrap();
-    eprintln!(
-        "postcard size: varied max {max} bytes, full item memory {} bytes",
-        bytes.len()
-    );
+    eprintln!("postcard size: varied max {max} bytes, full item memory {} bytes", bytes.len());
     assert!(max < 600, "{max} bytes");
     assert!(bytes.len() < 600, "{} bytes", bytes.len());
     let back: Signals = postcard::from_bytes(&bytes).unwrap();
@@ -432,19 +329,12 @@ fn scores_are_bit_stable() {
     // Golden bits: the same events must give the same floats natively and in wasm (libm
     // for every transcendental, decay from timestamps only). Mid-range scores on purpose.
     let m = IntentModel::default();
-    let seed: Vec<Event> = ["a", "b", "c"]
-        .iter()
-        .enumerate()
-        .map(|(i, id)| view(i as i64 * 61_000, id, "shoes"))
-        .collect();
+    let seed: Vec<Event> =
+        ["a", "b", "c"].iter().enumerate().map(|(i, id)| view(i as i64 * 61_000, id, "shoes")).collect();
     let s = fold(&seed, &m);
-    let mut bits: Vec<u64> = [130_000, 600_000, 1_234_567, 3_700_000]
-        .iter()
-        .map(|t| s.score(Timestamp(*t), &m).to_bits())
-        .collect();
-    let varied: Vec<Event> = (0..40u64)
-        .map(|k| varied_event(k * 7 + 3, k as i64 * 45_000))
-        .collect();
+    let mut bits: Vec<u64> =
+        [130_000, 600_000, 1_234_567, 3_700_000].iter().map(|t| s.score(Timestamp(*t), &m).to_bits()).collect();
+    let varied: Vec<Event> = (0..40u64).map(|k| varied_event(k * 7 + 3, k as i64 * 45_000)).collect();
     let v = fold(&varied, &m);
     bits.push(v.score(Timestamp(40 * 45_000 + 3_000_000), &m).to_bits());
     bits.push(v.logit(Timestamp(40 * 45_000 + 3_000_000), &m).to_bits());
@@ -482,14 +372,7 @@ fn hostile_inputs_do_not_panic() {
     ];
     for (i, w) in weird.iter().enumerate() {
         let t = i as i64 * 1000;
-        for name in [
-            "view_item",
-            "add_to_cart",
-            "remove_from_cart",
-            "view_cart",
-            "begin_checkout",
-            "page_view",
-        ] {
+        for name in ["view_item", "add_to_cart", "remove_from_cart", "view_cart", "begin_checkout", "page_view"] {
             let e = ev(
                 name,
                 t,
@@ -530,37 +413,19 @@ fn hostile_inputs_do_not_panic() {
 fn out_of_order_and_sessions() {
     let m = IntentModel::default();
     let mut s = Signals::default();
-    assert!(
-        s.observe(&view(10 * MINUTE, "a", "shoes"), &m, TIMEOUT)
-            .new_session
-    );
+    assert!(s.observe(&view(10 * MINUTE, "a", "shoes"), &m, TIMEOUT).new_session);
     let late = s.observe(&view(5 * MINUTE, "b", "shoes"), &m, TIMEOUT);
     assert!(late.out_of_order && !late.new_session);
     assert_eq!(s.last_event(), Timestamp(10 * MINUTE));
-    assert_eq!(
-        s.lookup("category_depth", Timestamp(10 * MINUTE), &m),
-        Some(Value::Number(2.0))
-    );
+    assert_eq!(s.lookup("category_depth", Timestamp(10 * MINUTE), &m), Some(Value::Number(2.0)));
     // 45 minutes idle: a new session resets per-session counters, keeps the visit count.
     let now = 55 * MINUTE;
     assert!(s.observe(&view(now, "c", "bags"), &m, TIMEOUT).new_session);
     assert_eq!(s.session_start(), Timestamp(now));
-    assert_eq!(
-        s.lookup("product_views", Timestamp(now), &m),
-        Some(Value::Number(1.0))
-    );
-    assert_eq!(
-        s.lookup("category_depth", Timestamp(now), &m),
-        Some(Value::Number(1.0))
-    );
-    assert_eq!(
-        s.lookup("sessions", Timestamp(now), &m),
-        Some(Value::Number(2.0))
-    );
-    let rv = s
-        .lookup("return_visits", Timestamp(now), &m)
-        .and_then(|v| v.as_f64())
-        .unwrap();
+    assert_eq!(s.lookup("product_views", Timestamp(now), &m), Some(Value::Number(1.0)));
+    assert_eq!(s.lookup("category_depth", Timestamp(now), &m), Some(Value::Number(1.0)));
+    assert_eq!(s.lookup("sessions", Timestamp(now), &m), Some(Value::Number(2.0)));
+    let rv = s.lookup("return_visits", Timestamp(now), &m).and_then(|v| v.as_f64()).unwrap();
     assert!(rv > 0.99 && rv <= 1.0, "{rv}");
 }
 
@@ -570,81 +435,34 @@ fn out_of_order_and_sessions() {
 
 #[test]
 fn unknown_feature_is_named_with_the_valid_ones() {
-    let src: IntentModelSource =
-        serde_json::from_str(r#"{"weights": {"categry_depth": 1.0}}"#).unwrap();
+    let src: IntentModelSource = serde_json::from_str(r#"{"weights": {"categry_depth": 1.0}}"#).unwrap();
     let err = IntentModel::from_source(Some(&src)).unwrap_err();
     assert_eq!(err.code(), "intent_unknown_feature");
     assert_eq!(err.path(), "/weights/categry_depth");
     let msg = err.to_string();
-    assert!(
-        msg.contains("categry_depth")
-            && msg.contains("category_depth")
-            && msg.contains("return_visits"),
-        "{msg}"
-    );
+    assert!(msg.contains("categry_depth") && msg.contains("category_depth") && msg.contains("return_visits"), "{msg}");
 }
 
 #[test]
 fn model_source_is_checked() {
     let bad = [
-        (
-            r#"{"tiers": {"warm": 0.7, "hot": 0.6}}"#,
-            "intent_tiers_out_of_order",
-            "/tiers",
-        ),
-        (
-            r#"{"tiers": {"hot": 1.5}}"#,
-            "intent_bad_threshold",
-            "/tiers/hot",
-        ),
-        (
-            r#"{"tiers": {"warm": 0}}"#,
-            "intent_bad_threshold",
-            "/tiers/warm",
-        ),
-        (
-            r#"{"hysteresis": -0.1}"#,
-            "intent_bad_hysteresis",
-            "/hysteresis",
-        ),
-        (
-            r#"{"hysteresis": 0.5}"#,
-            "intent_bad_hysteresis",
-            "/hysteresis",
-        ),
-        (
-            r#"{"half_life": "soon"}"#,
-            "intent_bad_half_life",
-            "/half_life",
-        ),
-        (
-            r#"{"return_half_life": "0s"}"#,
-            "intent_bad_half_life",
-            "/return_half_life",
-        ),
+        (r#"{"tiers": {"warm": 0.7, "hot": 0.6}}"#, "intent_tiers_out_of_order", "/tiers"),
+        (r#"{"tiers": {"hot": 1.5}}"#, "intent_bad_threshold", "/tiers/hot"),
+        (r#"{"tiers": {"warm": 0}}"#, "intent_bad_threshold", "/tiers/warm"),
+        (r#"{"hysteresis": -0.1}"#, "intent_bad_hysteresis", "/hysteresis"),
+        (r#"{"hysteresis": 0.5}"#, "intent_bad_hysteresis", "/hysteresis"),
+        (r#"{"half_life": "soon"}"#, "intent_bad_half_life", "/half_life"),
+        (r#"{"return_half_life": "0s"}"#, "intent_bad_half_life", "/return_half_life"),
     ];
     for (json, code, path) in bad {
         let src: IntentModelSource = serde_json::from_str(json).unwrap();
         let err = IntentModel::from_source(Some(&src)).unwrap_err();
-        assert_eq!(
-            (err.code(), err.path().as_str()),
-            (code, path),
-            "{json}: {err}"
-        );
+        assert_eq!((err.code(), err.path().as_str()), (code, path), "{json}: {err}");
     }
-    assert!(
-        serde_json::from_str::<IntentModelSource>(r#"{"weight": {}}"#).is_err(),
-        "unknown fields are refused"
-    );
+    assert!(serde_json::from_str::<IntentModelSource>(r#"{"weight": {}}"#).is_err(), "unknown fields are refused");
     assert!(serde_json::from_str::<IntentModelSource>(r#"{"tiers": {"lukewarm": 0.2}}"#).is_err());
-    let nan = IntentModelSource {
-        bias: Some(f64::NAN),
-        ..Default::default()
-    };
-    assert_eq!(
-        IntentModel::from_source(Some(&nan)).unwrap_err().code(),
-        "intent_not_finite"
-    );
+    let nan = IntentModelSource { bias: Some(f64::NAN), ..Default::default() };
+    assert_eq!(IntentModel::from_source(Some(&nan)).unwrap_err().code(), "intent_not_finite");
 }
 
 #[test]
@@ -661,21 +479,14 @@ fn trained_model_drops_in() {
     assert_eq!(m.weight("return_visits"), Some(0.1 * 17.0));
     assert_eq!(m.threshold(Tier::Hot), 0.7);
     // Partial weights keep the shipped defaults for the rest.
-    let partial: IntentModelSource =
-        serde_json::from_str(r#"{"weights": {"dwell": 0.9}}"#).unwrap();
+    let partial: IntentModelSource = serde_json::from_str(r#"{"weights": {"dwell": 0.9}}"#).unwrap();
     let p = IntentModel::from_source(Some(&partial)).unwrap();
     assert_eq!(p.weight("dwell"), Some(0.9));
-    assert_eq!(
-        p.weight("category_depth"),
-        IntentModel::default().weight("category_depth")
-    );
+    assert_eq!(p.weight("category_depth"), IntentModel::default().weight("category_depth"));
     // The score is the documented logistic of the documented features.
     let s = fold(&[view(0, "a", "x"), view(1000, "b", "x")], &m);
     let now = Timestamp(2000);
-    let z = s
-        .features(now, &m)
-        .iter()
-        .fold(m.bias(), |acc, c| acc + c.weight * c.value);
+    let z = s.features(now, &m).iter().fold(m.bias(), |acc, c| acc + c.weight * c.value);
     assert_eq!(s.score(now, &m), 1.0 / (1.0 + libm::exp(-z)));
 }
 
@@ -686,15 +497,10 @@ fn trained_model_drops_in() {
 #[test]
 fn every_documented_signal_answers() {
     let m = IntentModel::default();
-    let events: Vec<Event> = (0..60u64)
-        .map(|k| varied_event(k, k as i64 * 20_000))
-        .collect();
+    let events: Vec<Event> = (0..60u64).map(|k| varied_event(k, k as i64 * 20_000)).collect();
     let s = fold(&events, &m);
     for name in SIGNAL_NAMES {
-        assert!(
-            s.lookup(name, Timestamp(1_200_000), &m).is_some(),
-            "signals.{name}"
-        );
+        assert!(s.lookup(name, Timestamp(1_200_000), &m).is_some(), "signals.{name}");
     }
     assert_eq!(s.lookup("no_such_signal", Timestamp(0), &m), None);
 }
@@ -703,52 +509,18 @@ fn every_documented_signal_answers() {
 fn lookups_follow_the_events() {
     let m = IntentModel::default();
     let events = vec![
-        ev(
-            "page_view",
-            0,
-            &[
-                ("engagement_time_msec", Value::from(12_000.0)),
-                ("device", Value::from("mobile")),
-            ],
-        ),
+        ev("page_view", 0, &[("engagement_time_msec", Value::from(12_000.0)), ("device", Value::from("mobile"))]),
         view(10_000, "a", "shoes"),
         view(20_000, "a", "shoes"),
         view(30_000, "a", "shoes"),
         view(40_000, "b", "shoes"),
-        ev(
-            "search",
-            50_000,
-            &[("search_term", Value::from("red boots"))],
-        ),
-        ev(
-            "view_search_results",
-            51_000,
-            &[("search_term", Value::from("red boots"))],
-        ),
-        ev(
-            "search",
-            60_000,
-            &[("search_term", Value::from("blue boots"))],
-        ),
+        ev("search", 50_000, &[("search_term", Value::from("red boots"))]),
+        ev("view_search_results", 51_000, &[("search_term", Value::from("red boots"))]),
+        ev("search", 60_000, &[("search_term", Value::from("blue boots"))]),
         ev("select_item", 61_000, &[]),
-        ev(
-            "search",
-            70_000,
-            &[("search_term", Value::from("green boots"))],
-        ),
-        ev(
-            "add_to_cart",
-            80_000,
-            &[(
-                "items",
-                Value::Array(vec![item("a", "shoes", 40.0), item("b", "shoes", 25.5)]),
-            )],
-        ),
-        ev(
-            "remove_from_cart",
-            90_000,
-            &[("items", Value::Array(vec![item("b", "shoes", 25.5)]))],
-        ),
+        ev("search", 70_000, &[("search_term", Value::from("green boots"))]),
+        ev("add_to_cart", 80_000, &[("items", Value::Array(vec![item("a", "shoes", 40.0), item("b", "shoes", 25.5)]))]),
+        ev("remove_from_cart", 90_000, &[("items", Value::Array(vec![item("b", "shoes", 25.5)]))]),
         ev("page_view", 100_000, &[("device", Value::from("desktop"))]),
         ev("begin_checkout", 110_000, &[]),
         ev("login", 120_000, &[]),

@@ -2,6 +2,7 @@
 //! an optional policy, and a list of steps — input lines exactly as `waymark simulate`
 //! reads them — each with the decisions it must (`expect`, in order) and must not
 //! (`absent`) produce. The same files drive the wasm determinism check.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
@@ -24,13 +25,20 @@ fn load_bundle(case: &Json, file: &Path) -> Bundle {
         source.journeys.push(journey);
     }
     for inline in case["inline"].as_array().cloned().unwrap_or_default() {
-        source.journeys.push(serde_json::from_value(inline).unwrap_or_else(|e| panic!("{}: inline journey: {e}", file.display())));
+        source
+            .journeys
+            .push(serde_json::from_value(inline).unwrap_or_else(|e| panic!("{}: inline journey: {e}", file.display())));
     }
     if let Some(policy) = case.get("policy") {
-        source.policy = serde_json::from_value::<PolicySource>(policy.clone()).unwrap_or_else(|e| panic!("{}: policy: {e}", file.display()));
+        source.policy = serde_json::from_value::<PolicySource>(policy.clone())
+            .unwrap_or_else(|e| panic!("{}: policy: {e}", file.display()));
     }
     compile_bundle(&source, &waymark::tzdb::Tzdb).unwrap_or_else(|errors| {
-        panic!("{}: bundle does not validate:\n{}", file.display(), errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}: bundle does not validate:\n{}",
+            file.display(),
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+        )
     })
 }
 
@@ -38,7 +46,11 @@ fn load_bundle(case: &Json, file: &Path) -> Bundle {
 /// pattern must all be present.
 fn matches(pattern: &Json, record: &Json) -> bool {
     pattern.as_object().expect("patterns are objects").iter().all(|(key, want)| match key.as_str() {
-        "reasons" => want.as_array().expect("reasons is an array").iter().all(|r| record["reasons"].as_array().is_some_and(|have| have.contains(r))),
+        "reasons" => want
+            .as_array()
+            .expect("reasons is an array")
+            .iter()
+            .all(|r| record["reasons"].as_array().is_some_and(|have| have.contains(r))),
         _ => record.get(key) == Some(want),
     })
 }
@@ -56,7 +68,8 @@ fn run_case(file: &Path) -> usize {
         let tier = obj.remove("tier");
         let count = obj.remove("count");
         let note = obj.remove("note");
-        let where_ = format!("{} step {} {}", file.display(), index + 1, note.as_ref().and_then(|n| n.as_str()).unwrap_or(""));
+        let where_ =
+            format!("{} step {} {}", file.display(), index + 1, note.as_ref().and_then(|n| n.as_str()).unwrap_or(""));
         let decisions = if let Some(until) = obj.remove("advance_to") {
             let t = Timestamp::parse_rfc3339(until.as_str().expect("advance_to is RFC 3339")).expect("advance_to time");
             sim.advance_to(t)
@@ -65,7 +78,8 @@ fn run_case(file: &Path) -> usize {
             let (input, time) = Simulator::parse_line(&line, index + 1).unwrap_or_else(|e| panic!("{where_}: {e}"));
             sim.apply(&input, time).unwrap_or_else(|e| panic!("{where_}: {e}"))
         };
-        let records: Vec<Json> = decisions.iter().map(|(s, d)| serde_json::to_value(OutputRecord::new(s, d)).expect("json")).collect();
+        let records: Vec<Json> =
+            decisions.iter().map(|(s, d)| serde_json::to_value(OutputRecord::new(s, d)).expect("json")).collect();
         let shown = || records.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n  ");
         let mut from = 0;
         for pattern in expect.as_array().expect("expect is an array") {
@@ -82,7 +96,12 @@ fn run_case(file: &Path) -> usize {
             checks += 1;
         }
         if let Some(count) = count {
-            assert_eq!(records.len() as u64, count.as_u64().expect("count is a number"), "{where_}: decision count; got:\n  {}", shown());
+            assert_eq!(
+                records.len() as u64,
+                count.as_u64().expect("count is a number"),
+                "{where_}: decision count; got:\n  {}",
+                shown()
+            );
             checks += 1;
         }
         if let Some(tier) = tier {
@@ -98,7 +117,11 @@ fn run_case(file: &Path) -> usize {
 #[test]
 fn scenario_cases() {
     let dir = root().join("tests/cases/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("scenario dir").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenario dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     files.sort();
     assert!(!files.is_empty(), "no scenario cases in {}", dir.display());
     let mut total = 0;

@@ -1,12 +1,15 @@
 //! Shopper state laws and limits: merge is a join (commutative, associative,
 //! idempotent), anonymous → known merges keep both histories, the encoding is bounded
 //! no matter how many events, and bad bytes decode to typed errors, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use waymark::journey::Channel;
-use waymark::state::{Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, StateError, MAX_CONTACTS, STATE_VERSION};
+use waymark::state::{
+    Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, StateError, MAX_CONTACTS, STATE_VERSION,
+};
 use waymark::{Timestamp, Value};
 
 fn channel() -> impl Strategy<Value = Channel> {
@@ -18,12 +21,23 @@ fn time() -> impl Strategy<Value = Timestamp> {
 }
 
 fn run() -> impl Strategy<Value = Run> {
-    (prop::sample::select(vec!["a", "b", "c"]), time(), 0u32..4, any::<bool>(), prop::sample::select(vec!["s1", "s2"]), time())
+    (
+        prop::sample::select(vec!["a", "b", "c"]),
+        time(),
+        0u32..4,
+        any::<bool>(),
+        prop::sample::select(vec!["s1", "s2"]),
+        time(),
+    )
         .prop_map(|(journey, entered_at, seq, done, step, wake)| Run {
             journey: journey.into(),
             entered_at,
             seq,
-            status: if done { RunStatus::Done { at: wake, outcome: Outcome::Completed } } else { RunStatus::Active { step: step.into(), since: entered_at, wake_at: Some(wake) } },
+            status: if done {
+                RunStatus::Done { at: wake, outcome: Outcome::Completed }
+            } else {
+                RunStatus::Active { step: step.into(), since: entered_at, wake_at: Some(wake) }
+            },
             entry: BTreeMap::new(),
             bucket: "anon".into(),
             variant: None,
@@ -31,19 +45,31 @@ fn run() -> impl Strategy<Value = Run> {
 }
 
 fn contact() -> impl Strategy<Value = Contact> {
-    (time(), channel(), 0u32..3, time()).prop_map(|(at, channel, journey, session)| Contact { at, channel, journey, session })
+    (time(), channel(), 0u32..3, time()).prop_map(|(at, channel, journey, session)| Contact {
+        at,
+        channel,
+        journey,
+        session,
+    })
 }
 
 fn grant() -> impl Strategy<Value = IncentiveGrant> {
-    (prop::sample::select(vec!["g1", "g2"]), prop::sample::select(vec!["X", "Y"]), time(), prop::option::of(time()), 0i32..3).prop_map(|(group, id, at, revoked, priority)| IncentiveGrant {
-        group: group.into(),
-        id: id.into(),
-        journey: "j".into(),
-        priority,
-        granted_at: at,
-        expires_at: at.plus(waymark::Duration(86_400_000)),
-        revoked_at: revoked,
-    })
+    (
+        prop::sample::select(vec!["g1", "g2"]),
+        prop::sample::select(vec!["X", "Y"]),
+        time(),
+        prop::option::of(time()),
+        0i32..3,
+    )
+        .prop_map(|(group, id, at, revoked, priority)| IncentiveGrant {
+            group: group.into(),
+            id: id.into(),
+            journey: "j".into(),
+            priority,
+            granted_at: at,
+            expires_at: at.plus(waymark::Duration(86_400_000)),
+            revoked_at: revoked,
+        })
 }
 
 fn state() -> impl Strategy<Value = ShopperState> {
@@ -53,7 +79,10 @@ fn state() -> impl Strategy<Value = ShopperState> {
         prop::collection::vec(contact(), 0..8),
         prop::collection::vec(grant(), 0..4),
         prop::collection::vec((channel(), any::<bool>(), time()), 0..4),
-        prop::collection::vec((prop::sample::select(vec!["email", "tier"]), prop::sample::select(vec!["x", "y"]), time()), 0..3),
+        prop::collection::vec(
+            (prop::sample::select(vec!["email", "tier"]), prop::sample::select(vec!["x", "y"]), time()),
+            0..3,
+        ),
         prop::option::of((prop::sample::select(vec!["cust-9", "cust-7"]), time())),
     )
         .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer)| {
@@ -159,7 +188,12 @@ fn consent_revoke_wins_a_tie() {
 fn contact_log_is_bounded() {
     let mut s = ShopperState::new("x");
     for i in 0..10_000i64 {
-        s.contacts.push(Contact { at: Timestamp(i * 1000), channel: Channel::Onsite, journey: 3, session: Timestamp(0) });
+        s.contacts.push(Contact {
+            at: Timestamp(i * 1000),
+            channel: Channel::Onsite,
+            journey: 3,
+            session: Timestamp(0),
+        });
         s.normalize();
     }
     assert_eq!(s.contacts.len(), MAX_CONTACTS);

@@ -23,15 +23,8 @@ fn cases_dir() -> PathBuf {
 
 /// "code pointer line:col", the form the expectation table uses.
 fn summary(d: &Diagnostic) -> String {
-    let at = d
-        .position
-        .map(|(l, c)| format!("{l}:{c}"))
-        .unwrap_or_else(|| "-".into());
-    let pointer = if d.pointer.is_empty() {
-        "-"
-    } else {
-        d.pointer.as_str()
-    };
+    let at = d.position.map(|(l, c)| format!("{l}:{c}")).unwrap_or_else(|| "-".into());
+    let pointer = if d.pointer.is_empty() { "-" } else { d.pointer.as_str() };
     format!("{} {pointer} {at}", d.code)
 }
 
@@ -45,11 +38,7 @@ fn invalid_cases_give_the_expected_errors() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 15,
-        "expected the invalid cases in {}",
-        dir.display()
-    );
+    assert!(files.len() >= 15, "expected the invalid cases in {}", dir.display());
     let mut actual: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -73,14 +62,8 @@ fn invalid_cases_give_the_expected_errors() {
     for (name, want) in &expected {
         assert_eq!(actual.get(name), Some(want), "errors of {name}");
     }
-    let untested: Vec<&String> = actual
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .collect();
-    assert!(
-        untested.is_empty(),
-        "cases without expectations: {untested:?}"
-    );
+    let untested: Vec<&String> = actual.keys().filter(|k| !expected.contains_key(*k)).collect();
+    assert!(untested.is_empty(), "cases without expectations: {untested:?}");
 }
 
 #[test]
@@ -90,10 +73,7 @@ fn every_error_code_is_snake_case() {
         let path = entry.unwrap().path();
         if let Err(errors) = diagnostics::compile_journey_file(&path, &Tzdb) {
             for e in errors {
-                assert!(
-                    e.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                    "{e}"
-                );
+                assert!(e.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{e}");
             }
         }
     }
@@ -110,48 +90,21 @@ fn valid_bundle() -> Bundle {
 fn valid_journeys_compile_to_what_they_say() {
     let bundle = valid_bundle();
     let ids: Vec<&str> = bundle.journeys.iter().map(|j| j.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        ["back-in-stock", "browse-abandon", "cart-abandon"],
-        "sorted by id"
-    );
+    assert_eq!(ids, ["back-in-stock", "browse-abandon", "cart-abandon"], "sorted by id");
 
-    let cart = bundle
-        .journeys
-        .iter()
-        .find(|j| j.id == "cart-abandon")
-        .unwrap();
+    let cart = bundle.journeys.iter().find(|j| j.id == "cart-abandon").unwrap();
     match &cart.entry {
         Entry::Event(m) => assert_eq!(m.event, "add_to_cart", "alias canonicalised"),
         Entry::Audience(_) => panic!("action-based entry expected"),
     }
-    assert_eq!(
-        cart.remember,
-        [
-            "item_id",
-            "item_category",
-            "transaction_id",
-            "search_term",
-            "cart_id",
-            "value"
-        ]
-    );
-    assert!(matches!(
-        cart.reentry,
-        Reentry::Multiple { cap: Some(2), .. }
-    ));
-    assert_eq!(
-        cart.conversion.as_ref().unwrap().within.unwrap().millis(),
-        14 * 24 * HOUR
-    );
+    assert_eq!(cart.remember, ["item_id", "item_category", "transaction_id", "search_term", "cart_id", "value"]);
+    assert!(matches!(cart.reentry, Reentry::Multiple { cap: Some(2), .. }));
+    assert_eq!(cart.conversion.as_ref().unwrap().within.unwrap().millis(), 14 * 24 * HOUR);
     assert_eq!(cart.start, 0);
 
     let split = cart.steps.iter().find(|s| s.id == "test").unwrap();
     match &split.kind {
-        StepKind::Split {
-            variants,
-            holdout_bp,
-        } => {
+        StepKind::Split { variants, holdout_bp } => {
             assert_eq!(*holdout_bp, 1000);
             let bps: Vec<u32> = variants.iter().map(|v| v.1).collect();
             assert_eq!(bps, [3333, 6667]);
@@ -166,15 +119,8 @@ fn valid_journeys_compile_to_what_they_say() {
             assert_eq!(send.fallback, [Channel::Push, Channel::Sms]);
             assert_eq!(send.priority, 10, "journey priority + step priority");
             let incentive = send.incentive.as_ref().unwrap();
-            assert_eq!(
-                (incentive.id.as_str(), incentive.group.as_str()),
-                ("WELCOME10", "welcome")
-            );
-            assert_eq!(
-                incentive.valid_for.millis(),
-                7 * 24 * HOUR,
-                "default validity"
-            );
+            assert_eq!((incentive.id.as_str(), incentive.group.as_str()), ("WELCOME10", "welcome"));
+            assert_eq!(incentive.valid_for.millis(), 7 * 24 * HOUR, "default validity");
         }
         other => panic!("send expected, got {other:?}"),
     }
@@ -197,15 +143,10 @@ fn valid_journeys_compile_to_what_they_say() {
 
 #[test]
 fn default_policy_applies_when_absent() {
-    let bundle =
-        diagnostics::compile_journey_file(&cases_dir().join("valid/cart-abandon.json"), &Tzdb)
-            .unwrap();
+    let bundle = diagnostics::compile_journey_file(&cases_dir().join("valid/cart-abandon.json"), &Tzdb).unwrap();
     let p = &bundle.policy;
-    let caps: Vec<(Option<Channel>, u32, CapPeriod, bool)> = p
-        .caps
-        .iter()
-        .map(|c| (c.channel, c.max, c.per, c.hard))
-        .collect();
+    let caps: Vec<(Option<Channel>, u32, CapPeriod, bool)> =
+        p.caps.iter().map(|c| (c.channel, c.max, c.per, c.hard)).collect();
     let day = CapPeriod::Window(waymark::time::Duration(24 * HOUR));
     assert_eq!(
         caps,
@@ -228,16 +169,12 @@ fn default_policy_applies_when_absent() {
 
 #[test]
 fn paris_quiet_hours_follow_summer_time() {
-    let bundle =
-        diagnostics::compile_journey_file(&cases_dir().join("valid/cart-abandon.json"), &Tzdb)
-            .unwrap();
+    let bundle = diagnostics::compile_journey_file(&cases_dir().join("valid/cart-abandon.json"), &Tzdb).unwrap();
     let schedule = &bundle.journeys.first().unwrap().schedule;
     let quiet = schedule.quiet_hours.unwrap();
     assert_eq!((quiet.start_minute, quiet.end_minute), (21 * 60, 8 * 60));
     let in_quiet = |t: &str| {
-        let m = schedule
-            .zone
-            .local_minute_of_day(Timestamp::parse_rfc3339(t).unwrap());
+        let m = schedule.zone.local_minute_of_day(Timestamp::parse_rfc3339(t).unwrap());
         m >= quiet.start_minute || m < quiet.end_minute
     };
     // 19:30 UTC is 20:30 in Paris before the switch (CET), 21:30 after it (CEST).
@@ -253,10 +190,7 @@ fn without_a_zone_database_only_fixed_zones_resolve() {
     let sources = diagnostics::load(&[cases_dir().join("valid/cart-abandon.json")]).unwrap();
     let errors = compile_bundle(&sources.bundle, &FixedZones).unwrap_err();
     let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.code(), e.path.as_str())).collect();
-    assert_eq!(
-        codes,
-        [("unknown_time_zone", "/journeys/0/schedule/time_zone")]
-    );
+    assert_eq!(codes, [("unknown_time_zone", "/journeys/0/schedule/time_zone")]);
 }
 
 #[test]
@@ -267,35 +201,18 @@ fn bundle_bytes_round_trip() {
     let back = Bundle::from_bytes(&bytes).unwrap();
     assert_eq!(back.to_bytes().unwrap(), bytes);
     assert_eq!(back.journeys.len(), 3);
-    let paris = &back
-        .journeys
-        .iter()
-        .find(|j| j.id == "cart-abandon")
-        .unwrap()
-        .schedule
-        .zone;
+    let paris = &back.journeys.iter().find(|j| j.id == "cart-abandon").unwrap().schedule.zone;
     assert_eq!(paris.name, "Europe/Paris");
     assert!(!paris.transitions.is_empty());
 
     assert_eq!(Bundle::from_bytes(&[]).unwrap_err(), BundleError::Empty);
     let mut other_version = bytes.clone();
     other_version[0] = BUNDLE_FORMAT_VERSION + 1;
-    assert_eq!(
-        Bundle::from_bytes(&other_version).unwrap_err().code(),
-        "unsupported_bundle_version"
-    );
-    assert_eq!(
-        Bundle::from_bytes(&bytes[..bytes.len() / 2])
-            .unwrap_err()
-            .code(),
-        "corrupt_bundle"
-    );
+    assert_eq!(Bundle::from_bytes(&other_version).unwrap_err().code(), "unsupported_bundle_version");
+    assert_eq!(Bundle::from_bytes(&bytes[..bytes.len() / 2]).unwrap_err().code(), "corrupt_bundle");
     let mut trailing = bytes.clone();
     trailing.push(0);
-    assert_eq!(
-        Bundle::from_bytes(&trailing).unwrap_err().code(),
-        "corrupt_bundle"
-    );
+    assert_eq!(Bundle::from_bytes(&trailing).unwrap_err().code(), "corrupt_bundle");
 }
 
 #[test]
@@ -317,11 +234,7 @@ fn a_directory_may_carry_only_one_policy() {
 fn cli_prints_file_line_col_and_exits_1() {
     let bin = env!("CARGO_BIN_EXE_waymark");
     let bad = cases_dir().join("invalid/bad-duration.json");
-    let out = Command::new(bin)
-        .arg("validate")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = Command::new(bin).arg("validate").arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let want = format!(
@@ -331,33 +244,14 @@ fn cli_prints_file_line_col_and_exits_1() {
     assert!(stderr.contains(&want), "stderr was:\n{stderr}");
 
     let good = cases_dir().join("valid");
-    let out = Command::new(bin)
-        .arg("validate")
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("ok: 3 journeys in {}", good.display())
-    );
+    let out = Command::new(bin).arg("validate").arg(&good).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("ok: 3 journeys in {}", good.display()));
 
-    let out = Command::new(bin)
-        .args(["graph", "--journey", "cart-abandon"])
-        .arg(&good)
-        .output()
-        .unwrap();
+    let out = Command::new(bin).args(["graph", "--journey", "cart-abandon"]).arg(&good).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let graph = String::from_utf8_lossy(&out.stdout);
     assert!(graph.starts_with("flowchart TD\n"), "{graph}");
-    assert!(
-        graph.contains("send email: cart-reminder-1 🎁 WELCOME10"),
-        "{graph}"
-    );
+    assert!(graph.contains("send email: cart-reminder-1 🎁 WELCOME10"), "{graph}");
     assert!(graph.contains("s0 -->|\"timed out\"| s1"), "{graph}");
 }

@@ -31,7 +31,8 @@ pub enum Channel {
 
 impl Channel {
     /// All channels, in declaration order.
-    pub const ALL: [Channel; 6] = [Channel::Onsite, Channel::Inapp, Channel::Email, Channel::Sms, Channel::Push, Channel::Ads];
+    pub const ALL: [Channel; 6] =
+        [Channel::Onsite, Channel::Inapp, Channel::Email, Channel::Sms, Channel::Push, Channel::Ads];
 
     /// Name as written in journeys.
     pub fn as_str(self) -> &'static str {
@@ -333,12 +334,7 @@ impl Journey {
 /// and push 2 per 24h (all hard).
 pub fn default_caps() -> Vec<Cap> {
     let day = CapPeriod::Window(Duration(crate::time::DAY));
-    let cap = |channel, max, per, hard| Cap {
-        channel,
-        max,
-        per,
-        hard,
-    };
+    let cap = |channel, max, per, hard| Cap { channel, max, per, hard };
     vec![
         cap(Some(Channel::Onsite), 3, CapPeriod::Session, false),
         cap(None, 6, day, true),
@@ -412,24 +408,18 @@ impl BundleError {
 impl Bundle {
     /// Compact binary form: [`BUNDLE_FORMAT_VERSION`] then the postcard encoding.
     pub fn to_bytes(&self) -> Result<Vec<u8>, BundleError> {
-        postcard::to_extend(self, vec![BUNDLE_FORMAT_VERSION]).map_err(|e| BundleError::Encode {
-            message: e.to_string(),
-        })
+        postcard::to_extend(self, vec![BUNDLE_FORMAT_VERSION])
+            .map_err(|e| BundleError::Encode { message: e.to_string() })
     }
 
     /// Reads what [`Bundle::to_bytes`] wrote; rejects other versions and trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, BundleError> {
         let (&version, rest) = bytes.split_first().ok_or(BundleError::Empty)?;
         if version != BUNDLE_FORMAT_VERSION {
-            return Err(BundleError::UnsupportedVersion {
-                found: version,
-                expected: BUNDLE_FORMAT_VERSION,
-            });
+            return Err(BundleError::UnsupportedVersion { found: version, expected: BUNDLE_FORMAT_VERSION });
         }
         let (bundle, trailing) =
-            postcard::take_from_bytes::<Bundle>(rest).map_err(|e| BundleError::Corrupt {
-                message: e.to_string(),
-            })?;
+            postcard::take_from_bytes::<Bundle>(rest).map_err(|e| BundleError::Corrupt { message: e.to_string() })?;
         if !trailing.is_empty() {
             return Err(BundleError::Corrupt {
                 message: format!("{} unexpected bytes after the bundle", trailing.len()),

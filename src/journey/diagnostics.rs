@@ -108,11 +108,7 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Vec<Diagnostic>> {
                     errors.extend(e);
                 }
             }
-            Err(e) => errors.push(file_error(
-                "io_error",
-                &path,
-                &format!("cannot read the file: {e}"),
-            )),
+            Err(e) => errors.push(file_error("io_error", &path, &format!("cannot read the file: {e}"))),
         }
     }
     if errors.is_empty() {
@@ -123,18 +119,12 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Vec<Diagnostic>> {
 }
 
 /// Loads and compiles files or directories (see [`load`]) into one bundle.
-pub fn compile_paths<P: AsRef<Path>>(
-    paths: &[P],
-    zones: &dyn ZoneSource,
-) -> Result<Bundle, Vec<Diagnostic>> {
+pub fn compile_paths<P: AsRef<Path>>(paths: &[P], zones: &dyn ZoneSource) -> Result<Bundle, Vec<Diagnostic>> {
     load(paths)?.compile(zones)
 }
 
 /// Loads and compiles one journey or bundle file (or directory).
-pub fn compile_journey_file(
-    path: &Path,
-    zones: &dyn ZoneSource,
-) -> Result<Bundle, Vec<Diagnostic>> {
+pub fn compile_journey_file(path: &Path, zones: &dyn ZoneSource) -> Result<Bundle, Vec<Diagnostic>> {
     compile_paths(&[path], zones)
 }
 
@@ -163,8 +153,7 @@ fn file_error(code: &str, path: &Path, message: &str) -> Diagnostic {
 impl Sources {
     /// Validates and compiles the merged bundle; errors come back located in their files.
     pub fn compile(&self, zones: &dyn ZoneSource) -> Result<Bundle, Vec<Diagnostic>> {
-        compile_bundle(&self.bundle, zones)
-            .map_err(|errors| errors.iter().map(|e| self.locate(e)).collect())
+        compile_bundle(&self.bundle, zones).map_err(|errors| errors.iter().map(|e| self.locate(e)).collect())
     }
 
     /// The source of a journey by id.
@@ -181,11 +170,7 @@ impl Sources {
             code: err.code().into(),
             file: source.map(|s| s.path.clone()),
             position: source.and_then(|s| position_of_pointer(&s.text, &pointer)),
-            pointer: if pointer.is_empty() {
-                "/".into()
-            } else {
-                pointer
-            },
+            pointer: if pointer.is_empty() { "/".into() } else { pointer },
             message: err.kind.to_string(),
         }
     }
@@ -206,10 +191,7 @@ impl Sources {
             }
             Some("policy") => (self.policy_file, pointer.to_owned()),
             Some("groups") => {
-                let file = tokens
-                    .next()
-                    .map(unescape_token)
-                    .and_then(|g| self.group_files.get(&g).copied());
+                let file = tokens.next().map(unescape_token).and_then(|g| self.group_files.get(&g).copied());
                 (file, pointer.to_owned())
             }
             _ => (self.files.first().map(|_| 0), pointer.to_owned()),
@@ -233,8 +215,7 @@ impl Sources {
                 message: format!("the file holds a JSON {}, not an object: write a journey (an object with \"steps\") or a bundle (an object with \"journeys\")", json_type(&shape)),
             }]);
         };
-        if top.contains_key("journeys") || !top.contains_key("steps") && top.contains_key("policy")
-        {
+        if top.contains_key("journeys") || !top.contains_key("steps") && top.contains_key("policy") {
             let bundle: BundleSource =
                 serde_json::from_str(text).map_err(|e| vec![serde_diagnostic(&path, text, &e)])?;
             let mut errors = Vec::new();
@@ -275,10 +256,7 @@ impl Sources {
                 }
             }
             for (k, journey) in bundle.journeys.into_iter().enumerate() {
-                self.journeys.push(Origin {
-                    file: index,
-                    prefix: format!("/journeys/{k}"),
-                });
+                self.journeys.push(Origin { file: index, prefix: format!("/journeys/{k}") });
                 self.bundle.journeys.push(journey);
             }
             if errors.is_empty() {
@@ -289,10 +267,7 @@ impl Sources {
         } else if top.contains_key("steps") {
             let journey: JourneySource =
                 serde_json::from_str(text).map_err(|e| vec![serde_diagnostic(&path, text, &e)])?;
-            self.journeys.push(Origin {
-                file: index,
-                prefix: String::new(),
-            });
+            self.journeys.push(Origin { file: index, prefix: String::new() });
             self.bundle.journeys.push(journey);
             Ok(())
         } else {
@@ -346,11 +321,8 @@ pub fn serde_diagnostic(path: &Path, text: &str, err: &serde_json::Error) -> Dia
     };
     let (line, column) = (err.line(), err.column());
     let offset = offset_of_line_column(text, line, column);
-    let pointer = if code == "bad_json" {
-        String::new()
-    } else {
-        offset.map(|o| pointer_at(text, o)).unwrap_or_default()
-    };
+    let pointer =
+        if code == "bad_json" { String::new() } else { offset.map(|o| pointer_at(text, o)).unwrap_or_default() };
     let position = match offset {
         Some(o) => Some(line_column(text, o)),
         None if line > 0 => Some((line, column.max(1))),
@@ -368,9 +340,7 @@ pub fn serde_diagnostic(path: &Path, text: &str, err: &serde_json::Error) -> Dia
 fn parse_tree(text: &str) -> Option<Node<'_>> {
     let collect = jsonc_parser::CollectOptions::default();
     let options = jsonc_parser::ParseOptions::default();
-    jsonc_parser::parse_to_ast(text, &collect, &options)
-        .ok()?
-        .value
+    jsonc_parser::parse_to_ast(text, &collect, &options).ok()?.value
 }
 
 /// 1-based (line, column) of what a JSON pointer names in `text`; when the exact path
@@ -381,15 +351,8 @@ pub fn position_of_pointer(text: &str, pointer: &str) -> Option<(usize, usize)> 
     for token in pointer.split('/').skip(1) {
         let token = unescape_token(token);
         let child = match node {
-            Node::Object(obj) => obj
-                .properties
-                .iter()
-                .find(|p| prop_name(&p.name) == token)
-                .map(|p| &p.value),
-            Node::Array(arr) => token
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| arr.elements.get(i)),
+            Node::Object(obj) => obj.properties.iter().find(|p| prop_name(&p.name) == token).map(|p| &p.value),
+            Node::Array(arr) => token.parse::<usize>().ok().and_then(|i| arr.elements.get(i)),
             _ => None,
         };
         match child {
@@ -409,24 +372,19 @@ pub fn pointer_at(text: &str, offset: usize) -> String {
     let mut node = &root;
     loop {
         let next = match node {
-            Node::Object(obj) => obj
-                .properties
-                .iter()
-                .find(|p| p.range.start <= offset && offset <= p.range.end)
-                .map(|p| {
+            Node::Object(obj) => {
+                obj.properties.iter().find(|p| p.range.start <= offset && offset <= p.range.end).map(|p| {
                     pointer.push('/');
                     pointer.push_str(&escape_token(prop_name(&p.name)));
                     &p.value
-                }),
-            Node::Array(arr) => arr
-                .elements
-                .iter()
-                .enumerate()
-                .find(|(_, e)| e.start() <= offset && offset <= e.end())
-                .map(|(i, e)| {
+                })
+            }
+            Node::Array(arr) => {
+                arr.elements.iter().enumerate().find(|(_, e)| e.start() <= offset && offset <= e.end()).map(|(i, e)| {
                     pointer.push_str(&format!("/{i}"));
                     e
-                }),
+                })
+            }
             _ => None,
         };
         match next {
@@ -471,13 +429,8 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Byte offset of serde_json's 1-based line and byte column (column 0 = line start).
 fn offset_of_line_column(text: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        text.match_indices('\n')
-            .nth(line.checked_sub(2)?)
-            .map(|(i, _)| i + 1)?
-    };
+    let line_start =
+        if line <= 1 { 0 } else { text.match_indices('\n').nth(line.checked_sub(2)?).map(|(i, _)| i + 1)? };
     let offset = line_start + column.saturating_sub(1);
     (offset <= text.len()).then_some(offset)
 }
@@ -493,10 +446,7 @@ mod tests {
     fn pointers_map_to_positions() {
         assert_eq!(position_of_pointer(TEXT, "/steps/0/timeout"), Some((3, 28)));
         // Missing field: the closest parent, the step object.
-        assert_eq!(
-            position_of_pointer(TEXT, "/steps/0/on_performed"),
-            Some((3, 5))
-        );
+        assert_eq!(position_of_pointer(TEXT, "/steps/0/on_performed"), Some((3, 5)));
         assert_eq!(position_of_pointer(TEXT, ""), Some((1, 1)));
     }
 

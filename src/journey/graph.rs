@@ -16,11 +16,7 @@ const MAX_CONDITION_CHARS: usize = 48;
 pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "flowchart TD");
-    let title = if journey.name.is_empty() {
-        journey.id.as_str()
-    } else {
-        journey.name.as_str()
-    };
+    let title = if journey.name.is_empty() { journey.id.as_str() } else { journey.name.as_str() };
     let _ = writeln!(out, "    %% journey {}", journey.id.replace('\n', " "));
     let mut entry = match &journey.entry {
         Entry::Event(m) => format!("entry: {}", m.event),
@@ -42,11 +38,7 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
     let _ = writeln!(out, "    entry([\"{}\"])", escape(&entry));
     for (i, step) in journey.steps.iter().enumerate() {
         let source_step = source.and_then(|s| s.steps.get(i));
-        let label = escape(&format!(
-            "{}\n{}",
-            step.id,
-            step_label(&step.kind, source_step)
-        ));
+        let label = escape(&format!("{}\n{}", step.id, step_label(&step.kind, source_step)));
         let _ = match step.kind {
             StepKind::Exit => writeln!(out, "    s{i}([\"{label}\"])"),
             StepKind::Branch { .. } | StepKind::Split { .. } => {
@@ -73,11 +65,7 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
         if let StepKind::Split { holdout_bp, .. } = step.kind {
             if holdout_bp > 0 {
                 let _ = writeln!(out, "    h{i}([\"holdout exit\"])");
-                let _ = writeln!(
-                    out,
-                    "    s{i} -.->|\"holdout {}\"| h{i}",
-                    percent(holdout_bp)
-                );
+                let _ = writeln!(out, "    s{i} -.->|\"holdout {}\"| h{i}", percent(holdout_bp));
             }
         }
     }
@@ -87,25 +75,14 @@ pub fn mermaid(journey: &Journey, source: Option<&JourneySource>) -> String {
 /// The second line of a step's node.
 fn step_label(kind: &StepKind, source: Option<&StepSource>) -> String {
     match kind {
-        StepKind::WaitFor {
-            trigger, timeout, ..
-        } => match trigger {
+        StepKind::WaitFor { trigger, timeout, .. } => match trigger {
             WaitTrigger::Event(m) => format!("wait_for {} ≤ {timeout}", m.event),
             WaitTrigger::State(_) => {
-                let until = source
-                    .and_then(|s| s.until.as_ref())
-                    .map(|u| shorten(&u.to_json()));
-                format!(
-                    "wait_for {} ≤ {timeout}",
-                    until.as_deref().unwrap_or("state")
-                )
+                let until = source.and_then(|s| s.until.as_ref()).map(|u| shorten(&u.to_json()));
+                format!("wait_for {} ≤ {timeout}", until.as_deref().unwrap_or("state"))
             }
         },
-        StepKind::Delay {
-            duration,
-            until_minute,
-            ..
-        } => {
+        StepKind::Delay { duration, until_minute, .. } => {
             let mut label = "delay".to_owned();
             if duration.millis() > 0 {
                 label.push_str(&format!(" {duration}"));
@@ -130,11 +107,7 @@ fn step_label(kind: &StepKind, source: Option<&StepSource>) -> String {
                 label.push_str("\ncritical");
             }
             if send.channel == Channel::Ads {
-                label.push_str(if send.audience_add {
-                    " (add)"
-                } else {
-                    " (remove)"
-                });
+                label.push_str(if send.audience_add { " (add)" } else { " (remove)" });
             }
             label
         }
@@ -149,15 +122,8 @@ fn step_label(kind: &StepKind, source: Option<&StepSource>) -> String {
 /// Outgoing edges: (label, target step index).
 fn edges(kind: &StepKind, source: Option<&StepSource>) -> Vec<(Option<String>, usize)> {
     match kind {
-        StepKind::WaitFor {
-            on_performed,
-            on_timed_out,
-            ..
-        } => {
-            vec![
-                (Some("performed".into()), *on_performed),
-                (Some("timed out".into()), *on_timed_out),
-            ]
+        StepKind::WaitFor { on_performed, on_timed_out, .. } => {
+            vec![(Some("performed".into()), *on_performed), (Some("timed out".into()), *on_timed_out)]
         }
         StepKind::Delay { next, .. } => vec![(None, *next)],
         StepKind::Send(send) => vec![(None, send.next)],
@@ -166,22 +132,16 @@ fn edges(kind: &StepKind, source: Option<&StepSource>) -> Vec<(Option<String>, u
                 .iter()
                 .enumerate()
                 .map(|(k, (_, next))| {
-                    let text = source
-                        .and_then(|s| s.cases.get(k))
-                        .map(|c| shorten(&c.when.to_json()));
-                    (
-                        Some(text.unwrap_or_else(|| format!("case {}", k + 1))),
-                        *next,
-                    )
+                    let text = source.and_then(|s| s.cases.get(k)).map(|c| shorten(&c.when.to_json()));
+                    (Some(text.unwrap_or_else(|| format!("case {}", k + 1))), *next)
                 })
                 .collect();
             out.push((Some("otherwise".into()), *default));
             out
         }
-        StepKind::Split { variants, .. } => variants
-            .iter()
-            .map(|(name, bp, next)| (Some(format!("{name} {}", percent(*bp))), *next))
-            .collect(),
+        StepKind::Split { variants, .. } => {
+            variants.iter().map(|(name, bp, next)| (Some(format!("{name} {}", percent(*bp))), *next)).collect()
+        }
         StepKind::Exit => Vec::new(),
     }
 }
@@ -190,11 +150,7 @@ fn percent(bp: u32) -> String {
     if bp % 100 == 0 {
         format!("{}%", bp / 100)
     } else {
-        format!(
-            "{}.{}%",
-            bp / 100,
-            format!("{:02}", bp % 100).trim_end_matches('0')
-        )
+        format!("{}.{}%", bp / 100, format!("{:02}", bp % 100).trim_end_matches('0'))
     }
 }
 
@@ -236,10 +192,7 @@ mod tests {
 
     #[test]
     fn escapes_label_text() {
-        assert_eq!(
-            escape("a \"b\" <c> #1 | x\ny"),
-            "a #quot;b#quot; #lt;c#gt; #35;1 #124; x<br/>y"
-        );
+        assert_eq!(escape("a \"b\" <c> #1 | x\ny"), "a #quot;b#quot; #lt;c#gt; #35;1 #124; x<br/>y");
         assert_eq!(percent(2500), "25%");
         assert_eq!(percent(3333), "33.33%");
         assert_eq!(percent(1050), "10.5%");

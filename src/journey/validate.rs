@@ -9,12 +9,11 @@ use crate::condition::{Condition, ConditionError};
 use crate::event::canonical_name;
 use crate::intent::IntentModel;
 use crate::journey::compiled::{
-    Bundle, Cap, CapPeriod, Channel, ChannelSet, Conversion, Entry, EventMatch, Incentive, Journey,
-    Policy, QuietHours, Reentry, Schedule, Send, Step, StepKind, WaitTrigger,
+    Bundle, Cap, CapPeriod, Channel, ChannelSet, Conversion, Entry, EventMatch, Incentive, Journey, Policy, QuietHours,
+    Reentry, Schedule, Send, Step, StepKind, WaitTrigger,
 };
 use crate::journey::model::{
-    BundleSource, CapSource, EventMatchSource, JourneySource, PolicySource, ReentrySource,
-    ScheduleSource, StepSource,
+    BundleSource, CapSource, EventMatchSource, JourneySource, PolicySource, ReentrySource, ScheduleSource, StepSource,
 };
 use crate::time::{parse_time_of_day, Duration, TimeError, Timestamp, Zone};
 use crate::value::Value;
@@ -35,14 +34,8 @@ impl ZoneSource for FixedZones {
 }
 
 /// Entry event properties remembered when a journey does not say.
-pub const DEFAULT_REMEMBER: [&str; 6] = [
-    "item_id",
-    "item_category",
-    "transaction_id",
-    "search_term",
-    "cart_id",
-    "value",
-];
+pub const DEFAULT_REMEMBER: [&str; 6] =
+    ["item_id", "item_category", "transaction_id", "search_term", "cart_id", "value"];
 
 /// Longest journey or step id.
 pub const MAX_ID_LEN: usize = 64;
@@ -69,10 +62,7 @@ pub struct JourneyError {
 impl JourneyError {
     /// An error at a JSON pointer.
     pub fn new(path: impl Into<String>, kind: JourneyErrorKind) -> JourneyError {
-        JourneyError {
-            path: path.into(),
-            kind,
-        }
+        JourneyError { path: path.into(), kind }
     }
 
     /// Stable snake_case code (`bad_duration`, `unknown_step`, ...).
@@ -205,7 +195,9 @@ pub enum JourneyErrorKind {
     #[error("empty event name: write an event such as \"add_to_cart\" or \"Product Viewed\"")]
     EmptyEventName,
     /// A time zone the zone source does not know.
-    #[error("unknown time zone {found:?}: write an IANA name such as \"Europe/Paris\" or a fixed offset such as \"+02:00\"")]
+    #[error(
+        "unknown time zone {found:?}: write an IANA name such as \"Europe/Paris\" or a fixed offset such as \"+02:00\""
+    )]
     UnknownTimeZone {
         /// The text written.
         found: String,
@@ -317,26 +309,15 @@ fn condition_error_path(base: &str, err: &ConditionError) -> String {
 /// Validates and compiles a bundle; on failure returns every error found.
 ///
 /// Journeys come out sorted by id; error paths index the source as written.
-pub fn compile_bundle(
-    src: &BundleSource,
-    zones: &dyn ZoneSource,
-) -> Result<Bundle, Vec<JourneyError>> {
-    let mut ck = Checker {
-        zones,
-        errors: Vec::new(),
-    };
+pub fn compile_bundle(src: &BundleSource, zones: &dyn ZoneSource) -> Result<Bundle, Vec<JourneyError>> {
+    let mut ck = Checker { zones, errors: Vec::new() };
     let policy = ck.policy(&src.policy);
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut journeys = Vec::with_capacity(src.journeys.len());
     for (i, journey) in src.journeys.iter().enumerate() {
         let path = format!("/journeys/{i}");
         if seen.insert(journey.id.as_str(), i).is_some() {
-            ck.err(
-                format!("{path}/id"),
-                JourneyErrorKind::DuplicateJourneyId {
-                    id: journey.id.clone(),
-                },
-            );
+            ck.err(format!("{path}/id"), JourneyErrorKind::DuplicateJourneyId { id: journey.id.clone() });
         }
         if let Some(compiled) = ck.journey(&path, journey) {
             journeys.push(compiled);
@@ -345,11 +326,7 @@ pub fn compile_bundle(
     match policy {
         Some(policy) if ck.errors.is_empty() => {
             journeys.sort_by(|a, b| a.id.cmp(&b.id));
-            Ok(Bundle {
-                journeys,
-                policy,
-                groups: src.groups.clone(),
-            })
+            Ok(Bundle { journeys, policy, groups: src.groups.clone() })
         }
         _ => Err(ck.errors),
     }
@@ -357,15 +334,8 @@ pub fn compile_bundle(
 
 /// Validates and compiles one journey under `path` (e.g. `""` for a journey file's root,
 /// `/journeys/3` inside a bundle).
-pub fn compile_journey(
-    src: &JourneySource,
-    path: &str,
-    zones: &dyn ZoneSource,
-) -> Result<Journey, Vec<JourneyError>> {
-    let mut ck = Checker {
-        zones,
-        errors: Vec::new(),
-    };
+pub fn compile_journey(src: &JourneySource, path: &str, zones: &dyn ZoneSource) -> Result<Journey, Vec<JourneyError>> {
+    let mut ck = Checker { zones, errors: Vec::new() };
     match ck.journey(path, src) {
         Some(journey) if ck.errors.is_empty() => Ok(journey),
         _ => Err(ck.errors),
@@ -398,21 +368,12 @@ impl Checker<'_> {
     }
 
     fn missing<T>(&mut self, path: &str, field: &'static str, hint: &'static str) -> Option<T> {
-        self.err(
-            format!("{path}/{field}"),
-            JourneyErrorKind::MissingField { field, hint },
-        );
+        self.err(format!("{path}/{field}"), JourneyErrorKind::MissingField { field, hint });
         None
     }
 
     fn not_allowed(&mut self, path: &str, field: &'static str, context: impl Into<String>) {
-        self.err(
-            format!("{path}/{field}"),
-            JourneyErrorKind::FieldNotAllowed {
-                field,
-                context: context.into(),
-            },
-        );
+        self.err(format!("{path}/{field}"), JourneyErrorKind::FieldNotAllowed { field, context: context.into() });
     }
 
     /// A duration that must be > 0.
@@ -420,13 +381,7 @@ impl Checker<'_> {
         match Duration::parse(text) {
             Ok(d) if d.millis() > 0 => Some(d),
             Ok(_) => {
-                self.err(
-                    path,
-                    JourneyErrorKind::NonPositiveDuration {
-                        field,
-                        found: text.to_owned(),
-                    },
-                );
+                self.err(path, JourneyErrorKind::NonPositiveDuration { field, found: text.to_owned() });
                 None
             }
             Err(e) => {
@@ -437,15 +392,11 @@ impl Checker<'_> {
     }
 
     fn timestamp(&mut self, path: String, text: &str) -> Option<Timestamp> {
-        Timestamp::parse_rfc3339(text)
-            .map_err(|e| self.err(path, e.into()))
-            .ok()
+        Timestamp::parse_rfc3339(text).map_err(|e| self.err(path, e.into())).ok()
     }
 
     fn time_of_day(&mut self, path: String, text: &str) -> Option<u16> {
-        parse_time_of_day(text)
-            .map_err(|e| self.err(path, e.into()))
-            .ok()
+        parse_time_of_day(text).map_err(|e| self.err(path, e.into())).ok()
     }
 
     /// A condition; absent = always true.
@@ -457,13 +408,7 @@ impl Checker<'_> {
             Ok(c) => Some(c),
             Err(e) => {
                 let at = condition_error_path(path, &e);
-                self.err(
-                    at,
-                    JourneyErrorKind::BadCondition {
-                        message: e.to_string(),
-                        code: e.code(),
-                    },
-                );
+                self.err(at, JourneyErrorKind::BadCondition { message: e.to_string(), code: e.code() });
                 None
             }
         }
@@ -472,13 +417,7 @@ impl Checker<'_> {
     fn channel(&mut self, path: String, name: &str) -> Option<Channel> {
         let found = Channel::parse(name);
         if found.is_none() {
-            self.err(
-                path,
-                JourneyErrorKind::UnknownChannel {
-                    found: name.to_owned(),
-                    allowed: CHANNEL_NAMES,
-                },
-            );
+            self.err(path, JourneyErrorKind::UnknownChannel { found: name.to_owned(), allowed: CHANNEL_NAMES });
         }
         found
     }
@@ -506,26 +445,15 @@ impl Checker<'_> {
     fn event_match(&mut self, path: &str, src: &EventMatchSource) -> Option<EventMatch> {
         let event = self.event_name(format!("{path}/event"), &src.event);
         let filter = self.condition(&format!("{path}/where"), src.filter.as_ref());
-        Some(EventMatch {
-            event: event?,
-            filter: filter?,
-        })
+        Some(EventMatch { event: event?, filter: filter? })
     }
 
     fn id(&mut self, path: String, what: &'static str, id: &str) -> bool {
         let ok = !id.is_empty()
             && id.len() <= MAX_ID_LEN
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !ok {
-            self.err(
-                path,
-                JourneyErrorKind::BadId {
-                    what,
-                    found: id.to_owned(),
-                },
-            );
+            self.err(path, JourneyErrorKind::BadId { what, found: id.to_owned() });
         }
         ok
     }
@@ -545,22 +473,14 @@ impl Checker<'_> {
                 } else {
                     format!("/policy/intent/{inner}")
                 };
-                self.err(
-                    at,
-                    JourneyErrorKind::BadIntent {
-                        message: e.to_string(),
-                    },
-                );
+                self.err(at, JourneyErrorKind::BadIntent { message: e.to_string() });
                 None
             }
         };
         let before = self.errors.len();
         let caps: Option<Vec<Cap>> = src.caps.as_ref().map(|caps| {
-            let compiled: Vec<Option<Cap>> = caps
-                .iter()
-                .enumerate()
-                .map(|(i, c)| self.cap(&format!("/policy/caps/{i}"), c))
-                .collect();
+            let compiled: Vec<Option<Cap>> =
+                caps.iter().enumerate().map(|(i, c)| self.cap(&format!("/policy/caps/{i}"), c)).collect();
             compiled.into_iter().flatten().collect()
         });
         let mut window = None;
@@ -568,11 +488,7 @@ impl Checker<'_> {
         let mut same_journey_only = false;
         if let Some(s) = &src.suppression {
             if let Some(text) = &s.window {
-                window = self.duration(
-                    "/policy/suppression/window".into(),
-                    "suppression window",
-                    text,
-                );
+                window = self.duration("/policy/suppression/window".into(), "suppression window", text);
             }
             if let Some(names) = &s.suppresses {
                 suppresses = self.channel_set("/policy/suppression/suppresses", names);
@@ -582,15 +498,14 @@ impl Checker<'_> {
                 Some("journey") => same_journey_only = true,
                 Some(other) => self.err(
                     "/policy/suppression/scope",
-                    JourneyErrorKind::BadSuppressionScope {
-                        found: other.to_owned(),
-                    },
+                    JourneyErrorKind::BadSuppressionScope { found: other.to_owned() },
                 ),
             }
         }
-        let session_timeout = src.session_timeout.as_ref().and_then(|text| {
-            self.duration("/policy/session_timeout".into(), "session_timeout", text)
-        });
+        let session_timeout = src
+            .session_timeout
+            .as_ref()
+            .and_then(|text| self.duration("/policy/session_timeout".into(), "session_timeout", text));
         let assume_consent = self.channel_set("/policy/assume_consent", &src.assume_consent);
         if self.errors.len() != before {
             return None;
@@ -644,15 +559,9 @@ impl Checker<'_> {
         let per = if src.per == "session" {
             Some(CapPeriod::Session)
         } else {
-            self.duration(format!("{path}/per"), "cap period", &src.per)
-                .map(CapPeriod::Window)
+            self.duration(format!("{path}/per"), "cap period", &src.per).map(CapPeriod::Window)
         };
-        let cap = Cap {
-            channel: channel?,
-            max: src.max,
-            per: per?,
-            hard: src.hard,
-        };
+        let cap = Cap { channel: channel?, max: src.max, per: per?, hard: src.hard };
         (src.max > 0).then_some(cap)
     }
 
@@ -664,9 +573,7 @@ impl Checker<'_> {
         let schedule = self.schedule(&format!("{path}/schedule"), src.schedule.as_ref());
         let entry = self.entry(path, src);
         let audience = match &src.audience {
-            Some(a) => self
-                .condition(&format!("{path}/audience"), Some(a))
-                .map(Some),
+            Some(a) => self.condition(&format!("{path}/audience"), Some(a)).map(Some),
             None => Some(None),
         };
         let reentry = self.reentry(&format!("{path}/reentry"), src.reentry.as_ref());
@@ -674,22 +581,13 @@ impl Checker<'_> {
             None => Some(None),
             Some(c) => {
                 let cpath = format!("{path}/conversion");
-                let matcher = self.event_match(
-                    &cpath,
-                    &EventMatchSource {
-                        event: c.event.clone(),
-                        filter: c.filter.clone(),
-                    },
-                );
+                let matcher =
+                    self.event_match(&cpath, &EventMatchSource { event: c.event.clone(), filter: c.filter.clone() });
                 let within = match &c.within {
-                    Some(w) => self
-                        .duration(format!("{cpath}/within"), "conversion within", w)
-                        .map(Some),
+                    Some(w) => self.duration(format!("{cpath}/within"), "conversion within", w).map(Some),
                     None => Some(None),
                 };
-                matcher
-                    .zip(within)
-                    .map(|(matcher, within)| Some(Conversion { matcher, within }))
+                matcher.zip(within).map(|(matcher, within)| Some(Conversion { matcher, within }))
             }
         };
         let exit_when: Vec<Option<EventMatch>> = src
@@ -725,12 +623,7 @@ impl Checker<'_> {
 
     fn schedule(&mut self, path: &str, src: Option<&ScheduleSource>) -> Option<Schedule> {
         let Some(src) = src else {
-            return Some(Schedule {
-                start: None,
-                end: None,
-                zone: Zone::utc(),
-                quiet_hours: None,
-            });
+            return Some(Schedule { start: None, end: None, zone: Zone::utc(), quiet_hours: None });
         };
         let start = match &src.start {
             Some(t) => self.timestamp(format!("{path}/start"), t).map(Some),
@@ -745,7 +638,9 @@ impl Checker<'_> {
                 self.err(
                     format!("{path}/end"),
                     JourneyErrorKind::BadSchedule {
-                        message: format!("schedule end {e} is not after its start {s}: write an end later than the start"),
+                        message: format!(
+                            "schedule end {e} is not after its start {s}: write an end later than the start"
+                        ),
                     },
                 );
             }
@@ -755,12 +650,7 @@ impl Checker<'_> {
             Some(name) => {
                 let zone = self.zones.resolve(name);
                 if zone.is_none() {
-                    self.err(
-                        format!("{path}/time_zone"),
-                        JourneyErrorKind::UnknownTimeZone {
-                            found: name.clone(),
-                        },
-                    );
+                    self.err(format!("{path}/time_zone"), JourneyErrorKind::UnknownTimeZone { found: name.clone() });
                 }
                 zone
             }
@@ -773,11 +663,7 @@ impl Checker<'_> {
                 let end_minute = self.time_of_day(format!("{qpath}/end"), &q.end);
                 let channels = match &q.channels {
                     Some(names) => self.channel_set(&format!("{qpath}/channels"), names),
-                    None => Some(ChannelSet::of(&[
-                        Channel::Email,
-                        Channel::Sms,
-                        Channel::Push,
-                    ])),
+                    None => Some(ChannelSet::of(&[Channel::Email, Channel::Sms, Channel::Push])),
                 };
                 if let (Some(s), Some(e)) = (start_minute, end_minute) {
                     if s == e {
@@ -790,25 +676,14 @@ impl Checker<'_> {
                     }
                 }
                 match (start_minute, end_minute, channels) {
-                    (Some(start_minute), Some(end_minute), Some(channels))
-                        if start_minute != end_minute =>
-                    {
-                        Some(Some(QuietHours {
-                            start_minute,
-                            end_minute,
-                            channels,
-                        }))
+                    (Some(start_minute), Some(end_minute), Some(channels)) if start_minute != end_minute => {
+                        Some(Some(QuietHours { start_minute, end_minute, channels }))
                     }
                     _ => None,
                 }
             }
         };
-        Some(Schedule {
-            start: start?,
-            end: end?,
-            zone: zone?,
-            quiet_hours: quiet_hours?,
-        })
+        Some(Schedule { start: start?, end: end?, zone: zone?, quiet_hours: quiet_hours? })
     }
 
     fn entry(&mut self, path: &str, src: &JourneySource) -> Option<Entry> {
@@ -818,10 +693,7 @@ impl Checker<'_> {
             (Some(event), None) => {
                 let event = self.event_name(format!("{epath}/event"), event);
                 let filter = self.condition(&format!("{epath}/where"), entry.filter.as_ref());
-                Some(Entry::Event(EventMatch {
-                    event: event?,
-                    filter: filter?,
-                }))
+                Some(Entry::Event(EventMatch { event: event?, filter: filter? }))
             }
             (None, Some(audience)) => {
                 if entry.filter.is_some() {
@@ -890,9 +762,7 @@ impl Checker<'_> {
                     ),
                 };
                 let window = match &src.window {
-                    Some(w) => self
-                        .duration(format!("{path}/window"), "reentry window", w)
-                        .map(Some),
+                    Some(w) => self.duration(format!("{path}/window"), "reentry window", w).map(Some),
                     None => Some(None),
                 };
                 let mut ok = true;
@@ -929,19 +799,13 @@ impl Checker<'_> {
                     _ => {}
                 }
                 let (lock, window) = (lock?, window?);
-                ok.then_some(Reentry::Multiple {
-                    lock,
-                    cap: src.cap,
-                    window,
-                })
+                ok.then_some(Reentry::Multiple { lock, cap: src.cap, window })
             }
             other => {
                 self.err(
                     format!("{path}/mode"),
                     JourneyErrorKind::BadReentry {
-                        message: format!(
-                            "unknown reentry mode {other:?}: write \"once\" or \"multiple\""
-                        ),
+                        message: format!("unknown reentry mode {other:?}: write \"once\" or \"multiple\""),
                     },
                 );
                 None
@@ -962,24 +826,13 @@ impl Checker<'_> {
             let ipath = format!("{path}/steps/{i}/id");
             if self.id(ipath.clone(), "step", &step.id) {
                 if let Some(&first) = by_id.get(step.id.as_str()) {
-                    self.err(
-                        ipath,
-                        JourneyErrorKind::DuplicateStepId {
-                            id: step.id.clone(),
-                            first,
-                        },
-                    );
+                    self.err(ipath, JourneyErrorKind::DuplicateStepId { id: step.id.clone(), first });
                 } else {
                     by_id.insert(step.id.as_str(), i);
                 }
             }
         }
-        let known = src
-            .steps
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let known = src.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
         let ids = StepIds { by_id, known };
         let start = match &src.start {
             Some(id) => self.step_ref(format!("{path}/start"), &ids, id),
@@ -990,16 +843,7 @@ impl Checker<'_> {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, step)| {
-                self.step(
-                    &format!("{path}/steps/{i}"),
-                    step,
-                    i,
-                    count,
-                    &ids,
-                    src.priority,
-                )
-            })
+            .map(|(i, step)| self.step(&format!("{path}/steps/{i}"), step, i, count, &ids, src.priority))
             .collect();
         // Graph checks only make sense when every reference resolved.
         let graph_complete = !self.errors.iter().skip(before).any(|e| {
@@ -1010,10 +854,7 @@ impl Checker<'_> {
                     | JourneyErrorKind::BadId { .. }
                     | JourneyErrorKind::UnknownStepType { .. }
                     | JourneyErrorKind::FallsOffEnd { .. }
-                    | JourneyErrorKind::MissingField {
-                        field: "on_performed" | "on_timed_out" | "default",
-                        ..
-                    }
+                    | JourneyErrorKind::MissingField { field: "on_performed" | "on_timed_out" | "default", .. }
             )
         });
         if let (Some(start), true) = (start, graph_complete) {
@@ -1027,12 +868,7 @@ impl Checker<'_> {
             .steps
             .iter()
             .zip(drafts)
-            .map(|(s, d)| {
-                d.kind.map(|kind| Step {
-                    id: s.id.clone(),
-                    kind,
-                })
-            })
+            .map(|(s, d)| d.kind.map(|kind| Step { id: s.id.clone(), kind }))
             .collect::<Option<Vec<_>>>()?;
         Some((start, steps))
     }
@@ -1040,13 +876,7 @@ impl Checker<'_> {
     fn step_ref(&mut self, path: String, ids: &StepIds<'_>, target: &str) -> Option<usize> {
         let found = ids.by_id.get(target).copied();
         if found.is_none() {
-            self.err(
-                path,
-                JourneyErrorKind::UnknownStep {
-                    target: target.to_owned(),
-                    known: ids.known.clone(),
-                },
-            );
+            self.err(path, JourneyErrorKind::UnknownStep { target: target.to_owned(), known: ids.known.clone() });
         }
         found
     }
@@ -1064,12 +894,7 @@ impl Checker<'_> {
             Some(target) => self.step_ref(format!("{path}/next"), ids, target),
             None if index + 1 < count => Some(index + 1),
             None => {
-                self.err(
-                    path,
-                    JourneyErrorKind::FallsOffEnd {
-                        step: step.id.clone(),
-                    },
-                );
+                self.err(path, JourneyErrorKind::FallsOffEnd { step: step.id.clone() });
                 None
             }
         }
@@ -1078,7 +903,11 @@ impl Checker<'_> {
     /// Reports every field set on a step that its type does not use.
     fn only_fields(&mut self, path: &str, step: &StepSource, allowed: &[&str]) {
         let set: [(&'static str, bool, &'static str); 20] = [
-            ("next", step.next.is_some(), "delay and send; wait_for uses on_performed / on_timed_out, branch default, split variants"),
+            (
+                "next",
+                step.next.is_some(),
+                "delay and send; wait_for uses on_performed / on_timed_out, branch default, split variants",
+            ),
             ("event", step.event.is_some(), "wait_for"),
             ("where", step.filter.is_some(), "wait_for with `event`"),
             ("until", step.until.is_some(), "wait_for"),
@@ -1099,21 +928,11 @@ impl Checker<'_> {
             ("audience_action", step.audience_action.is_some(), "send with channel ads"),
             ("variants", !step.variants.is_empty(), "split"),
         ];
-        let article = if step.kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
-        };
-        let set = set
-            .into_iter()
-            .chain([("holdout", step.holdout.is_some(), "split")]);
+        let article = if step.kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let set = set.into_iter().chain([("holdout", step.holdout.is_some(), "split")]);
         for (field, present, owner) in set {
             if present && !allowed.contains(&field) {
-                self.not_allowed(
-                    path,
-                    field,
-                    format!("on {article} {} step (it belongs on {owner})", step.kind),
-                );
+                self.not_allowed(path, field, format!("on {article} {} step (it belongs on {owner})", step.kind));
             }
         }
     }
@@ -1127,40 +946,25 @@ impl Checker<'_> {
         ids: &StepIds<'_>,
         journey_priority: i32,
     ) -> StepDraft {
-        let mut draft = StepDraft {
-            kind: None,
-            successors: Vec::new(),
-            waits: false,
-            is_exit: false,
-        };
+        let mut draft = StepDraft { kind: None, successors: Vec::new(), waits: false, is_exit: false };
         match step.kind.as_str() {
             "wait_for" => {
-                self.only_fields(
-                    path,
-                    step,
-                    &[
-                        "event",
-                        "where",
-                        "until",
-                        "timeout",
-                        "on_performed",
-                        "on_timed_out",
-                    ],
-                );
+                self.only_fields(path, step, &["event", "where", "until", "timeout", "on_performed", "on_timed_out"]);
                 let trigger = match (&step.event, &step.until) {
                     (Some(event), None) => {
                         let event = self.event_name(format!("{path}/event"), event);
                         let filter = self.condition(&format!("{path}/where"), step.filter.as_ref());
-                        event
-                            .zip(filter)
-                            .map(|(event, filter)| WaitTrigger::Event(EventMatch { event, filter }))
+                        event.zip(filter).map(|(event, filter)| WaitTrigger::Event(EventMatch { event, filter }))
                     }
                     (None, Some(until)) => {
                         if step.filter.is_some() {
-                            self.not_allowed(path, "where", "with `until` (it filters the awaited `event`): put the condition in `until`");
+                            self.not_allowed(
+                                path,
+                                "where",
+                                "with `until` (it filters the awaited `event`): put the condition in `until`",
+                            );
                         }
-                        self.condition(&format!("{path}/until"), Some(until))
-                            .map(WaitTrigger::State)
+                        self.condition(&format!("{path}/until"), Some(until)).map(WaitTrigger::State)
                     }
                     (Some(_), Some(_)) => {
                         self.err(path, JourneyErrorKind::ExactlyOne { message: "wait_for has both `event` and `until`: keep one — `event` waits for something the shopper does, `until` for a state such as `{\"intent.tier\": \"hot\"}`" });
@@ -1173,27 +977,15 @@ impl Checker<'_> {
                 };
                 let timeout = match &step.timeout {
                     Some(t) => self.duration(format!("{path}/timeout"), "timeout", t),
-                    None => self.missing(
-                        path,
-                        "timeout",
-                        "a wait_for needs a timeout, how long to wait, e.g. \"3d\"",
-                    ),
+                    None => self.missing(path, "timeout", "a wait_for needs a timeout, how long to wait, e.g. \"3d\""),
                 };
                 let on_performed = match &step.on_performed {
                     Some(t) => self.step_ref(format!("{path}/on_performed"), ids, t),
-                    None => self.missing(
-                        path,
-                        "on_performed",
-                        "write the step id to go to when the shopper did it",
-                    ),
+                    None => self.missing(path, "on_performed", "write the step id to go to when the shopper did it"),
                 };
                 let on_timed_out = match &step.on_timed_out {
                     Some(t) => self.step_ref(format!("{path}/on_timed_out"), ids, t),
-                    None => self.missing(
-                        path,
-                        "on_timed_out",
-                        "write the step id to go to when the wait times out",
-                    ),
+                    None => self.missing(path, "on_timed_out", "write the step id to go to when the wait times out"),
                 };
                 draft.successors.extend(on_performed);
                 draft.successors.extend(on_timed_out);
@@ -1201,12 +993,7 @@ impl Checker<'_> {
                 if let (Some(trigger), Some(timeout), Some(on_performed), Some(on_timed_out)) =
                     (trigger, timeout, on_performed, on_timed_out)
                 {
-                    draft.kind = Some(StepKind::WaitFor {
-                        trigger,
-                        timeout,
-                        on_performed,
-                        on_timed_out,
-                    });
+                    draft.kind = Some(StepKind::WaitFor { trigger, timeout, on_performed, on_timed_out });
                 }
             }
             "delay" => {
@@ -1220,29 +1007,31 @@ impl Checker<'_> {
                     None => Some(None),
                 };
                 if step.duration.is_none() && step.until_time.is_none() {
-                    self.missing::<()>(path, "duration", "a delay needs `duration` (e.g. \"1h\") and/or `until_time` (local \"HH:MM\")");
+                    self.missing::<()>(
+                        path,
+                        "duration",
+                        "a delay needs `duration` (e.g. \"1h\") and/or `until_time` (local \"HH:MM\")",
+                    );
                 }
                 let next = self.next_or_following(path, step, index, count, ids);
                 draft.successors.extend(next);
                 // A duration that failed to parse was reported; treat it as a wait so the
                 // cycle check does not pile a second error on it.
                 draft.waits = duration.is_none_or(|d| d.millis() > 0);
-                if let (Some(duration), Some(until_minute), Some(next)) =
-                    (duration, until_minute, next)
-                {
+                if let (Some(duration), Some(until_minute), Some(next)) = (duration, until_minute, next) {
                     if step.duration.is_some() || step.until_time.is_some() {
-                        draft.kind = Some(StepKind::Delay {
-                            duration,
-                            until_minute,
-                            next,
-                        });
+                        draft.kind = Some(StepKind::Delay { duration, until_minute, next });
                     }
                 }
             }
             "branch" => {
                 self.only_fields(path, step, &["cases", "default"]);
                 if step.cases.is_empty() {
-                    self.missing::<()>(path, "cases", "a branch needs at least one case: `\"cases\": [{\"when\": {...}, \"next\": \"step-id\"}]`");
+                    self.missing::<()>(
+                        path,
+                        "cases",
+                        "a branch needs at least one case: `\"cases\": [{\"when\": {...}, \"next\": \"step-id\"}]`",
+                    );
                 }
                 let mut cases = Vec::with_capacity(step.cases.len());
                 for (i, case) in step.cases.iter().enumerate() {
@@ -1254,16 +1043,10 @@ impl Checker<'_> {
                 }
                 let default = match &step.default {
                     Some(t) => self.step_ref(format!("{path}/default"), ids, t),
-                    None => self.missing(
-                        path,
-                        "default",
-                        "write the step id to go to when no case holds",
-                    ),
+                    None => self.missing(path, "default", "write the step id to go to when no case holds"),
                 };
                 draft.successors.extend(default);
-                if let (Some(cases), Some(default)) =
-                    (cases.into_iter().collect::<Option<Vec<_>>>(), default)
-                {
+                if let (Some(cases), Some(default)) = (cases.into_iter().collect::<Option<Vec<_>>>(), default) {
                     if !cases.is_empty() {
                         draft.kind = Some(StepKind::Branch { cases, default });
                     }
@@ -1290,9 +1073,7 @@ impl Checker<'_> {
                     draft.successors.push(send.next);
                 } else if let Some(target) = &step.next {
                     // Keep the graph complete for reachability even when the send is broken.
-                    draft
-                        .successors
-                        .extend(ids.by_id.get(target.as_str()).copied());
+                    draft.successors.extend(ids.by_id.get(target.as_str()).copied());
                 } else if index + 1 < count {
                     draft.successors.push(index + 1);
                 }
@@ -1301,11 +1082,7 @@ impl Checker<'_> {
             "split" => {
                 self.only_fields(path, step, &["variants", "holdout"]);
                 let split = self.split(path, step, ids);
-                draft.successors.extend(
-                    step.variants
-                        .iter()
-                        .filter_map(|v| ids.by_id.get(v.next.as_str()).copied()),
-                );
+                draft.successors.extend(step.variants.iter().filter_map(|v| ids.by_id.get(v.next.as_str()).copied()));
                 draft.kind = split;
             }
             "exit" => {
@@ -1314,12 +1091,7 @@ impl Checker<'_> {
                 draft.kind = Some(StepKind::Exit);
             }
             other => {
-                self.err(
-                    format!("{path}/type"),
-                    JourneyErrorKind::UnknownStepType {
-                        found: other.to_owned(),
-                    },
-                );
+                self.err(format!("{path}/type"), JourneyErrorKind::UnknownStepType { found: other.to_owned() });
             }
         }
         draft
@@ -1336,16 +1108,18 @@ impl Checker<'_> {
     ) -> Option<Send> {
         let channel = match &step.channel {
             Some(c) => self.channel(format!("{path}/channel"), c),
-            None => self.missing(
-                path,
-                "channel",
-                "write one of onsite, inapp, email, sms, push, ads",
-            ),
+            None => self.missing(path, "channel", "write one of onsite, inapp, email, sms, push, ads"),
         };
         let content = match step.content.as_deref().map(str::trim) {
             Some(c) if !c.is_empty() => Some(c.to_owned()),
-            Some(_) => self.missing(path, "content", "content is empty: write the template / content key to render, e.g. \"cart-reminder-1\""),
-            None => self.missing(path, "content", "write the template / content key to render, e.g. \"cart-reminder-1\""),
+            Some(_) => self.missing(
+                path,
+                "content",
+                "content is empty: write the template / content key to render, e.g. \"cart-reminder-1\"",
+            ),
+            None => {
+                self.missing(path, "content", "write the template / content key to render, e.g. \"cart-reminder-1\"")
+            }
         };
         let incentive = match &step.incentive {
             None => Some(None),
@@ -1353,30 +1127,14 @@ impl Checker<'_> {
                 let ipath = format!("{path}/incentive");
                 let id_ok = !inc.id.trim().is_empty();
                 if !id_ok {
-                    self.missing::<()>(
-                        &ipath,
-                        "id",
-                        "write the incentive (coupon campaign) id, e.g. \"WELCOME10\"",
-                    );
+                    self.missing::<()>(&ipath, "id", "write the incentive (coupon campaign) id, e.g. \"WELCOME10\"");
                 }
                 let valid_for = match &inc.valid_for {
-                    Some(v) => {
-                        self.duration(format!("{ipath}/valid_for"), "incentive valid_for", v)
-                    }
+                    Some(v) => self.duration(format!("{ipath}/valid_for"), "incentive valid_for", v),
                     None => Some(DEFAULT_INCENTIVE_VALIDITY),
                 };
-                let group = inc
-                    .group
-                    .clone()
-                    .filter(|g| !g.trim().is_empty())
-                    .unwrap_or_else(|| inc.id.clone());
-                valid_for.filter(|_| id_ok).map(|valid_for| {
-                    Some(Incentive {
-                        id: inc.id.clone(),
-                        group,
-                        valid_for,
-                    })
-                })
+                let group = inc.group.clone().filter(|g| !g.trim().is_empty()).unwrap_or_else(|| inc.id.clone());
+                valid_for.filter(|_| id_ok).map(|valid_for| Some(Incentive { id: inc.id.clone(), group, valid_for }))
             }
         };
         let mut fallback = Vec::with_capacity(step.fallback.len());
@@ -1388,15 +1146,20 @@ impl Checker<'_> {
                 continue;
             };
             if Some(c) == channel {
-                self.err(fpath, JourneyErrorKind::BadFallback { message: format!("fallback channel {name:?} is the send's own channel: list only other channels to try") });
+                self.err(
+                    fpath,
+                    JourneyErrorKind::BadFallback {
+                        message: format!(
+                            "fallback channel {name:?} is the send's own channel: list only other channels to try"
+                        ),
+                    },
+                );
                 fallback_ok = false;
             } else if fallback.contains(&c) {
                 self.err(
                     fpath,
                     JourneyErrorKind::BadFallback {
-                        message: format!(
-                            "fallback channel {name:?} is listed twice: list each channel once"
-                        ),
+                        message: format!("fallback channel {name:?} is listed twice: list each channel once"),
                     },
                 );
                 fallback_ok = false;
@@ -1409,11 +1172,18 @@ impl Checker<'_> {
                 "add" => Some(true),
                 "remove" => Some(false),
                 other => {
-                    self.err(format!("{path}/audience_action"), JourneyErrorKind::BadAudienceAction { found: other.to_owned() });
+                    self.err(
+                        format!("{path}/audience_action"),
+                        JourneyErrorKind::BadAudienceAction { found: other.to_owned() },
+                    );
                     None
                 }
             },
-            (Some(Channel::Ads), None) => self.missing(path, "audience_action", "an ads send adds or removes the shopper from the retargeting audience: write \"add\" or \"remove\""),
+            (Some(Channel::Ads), None) => self.missing(
+                path,
+                "audience_action",
+                "an ads send adds or removes the shopper from the retargeting audience: write \"add\" or \"remove\"",
+            ),
             (Some(_), Some(_)) => {
                 self.not_allowed(path, "audience_action", "on a send whose channel is not ads");
                 None
@@ -1424,10 +1194,7 @@ impl Checker<'_> {
             Some(v) if !v.is_finite() => {
                 self.err(
                     format!("{path}/expected_value"),
-                    JourneyErrorKind::BadNumber {
-                        field: "expected_value",
-                        found: v,
-                    },
+                    JourneyErrorKind::BadNumber { field: "expected_value", found: v },
                 );
                 None
             }
@@ -1450,7 +1217,11 @@ impl Checker<'_> {
 
     fn split(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> Option<StepKind> {
         if step.variants.is_empty() {
-            return self.missing(path, "variants", "a split needs variants: `[{\"name\": \"a\", \"weight\": 50, \"next\": \"step-id\"}, ...]`");
+            return self.missing(
+                path,
+                "variants",
+                "a split needs variants: `[{\"name\": \"a\", \"weight\": 50, \"next\": \"step-id\"}, ...]`",
+            );
         }
         let mut ok = true;
         let mut names = BTreeSet::new();
@@ -1458,11 +1229,27 @@ impl Checker<'_> {
         for (i, v) in step.variants.iter().enumerate() {
             let vpath = format!("{path}/variants/{i}");
             if !(v.weight.is_finite() && v.weight > 0.0) {
-                self.err(format!("{vpath}/weight"), JourneyErrorKind::BadWeights { message: format!("variant weight {} must be greater than zero: write a relative weight such as 50", v.weight) });
+                self.err(
+                    format!("{vpath}/weight"),
+                    JourneyErrorKind::BadWeights {
+                        message: format!(
+                            "variant weight {} must be greater than zero: write a relative weight such as 50",
+                            v.weight
+                        ),
+                    },
+                );
                 ok = false;
             }
             if v.name.trim().is_empty() || !names.insert(v.name.as_str()) {
-                self.err(format!("{vpath}/name"), JourneyErrorKind::BadWeights { message: format!("variant name {:?} is empty or used twice: give every variant its own name", v.name) });
+                self.err(
+                    format!("{vpath}/name"),
+                    JourneyErrorKind::BadWeights {
+                        message: format!(
+                            "variant name {:?} is empty or used twice: give every variant its own name",
+                            v.name
+                        ),
+                    },
+                );
                 ok = false;
             }
             nexts.push(self.step_ref(format!("{vpath}/next"), ids, &v.next));
@@ -1496,21 +1283,12 @@ impl Checker<'_> {
         // Holdout is decided first, in basis points of all shoppers; the variants then
         // share the rest, their basis points summing to 10_000.
         let holdout_bp = (holdout * 100.0).round().clamp(0.0, 10_000.0) as u32;
-        Some(StepKind::Split {
-            variants,
-            holdout_bp,
-        })
+        Some(StepKind::Split { variants, holdout_bp })
     }
 
     // ---- graph ----
 
-    fn graph_checks(
-        &mut self,
-        path: &str,
-        src: &JourneySource,
-        start: usize,
-        drafts: &[StepDraft],
-    ) {
+    fn graph_checks(&mut self, path: &str, src: &JourneySource, start: usize, drafts: &[StepDraft]) {
         let name = |i: usize| src.steps.get(i).map_or("?", |s| s.id.as_str());
         let step_path = |i: usize| format!("{path}/steps/{i}");
         // Reachability from the start.
@@ -1529,10 +1307,7 @@ impl Checker<'_> {
             if !r {
                 self.err(
                     step_path(i),
-                    JourneyErrorKind::UnreachableStep {
-                        step: name(i).to_owned(),
-                        start: name(start).to_owned(),
-                    },
+                    JourneyErrorKind::UnreachableStep { step: name(i).to_owned(), start: name(start).to_owned() },
                 );
             }
         }
@@ -1541,19 +1316,12 @@ impl Checker<'_> {
             let first = cycle.first().copied().unwrap_or(0);
             let mut names: Vec<String> = cycle.iter().map(|&i| format!("{:?}", name(i))).collect();
             names.push(format!("{:?}", name(first)));
-            self.err(
-                step_path(first),
-                JourneyErrorKind::CycleWithoutWait {
-                    cycle: names.join(" → "),
-                },
-            );
+            self.err(step_path(first), JourneyErrorKind::CycleWithoutWait { cycle: names.join(" → ") });
         }
         // Every reachable step must be able to reach an exit. Steps that fall off the
         // end were reported already and count as ends here.
-        let mut reaches_exit: Vec<bool> = drafts
-            .iter()
-            .map(|d| d.is_exit || (d.successors.is_empty() && d.kind.is_none()))
-            .collect();
+        let mut reaches_exit: Vec<bool> =
+            drafts.iter().map(|d| d.is_exit || (d.successors.is_empty() && d.kind.is_none())).collect();
         let mut changed = true;
         while changed {
             changed = false;
@@ -1561,11 +1329,9 @@ impl Checker<'_> {
                 if reaches_exit.get(i).copied().unwrap_or(true) {
                     continue;
                 }
-                let any = drafts.get(i).is_some_and(|d| {
-                    d.successors
-                        .iter()
-                        .any(|&s| reaches_exit.get(s).copied().unwrap_or(false))
-                });
+                let any = drafts
+                    .get(i)
+                    .is_some_and(|d| d.successors.iter().any(|&s| reaches_exit.get(s).copied().unwrap_or(false)));
                 if any {
                     if let Some(flag) = reaches_exit.get_mut(i) {
                         *flag = true;
@@ -1578,11 +1344,7 @@ impl Checker<'_> {
             .filter(|&i| reached.get(i) == Some(&true) && reaches_exit.get(i) == Some(&false))
             .collect();
         if let Some(&first) = stuck.first() {
-            let steps = stuck
-                .iter()
-                .map(|&i| format!("{:?}", name(i)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let steps = stuck.iter().map(|&i| format!("{:?}", name(i))).collect::<Vec<_>>().join(", ");
             self.err(step_path(first), JourneyErrorKind::NoExit { steps });
         }
     }
@@ -1596,10 +1358,7 @@ fn basis_points(weights: &[f64]) -> Vec<u32> {
         return vec![0; weights.len()];
     }
     let exact: Vec<f64> = weights.iter().map(|w| w / total * 10_000.0).collect();
-    let mut parts: Vec<u32> = exact
-        .iter()
-        .map(|e| e.floor().clamp(0.0, 10_000.0) as u32)
-        .collect();
+    let mut parts: Vec<u32> = exact.iter().map(|e| e.floor().clamp(0.0, 10_000.0) as u32).collect();
     let assigned: u32 = parts.iter().sum();
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|&a, &b| {
@@ -1607,11 +1366,7 @@ fn basis_points(weights: &[f64]) -> Vec<u32> {
         let rb = exact.get(b).map_or(0.0, |e| e - e.floor());
         rb.total_cmp(&ra).then(a.cmp(&b))
     });
-    for &i in order
-        .iter()
-        .cycle()
-        .take(10_000u32.saturating_sub(assigned) as usize)
-    {
+    for &i in order.iter().cycle().take(10_000u32.saturating_sub(assigned) as usize) {
         if let Some(p) = parts.get_mut(i) {
             *p += 1;
         }
@@ -1640,10 +1395,7 @@ fn cycles_without_wait(drafts: &[StepDraft]) -> Vec<Vec<usize>> {
         }
         while let Some(top) = stack.last_mut() {
             let node = top.0;
-            let succ = drafts
-                .get(node)
-                .and_then(|d| d.successors.get(top.1))
-                .copied();
+            let succ = drafts.get(node).and_then(|d| d.successors.get(top.1)).copied();
             top.1 += 1;
             match succ {
                 None => {
@@ -1683,19 +1435,14 @@ mod tests {
     use super::*;
 
     fn journey(steps: &str) -> BundleSource {
-        let text = format!(
-            r#"{{"journeys": [{{"id": "j", "entry": {{"event": "view_item"}}, "steps": {steps}}}]}}"#
-        );
+        let text = format!(r#"{{"journeys": [{{"id": "j", "entry": {{"event": "view_item"}}, "steps": {steps}}}]}}"#);
         serde_json::from_str(&text).unwrap()
     }
 
     fn codes(src: &BundleSource) -> Vec<(String, String)> {
         match compile_bundle(src, &FixedZones) {
             Ok(_) => Vec::new(),
-            Err(errors) => errors
-                .iter()
-                .map(|e| (e.code().to_owned(), e.path.clone()))
-                .collect(),
+            Err(errors) => errors.iter().map(|e| (e.code().to_owned(), e.path.clone())).collect(),
         }
     }
 
@@ -1713,17 +1460,12 @@ mod tests {
                 {"id": "done", "type": "exit"}]"#,
         );
         let found = codes(&self_loop);
-        assert!(
-            found.contains(&("cycle_without_wait".into(), "/journeys/0/steps/0".into())),
-            "{found:?}"
-        );
+        assert!(found.contains(&("cycle_without_wait".into(), "/journeys/0/steps/0".into())), "{found:?}");
     }
 
     #[test]
     fn errors_of_every_journey_are_collected() {
-        let mut src = journey(
-            r#"[{"id": "w", "type": "delay", "duration": "soon"}, {"id": "done", "type": "exit"}]"#,
-        );
+        let mut src = journey(r#"[{"id": "w", "type": "delay", "duration": "soon"}, {"id": "done", "type": "exit"}]"#);
         let mut second = src.journeys.first().unwrap().clone();
         second.id = "BAD".into();
         src.journeys.push(second);
@@ -1731,21 +1473,13 @@ mod tests {
         assert_eq!(
             found,
             [
-                (
-                    "bad_duration".to_owned(),
-                    "/journeys/0/steps/0/duration".to_owned()
-                ),
+                ("bad_duration".to_owned(), "/journeys/0/steps/0/duration".to_owned()),
                 ("bad_id".to_owned(), "/journeys/1/id".to_owned()),
-                (
-                    "bad_duration".to_owned(),
-                    "/journeys/1/steps/0/duration".to_owned()
-                ),
+                ("bad_duration".to_owned(), "/journeys/1/steps/0/duration".to_owned()),
             ]
         );
         let err = compile_bundle(&src, &FixedZones).unwrap_err();
-        assert!(err[0]
-            .to_string()
-            .starts_with("/journeys/0/steps/0/duration: bad duration \"soon\""));
+        assert!(err[0].to_string().starts_with("/journeys/0/steps/0/duration: bad duration \"soon\""));
     }
 
     #[test]
@@ -1753,9 +1487,6 @@ mod tests {
         assert_eq!(basis_points(&[1.0, 1.0, 1.0]), vec![3334, 3333, 3333]);
         assert_eq!(basis_points(&[50.0, 50.0]), vec![5000, 5000]);
         assert_eq!(basis_points(&[2.0]), vec![10_000]);
-        assert_eq!(
-            basis_points(&[1.0, 2.0, 3.0, 7.0]).iter().sum::<u32>(),
-            10_000
-        );
+        assert_eq!(basis_points(&[1.0, 2.0, 3.0, 7.0]).iter().sum::<u32>(), 10_000);
     }
 }
