@@ -18,5 +18,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 2
 fi
 
-step "waymark simulate --journeys templates --events examples/events.ndjson"
-cargo run --quiet --release --locked -- simulate --journeys templates --events examples/events.ndjson
+step "waymark simulate --journeys templates examples/journeys --events examples/events.ndjson --until 2026-07-01T00:00:00Z"
+cargo run --quiet --release --locked -- simulate --journeys templates examples/journeys --events examples/events.ndjson --until 2026-07-01T00:00:00Z

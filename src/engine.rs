@@ -27,6 +27,15 @@ pub struct Engine {
     journey_hashes: Vec<u32>,
 }
 
+/// The answer of [`Engine::may_send`] and [`Engine::recheck_send`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SendCheck {
+    /// Whether the message may go out.
+    pub allowed: bool,
+    /// `allowed`, or every reason it may not.
+    pub reasons: Vec<Reason>,
+}
+
 /// A send waiting for arbitration in the current round.
 struct Pending {
     run: usize,
@@ -85,6 +94,80 @@ impl Engine {
         self.advance(state, all, None, now, &mut out);
         state.normalize();
         out
+    }
+
+    /// "May I send on `channel` now?" for a message another platform sends (an existing
+    /// email / SMS tool): consent, frequency caps, a recent on-site intervention and, when
+    /// `journey` is given, a conversion of that journey. Records nothing.
+    pub fn may_send(&self, state: &ShopperState, channel: Channel, journey: Option<&str>, now: Timestamp) -> SendCheck {
+        let situation = self.situation(state, now);
+        let mut reasons = policy::external_check(&situation, channel, journey.map(journey_hash));
+        if let Some(id) = journey {
+            if state
+                .runs
+                .iter()
+                .any(|r| r.journey == id && matches!(r.status, RunStatus::Done { outcome: Outcome::Converted, .. }))
+            {
+                reasons.push(Reason::Converted);
+            }
+        }
+        SendCheck {
+            allowed: reasons.is_empty(),
+            reasons: if reasons.is_empty() { vec![Reason::Allowed] } else { reasons },
+        }
+    }
+
+    /// Records a message another platform sent, so caps and suppression see it.
+    pub fn record_contact(&self, state: &mut ShopperState, channel: Channel, journey: Option<&str>, now: Timestamp) {
+        let session = state.signals.session_start();
+        state.contacts.push(Contact { at: now, channel, journey: journey.map(journey_hash).unwrap_or(0), session });
+        state.normalize();
+    }
+
+    /// Just before delivering a send decided at `decided_at`, checks the freshest state:
+    /// consent withdrawn, the journey converted, or an on-site intervention shown since.
+    pub fn recheck_send(
+        &self,
+        state: &ShopperState,
+        journey: &str,
+        channel: Channel,
+        decided_at: Timestamp,
+        now: Timestamp,
+    ) -> SendCheck {
+        let policy = &self.bundle.policy;
+        let mut reasons = Vec::new();
+        let consented = state.consent_for(channel).unwrap_or(policy.assume_consent.contains(channel));
+        if !channel.is_in_session() && !consented {
+            reasons.push(Reason::NoConsent);
+        }
+        let converted = state.runs.iter().any(|r| {
+            r.journey == journey
+                && matches!(r.status, RunStatus::Done { outcome: Outcome::Converted, at } if at >= decided_at)
+        });
+        if converted {
+            reasons.push(Reason::ConversionCancelled);
+        }
+        let hash = journey_hash(journey);
+        let shown_since = policy.suppresses.contains(channel)
+            && state.contacts.iter().any(|c| {
+                c.channel.is_in_session()
+                    && c.at > decided_at
+                    && c.at <= now
+                    && (!policy.suppression_same_journey_only || c.journey == hash)
+            });
+        if shown_since {
+            reasons.push(Reason::RecentOnsite);
+        }
+        SendCheck {
+            allowed: reasons.is_empty(),
+            reasons: if reasons.is_empty() { vec![Reason::Allowed] } else { reasons },
+        }
+    }
+
+    fn situation<'a>(&'a self, state: &'a ShopperState, now: Timestamp) -> Situation<'a> {
+        let last = state.signals.last_event();
+        let in_session = last <= now && now.since(last) <= self.bundle.policy.session_timeout;
+        Situation { bundle: &self.bundle, state, now, in_session, session: state.signals.session_start() }
     }
 
     /// The earliest timer of the shopper's running journeys.
@@ -514,8 +597,6 @@ impl Engine {
         });
         let mut slots_taken: Vec<Channel> = Vec::new();
         let mut moved = Vec::new();
-        let in_session = at.since(state.signals.last_event()) <= self.bundle.policy.session_timeout
-            && state.signals.last_event() <= at;
         let session = state.signals.session_start();
         for p in pending {
             let (Some(journey), Some(send)) = (self.bundle.journeys.get(p.journey), self.send_of(&p)) else { continue };
@@ -526,7 +607,7 @@ impl Engine {
                 Verdict::Suppress { reasons: vec![Reason::Outranked] }
             } else {
                 let candidate = Candidate { journey, journey_hash, send };
-                let situation = Situation { bundle: &self.bundle, state, now: at, in_session, session };
+                let situation = self.situation(state, at);
                 policy::evaluate(&candidate, &situation)
             };
             let mut d = Decision {

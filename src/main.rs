@@ -50,6 +50,22 @@ enum Command {
         content, incentive, variant, reason, reasons, message. Bad lines are reported on stderr with\n\
         their line number and field; the rest still runs, and the exit code is 1.")]
     Simulate(SimulateArgs),
+    /// Compile journeys into the compact binary bundle the engine loads (browser, edge, backend).
+    #[command(after_help = "Examples:\n  \
+        waymark bundle templates examples/journeys -o bundle.bin\n\n\
+        The output is a version byte + postcard: validated, time zones resolved to offset tables,\n\
+        so a browser loads it without a time-zone database or re-validation.")]
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, Args)]
+struct BundleArgs {
+    /// Journey or bundle files, or directories of them.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Where to write the bundle.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +107,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Graph(args) => graph(&args),
         Command::Simulate(args) => simulate(&args),
+        Command::Bundle(args) => bundle(&args),
     }
 }
 
@@ -233,4 +250,28 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
         );
         ExitCode::FAILURE
     }
+}
+
+/// `waymark bundle`: validated journeys → compact binary bundle.
+fn bundle(args: &BundleArgs) -> ExitCode {
+    let bundle = match diagnostics::compile_paths(&args.paths, &Tzdb) {
+        Ok(bundle) => bundle,
+        Err(errors) => {
+            print_diagnostics(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    let bytes = match bundle.to_bytes() {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("error[{}]: {e}", e.code());
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = std::fs::write(&args.output, &bytes) {
+        eprintln!("error[io_error]: {}: {e}", args.output.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!("wrote {} journeys, {} bytes to {}", bundle.journeys.len(), bytes.len(), args.output.display());
+    ExitCode::SUCCESS
 }

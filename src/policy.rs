@@ -105,6 +105,41 @@ pub fn evaluate(candidate: &Candidate<'_>, situation: &Situation<'_>) -> Verdict
     }
 }
 
+/// The checks that apply to a message another platform sends: consent (an explicit
+/// opt-out, or no consent where consent is not assumed), frequency caps and a recent
+/// on-site intervention. Empty = allowed.
+pub fn external_check(situation: &Situation<'_>, channel: Channel, journey_hash: Option<u32>) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    let policy = &situation.bundle.policy;
+    if !channel.is_in_session() {
+        let consented = situation.state.consent_for(channel).unwrap_or(policy.assume_consent.contains(channel));
+        if !consented {
+            reasons.push(Reason::NoConsent);
+        }
+    }
+    for cap in &policy.caps {
+        if cap_applies(cap, channel) && count_for_cap(cap, situation) >= u64::from(cap.max) {
+            reasons.push(match cap.per {
+                CapPeriod::Session => Reason::CapSession,
+                CapPeriod::Window(_) => Reason::CapWindow,
+            });
+        }
+    }
+    if policy.suppresses.contains(channel) {
+        let since = situation.now.minus(policy.suppression_window);
+        let shown = situation.state.contacts.iter().any(|c| {
+            c.channel.is_in_session()
+                && c.at > since
+                && c.at <= situation.now
+                && (!policy.suppression_same_journey_only || journey_hash.is_none_or(|h| h == c.journey))
+        });
+        if shown {
+            reasons.push(Reason::RecentOnsite);
+        }
+    }
+    dedup(reasons)
+}
+
 enum ChannelBlock {
     Reason(Reason),
     Quiet(Timestamp),
