@@ -44,7 +44,8 @@ enum Command {
         waymark simulate --journeys templates examples/journeys --events events.ndjson --until 2026-07-01T00:00:00Z\n\n\
         Each input line is one JSON object:\n  \
         {\"shopper\": \"ana\", \"time\": \"2026-06-01T08:00:10Z\", \"name\": \"view_item\", \"properties\": {\"item_id\": \"shoe-1\"}}\n\
-        optional: \"traits\": {...}, \"consent\": {\"email\": true}, \"customer_id\": \"c-1\"; without \"name\" a line only updates.\n\
+        optional: \"traits\": {...}, \"consent\": {\"email\": true}, \"customer_id\": \"c-1\"; without \"name\" a line only updates;\n\
+        a line {\"time\": ...} alone only advances the clock (every shopper's due timers run).\n\
         Before each line, every shopper's timers due by its time run, in time order. Output fields:\n\
         time, shopper, journey, step, action (enter|send|suppress|defer|convert|exit|cancel), channel,\n\
         content, incentive, variant, reason, reasons, message. Bad lines are reported on stderr with\n\

@@ -22,7 +22,9 @@ const MAX_TIMER_ROUNDS: usize = 100_000;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputLine {
-    /// Shopper id (anonymous or customer id).
+    /// Shopper id (anonymous or customer id). A line with neither shopper nor event
+    /// only advances the clock: every shopper's timers due by `time` run.
+    #[serde(default)]
     pub shopper: String,
     /// RFC 3339 time, or epoch milliseconds.
     pub time: Value,
@@ -146,8 +148,10 @@ impl Simulator {
             field: field_of(&e.to_string()),
             message: e.to_string(),
         })?;
-        if input.shopper.trim().is_empty() {
-            return Err(InputError { line, field: "shopper".into(), message: "empty shopper id".into() });
+        let clock_only =
+            input.name.is_none() && input.traits.is_empty() && input.consent.is_empty() && input.customer_id.is_none();
+        if input.shopper.trim().is_empty() && !clock_only {
+            return Err(InputError { line, field: "shopper".into(), message: "missing or empty shopper id".into() });
         }
         let time = match &input.time {
             Value::Number(ms) if ms.is_finite() => Timestamp(*ms as i64),
@@ -205,6 +209,9 @@ impl Simulator {
     /// Applies one parsed line: timers up to its time, then updates, then the event.
     pub fn apply(&mut self, input: &InputLine, time: Timestamp) -> Result<Vec<(String, Decision)>, InputError> {
         let mut out = self.advance_to(time);
+        if input.shopper.trim().is_empty() {
+            return Ok(out);
+        }
         let state = self.shoppers.entry(input.shopper.clone()).or_insert_with(|| ShopperState::new(&input.shopper));
         if let Some(customer) = &input.customer_id {
             state.identify(customer, time);

@@ -10,7 +10,7 @@ use serde_json::{json, Value as Json};
 use waymark::journey::model::{BundleSource, JourneySource, PolicySource};
 use waymark::journey::{compile_bundle, Bundle};
 use waymark::simulate::{OutputRecord, Simulator};
-use waymark::{Engine, Timestamp};
+use waymark::Engine;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,14 +70,13 @@ fn run_case(file: &Path) -> usize {
         let note = obj.remove("note");
         let where_ =
             format!("{} step {} {}", file.display(), index + 1, note.as_ref().and_then(|n| n.as_str()).unwrap_or(""));
-        let decisions = if let Some(until) = obj.remove("advance_to") {
-            let t = Timestamp::parse_rfc3339(until.as_str().expect("advance_to is RFC 3339")).expect("advance_to time");
-            sim.advance_to(t)
-        } else {
-            let line = serde_json::to_string(&step).expect("serializable");
-            let (input, time) = Simulator::parse_line(&line, index + 1).unwrap_or_else(|e| panic!("{where_}: {e}"));
-            sim.apply(&input, time).unwrap_or_else(|e| panic!("{where_}: {e}"))
-        };
+        // `advance_to` is the clock-only input line `{"time": ...}`.
+        if let Some(until) = obj.remove("advance_to") {
+            obj.insert("time".into(), until);
+        }
+        let line = serde_json::to_string(&step).expect("serializable");
+        let (input, time) = Simulator::parse_line(&line, index + 1).unwrap_or_else(|e| panic!("{where_}: {e}"));
+        let decisions = sim.apply(&input, time).unwrap_or_else(|e| panic!("{where_}: {e}"));
         let records: Vec<Json> =
             decisions.iter().map(|(s, d)| serde_json::to_value(OutputRecord::new(s, d)).expect("json")).collect();
         let shown = || records.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n  ");
