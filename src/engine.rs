@@ -837,9 +837,13 @@ fn set_wake(state: &mut ShopperState, index: usize, due: Timestamp) {
     }
 }
 
+/// Ends a run. A finished run is kept only for re-entry rules, merges and analytics,
+/// so what only a running journey needs (entry properties, bucket) is dropped.
 fn finish(run: &mut Run, at: Timestamp, outcome: Outcome) {
     run.status = RunStatus::Done { at, outcome };
     run.seq = run.seq.saturating_add(1);
+    run.entry.clear();
+    run.bucket.clear();
 }
 
 fn active_step(run: &Run) -> Option<String> {

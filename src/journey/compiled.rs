@@ -327,6 +327,37 @@ impl Journey {
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
     }
+
+    /// Every condition in the journey: entry, audience, conversion, exits, waits, branches.
+    pub fn conditions(&self) -> Vec<&Condition> {
+        let mut all: Vec<&Condition> = Vec::new();
+        match &self.entry {
+            Entry::Event(m) => all.push(&m.filter),
+            Entry::Audience(c) => all.push(c),
+        }
+        all.extend(self.audience.iter());
+        all.extend(self.conversion.iter().map(|c| &c.matcher.filter));
+        all.extend(self.exit_when.iter().map(|m| &m.filter));
+        for step in &self.steps {
+            match &step.kind {
+                StepKind::WaitFor { trigger: WaitTrigger::Event(m), .. } => all.push(&m.filter),
+                StepKind::WaitFor { trigger: WaitTrigger::State(c), .. } => all.push(c),
+                StepKind::Branch { cases, .. } => all.extend(cases.iter().map(|(c, _)| c)),
+                _ => {}
+            }
+        }
+        all
+    }
+
+    /// Entry-event properties some condition reads (`entry.item_id` → `item_id`).
+    pub fn entry_keys_referenced(&self) -> std::collections::BTreeSet<&str> {
+        self.conditions()
+            .into_iter()
+            .flat_map(|c| c.referenced_paths())
+            .filter_map(|(path, _)| path.strip_prefix("entry."))
+            .map(|rest| rest.split('.').next().unwrap_or(rest))
+            .collect()
+    }
 }
 
 /// The default frequency caps, used when the bundle's policy leaves `caps` out:

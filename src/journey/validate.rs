@@ -605,7 +605,7 @@ impl Checker<'_> {
             return None;
         }
         let (start, steps) = steps?;
-        Some(Journey {
+        let mut journey = Journey {
             id: src.id.clone(),
             name: src.name.clone(),
             priority: src.priority,
@@ -618,7 +618,13 @@ impl Checker<'_> {
             exit_when: exit_when.into_iter().collect::<Option<Vec<_>>>()?,
             start,
             steps,
-        })
+        };
+        if src.entry.remember.is_none() {
+            // Keep only what a condition reads back (`entry.x`): state stays small.
+            let referenced: Vec<String> = journey.entry_keys_referenced().into_iter().map(str::to_owned).collect();
+            journey.remember.retain(|key| referenced.contains(key));
+        }
+        Some(journey)
     }
 
     fn schedule(&mut self, path: &str, src: Option<&ScheduleSource>) -> Option<Schedule> {
