@@ -226,3 +226,48 @@ fn traits_are_limited() {
     assert!(matches!(s.set_trait("one_more", Value::Null, Timestamp(1)), Err(StateError::TooManyTraits { .. })));
     assert!(s.set_trait("t3", Value::from(9.0), Timestamp(2)).is_ok(), "updating an existing trait is fine");
 }
+
+/// Encoded states kept in `tests/fixtures/`: a version-1 state must keep decoding to
+/// the same bytes (format stability), and the broken ones must fail with their codes.
+/// `WAYMARK_BLESS=1 cargo test --test state` rewrites the good fixture after a
+/// deliberate format change (bump STATE_VERSION then).
+#[test]
+fn fixtures_decode_as_recorded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let good = dir.join("state-v1-typical.bin");
+    let t = Timestamp(1_780_300_800_000);
+    let mut s = ShopperState::new("anon-3f9a2c");
+    s.identify("cust-42", t);
+    s.set_consent(Channel::Email, true, t);
+    s.set_consent(Channel::Sms, false, t);
+    s.set_trait("email", Value::from("shopper@example.com"), t).unwrap();
+    s.runs.push(Run {
+        journey: "cart_abandon".into(),
+        entered_at: t,
+        seq: 1,
+        status: RunStatus::Active { step: "wait_purchase".into(), since: t, wake_at: Some(t.plus(waymark::Duration(3_600_000))) },
+        entry: BTreeMap::from([("item_id".to_owned(), Value::from("sku-3"))]),
+        bucket: "cust-42".into(),
+        variant: None,
+    });
+    s.contacts.push(Contact { at: t, channel: Channel::Onsite, journey: 7, session: t });
+    s.normalize();
+    if std::env::var_os("WAYMARK_BLESS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&good, s.encode()).unwrap();
+        let mut truncated = s.encode();
+        truncated.truncate(truncated.len() / 2);
+        std::fs::write(dir.join("state-corrupt-truncated.bin"), truncated).unwrap();
+        let mut future = s.encode();
+        future[0] = 9;
+        std::fs::write(dir.join("state-future-version.bin"), future).unwrap();
+    }
+    let recorded = std::fs::read(&good).expect("fixture exists (WAYMARK_BLESS=1 to create)");
+    let decoded = ShopperState::decode(&recorded).expect("the recorded state decodes");
+    assert_eq!(decoded, s, "decodes to the state it was made from");
+    assert_eq!(decoded.encode(), recorded, "re-encodes byte for byte");
+    let truncated = std::fs::read(dir.join("state-corrupt-truncated.bin")).unwrap();
+    assert_eq!(ShopperState::decode(&truncated).unwrap_err().code(), "state_corrupt");
+    let future = std::fs::read(dir.join("state-future-version.bin")).unwrap();
+    assert_eq!(ShopperState::decode(&future).unwrap_err().code(), "state_unsupported_version");
+}
