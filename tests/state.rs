@@ -245,7 +245,11 @@ fn fixtures_decode_as_recorded() {
         journey: "cart_abandon".into(),
         entered_at: t,
         seq: 1,
-        status: RunStatus::Active { step: "wait_purchase".into(), since: t, wake_at: Some(t.plus(waymark::Duration(3_600_000))) },
+        status: RunStatus::Active {
+            step: "wait_purchase".into(),
+            since: t,
+            wake_at: Some(t.plus(waymark::Duration(3_600_000))),
+        },
         entry: BTreeMap::from([("item_id".to_owned(), Value::from("sku-3"))]),
         bucket: "cust-42".into(),
         variant: None,

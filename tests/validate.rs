@@ -97,7 +97,8 @@ fn valid_journeys_compile_to_what_they_say() {
         Entry::Event(m) => assert_eq!(m.event, "add_to_cart", "alias canonicalised"),
         Entry::Audience(_) => panic!("action-based entry expected"),
     }
-    assert_eq!(cart.remember, ["item_id", "item_category", "transaction_id", "search_term", "cart_id", "value"]);
+    // By default only the entry properties some condition reads back are remembered.
+    assert_eq!(cart.remember, ["cart_id"], "its conversion compares cart_id with the entry's");
     assert!(matches!(cart.reentry, Reentry::Multiple { cap: Some(2), .. }));
     assert_eq!(cart.conversion.as_ref().unwrap().within.unwrap().millis(), 14 * 24 * HOUR);
     assert_eq!(cart.start, 0);
