@@ -217,16 +217,8 @@ impl Engine {
         }
         for index in duplicates {
             if let Some(run) = state.runs.get_mut(index) {
-                let step = active_step(run);
-                finish(run, now, Outcome::Superseded);
-                out.push(decision(
-                    now,
-                    &run.journey,
-                    step,
-                    Action::Exit,
-                    vec![Reason::Superseded],
-                    "a duplicate run from another copy of the state gave way to the earlier one".into(),
-                ));
+                let message = "a duplicate run from another copy of the state gave way to the earlier one".into();
+                exit_run(run, now, Outcome::Superseded, Reason::Superseded, message, out);
             }
         }
     }
@@ -269,31 +261,16 @@ impl Engine {
                 out.push(decision(
                     now,
                     &run.journey,
-                    step.clone(),
+                    step,
                     Action::Convert,
                     vec![Reason::Converted],
                     format!("{} converted on {}", run.journey, event.name),
                 ));
-                finish(run, now, Outcome::Converted);
-                out.push(decision(
-                    now,
-                    &run.journey,
-                    step,
-                    Action::Exit,
-                    vec![Reason::Converted],
-                    format!("left {} as converted", run.journey),
-                ));
+                let message = format!("left {} as converted", run.journey);
+                exit_run(run, now, Outcome::Converted, Reason::Converted, message, out);
             } else if exit_rule {
-                let step = active_step(run);
-                finish(run, now, Outcome::ExitRule);
-                out.push(decision(
-                    now,
-                    &run.journey,
-                    step,
-                    Action::Exit,
-                    vec![Reason::ExitRule],
-                    format!("left {}: exit rule matched {}", run.journey, event.name),
-                ));
+                let message = format!("left {}: exit rule matched {}", run.journey, event.name);
+                exit_run(run, now, Outcome::ExitRule, Reason::ExitRule, message, out);
             } else if let Some(next) = performed {
                 if let Some(step) = journey.steps.get(next) {
                     goto(run, &step.id, now);
@@ -469,31 +446,17 @@ impl Engine {
             *spent += 1;
             if *spent > STEP_BUDGET {
                 if let Some(run) = state.runs.get_mut(index) {
-                    finish(run, at, Outcome::Aborted);
-                    out.push(decision(
-                        at,
-                        &journey.id,
-                        Some(step.id.clone()),
-                        Action::Exit,
-                        vec![Reason::StepBudget],
-                        format!("{} stopped: more than {STEP_BUDGET} steps in one call", journey.id),
-                    ));
+                    let message = format!("{} stopped: more than {STEP_BUDGET} steps in one call", journey.id);
+                    exit_run(run, at, Outcome::Aborted, Reason::StepBudget, message, out);
                 }
                 return;
             }
             let next: usize = match &step.kind {
                 StepKind::Exit => {
                     if let Some(run) = state.runs.get_mut(index) {
-                        finish(run, at, Outcome::Completed);
+                        let message = format!("{} finished at {}", journey.id, step.id);
+                        exit_run(run, at, Outcome::Completed, Reason::ExitReached, message, out);
                     }
-                    out.push(decision(
-                        at,
-                        &journey.id,
-                        Some(step.id.clone()),
-                        Action::Exit,
-                        vec![Reason::ExitReached],
-                        format!("{} finished at {}", journey.id, step.id),
-                    ));
                     return;
                 }
                 StepKind::Branch { cases, default } => {
@@ -511,15 +474,8 @@ impl Engine {
                             next
                         }
                         None => {
-                            finish(run, at, Outcome::Holdout);
-                            out.push(decision(
-                                at,
-                                &journey.id,
-                                Some(step.id.clone()),
-                                Action::Exit,
-                                vec![Reason::Holdout],
-                                format!("held out of {} at split {}", journey.id, step.id),
-                            ));
+                            let message = format!("held out of {} at split {}", journey.id, step.id);
+                            exit_run(run, at, Outcome::Holdout, Reason::Holdout, message, out);
                             return;
                         }
                     }
@@ -706,16 +662,8 @@ impl Engine {
 
     fn remove_run(&self, state: &mut ShopperState, index: usize, at: Timestamp, out: &mut Vec<Decision>) {
         if let Some(run) = state.runs.get_mut(index) {
-            let step = active_step(run);
-            finish(run, at, Outcome::Removed);
-            out.push(decision(
-                at,
-                &run.journey,
-                step,
-                Action::Exit,
-                vec![Reason::Removed],
-                format!("{} or its step is no longer published", run.journey),
-            ));
+            let message = format!("{} or its step is no longer published", run.journey);
+            exit_run(run, at, Outcome::Removed, Reason::Removed, message, out);
         }
     }
 
@@ -835,6 +783,13 @@ fn set_wake(state: &mut ShopperState, index: usize, due: Timestamp) {
     if let Some(RunStatus::Active { wake_at, .. }) = state.runs.get_mut(index).map(|r| &mut r.status) {
         *wake_at = Some(due);
     }
+}
+
+/// Ends a run and reports its exit, at the step it was on.
+fn exit_run(run: &mut Run, at: Timestamp, outcome: Outcome, reason: Reason, message: String, out: &mut Vec<Decision>) {
+    let step = active_step(run);
+    finish(run, at, outcome);
+    out.push(decision(at, &run.journey, step, Action::Exit, vec![reason], message));
 }
 
 /// Ends a run. A finished run is kept only for re-entry rules, merges and analytics,
