@@ -1,5 +1,56 @@
 //! waymark decides, for one shopper at a time, which on-site intervention to show now
 //! and which email / SMS / push follow-ups may still go out.
+//!
+//! # The model
+//!
+//! - A **journey** is what a CRM marketer builds: an entry (an event with a condition, or
+//!   an audience), re-entry rules, a schedule, a conversion goal, exit rules and steps —
+//!   `wait_for` (an event or a state condition, with a timeout and two branches),
+//!   `delay`, `branch`, `send`, `split`, `exit`. Journeys are JSON files
+//!   ([`journey::model`]) validated into a compiled [`journey::Bundle`] together with
+//!   the global policy (caps, suppression windows, the intent model).
+//! - A shopper's **state** ([`ShopperState`]) holds everything the engine knows about
+//!   them: where they are in each journey and when their timers fire, entry history,
+//!   the contact log that caps count, active incentives, intent signals, consent,
+//!   traits and identities. It encodes to a few hundred bytes of postcard and merges
+//!   with a join, so copies from a browser tab, the edge and the backend converge.
+//! - The **engine** ([`Engine`]) takes a state, an event and `now`, and returns
+//!   **decisions** ([`Decision`]): enter, send, suppress, defer, convert, exit, cancel —
+//!   each with stable reason codes and a sentence. Sends pass the policy first
+//!   ([`policy`]): consent → quiet hours → caps → incentive exclusion → cross-channel
+//!   suppression → fallback, with checkout-critical sends ranked first.
+//!
+//! The engine is pure: no clock, no I/O, no randomness (`now` and seeds are inputs),
+//! and no input makes it panic, so it runs unchanged in wasm.
+//!
+//! # Example
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use waymark::journey::{compile_bundle, model::BundleSource, validate::FixedZones};
+//! use waymark::{Action, Engine, Event, ShopperState, Timestamp, Value};
+//!
+//! let source: BundleSource = serde_json::from_str(r#"{ "journeys": [{
+//!     "id": "welcome",
+//!     "entry": { "event": "view_item", "where": { "price": { "$gt": 50 } } },
+//!     "steps": [
+//!         { "id": "nudge", "type": "send", "channel": "onsite", "content": "free-shipping-banner" },
+//!         { "id": "done", "type": "exit" }
+//!     ]
+//! }] }"#).unwrap();
+//! let engine = Engine::new(compile_bundle(&source, &FixedZones).unwrap());
+//!
+//! let mut state = ShopperState::new("anon-42");
+//! let now = Timestamp::parse_rfc3339("2026-06-01T10:00:00Z").unwrap();
+//! let props = BTreeMap::from([("price".to_owned(), Value::from(80.0))]);
+//! let decisions = engine.ingest(&mut state, &Event::new("Product Viewed", now, props), now);
+//!
+//! let send = decisions.iter().find(|d| d.action == Action::Send).unwrap();
+//! assert_eq!(send.content.as_deref(), Some("free-shipping-banner"));
+//! assert_eq!(send.reason(), "allowed");
+//! let bytes = state.encode();
+//! assert_eq!(ShopperState::decode(&bytes).unwrap(), state);
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod condition;
