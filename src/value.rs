@@ -247,8 +247,41 @@ impl Serialize for Value {
     }
 }
 
+/// Deepest nesting a `Value` may have when decoded (postcard data is not self-limiting:
+/// one byte per level could otherwise exhaust the stack).
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+thread_local! {
+    static DECODE_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one level of nesting for as long as it lives.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter<E: serde::de::Error>() -> Result<DepthGuard, E> {
+        let depth = DECODE_DEPTH.with(|d| {
+            let next = d.get() + 1;
+            d.set(next);
+            next
+        });
+        let guard = DepthGuard;
+        if depth > MAX_VALUE_DEPTH {
+            return Err(E::custom(format_args!("value nested deeper than {MAX_VALUE_DEPTH} levels")));
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DECODE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let _guard = DepthGuard::enter::<D::Error>()?;
         if deserializer.is_human_readable() {
             deserializer.deserialize_any(JsonVisitor)
         } else {
@@ -318,6 +351,21 @@ impl<'de> Visitor<'de> for JsonVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // Tagged::Array = variant 4, then length 1, repeated: 100_000 levels in 200 KB.
+        let mut bytes = Vec::new();
+        for _ in 0..100_000 {
+            bytes.extend_from_slice(&[4, 1]);
+        }
+        bytes.push(0);
+        assert!(postcard::from_bytes::<Value>(&bytes).is_err());
+        let shallow: Value = postcard::from_bytes(&[4, 1, 4, 1, 0]).unwrap();
+        assert_eq!(shallow, Value::Array(vec![Value::Array(vec![Value::Null])]));
+        let json = "[".repeat(100) + &"]".repeat(100);
+        assert!(serde_json::from_str::<Value>(&json).is_err());
+    }
 
     #[test]
     fn json_and_postcard_round_trip() {
