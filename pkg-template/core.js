@@ -6,6 +6,7 @@
 // wakeup), cross-tab convergence (storage event + merge) and sync with the backend
 // (POST /v1/sync, batched, retried with backoff, flushed on page hide).
 
+import { decodeDecisions, decodeObject } from "./decode.js";
 import { encodeProperties } from "./encode.js";
 
 const STATE_KEY = "waymark:state";
@@ -135,6 +136,71 @@ function closedError() {
   return new WaymarkError("closed", "this Waymark instance was closed: load a new one");
 }
 
+// --- the raw classes -------------------------------------------------------------------
+
+const JSON_HINT =
+  "this build of waymark loads only the compact binary bundle: compile the journeys with " +
+  "`waymark bundle <journeys> -o bundle.bin` (or let Waymark.load fetch /v1/bundle from your " +
+  "endpoint), or import \"waymark/full\", which also validates and compiles JSON bundles";
+
+/**
+ * Completes the wasm-bindgen classes with the methods that take and return JS values:
+ * the module itself speaks bytes (packed decisions, postcard traits), decoded here.
+ * Idempotent: every entry point calls it on its own glue.
+ */
+function completeBindings(Engine, State) {
+  if (Engine.prototype.__waymarkComplete) return;
+  const tables = new WeakMap();
+  const table = (engine) => {
+    let t = tables.get(engine);
+    if (!t) tables.set(engine, (t = engine.strings()));
+    return t;
+  };
+  const encoded = (properties) => {
+    try {
+      return encodeProperties(properties);
+    } catch (e) {
+      throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
+    }
+  };
+  Object.defineProperty(Engine.prototype, "__waymarkComplete", { value: true });
+  Object.assign(Engine.prototype, {
+    /** Ingests one event; decisions taken and suppressed, with reasons. */
+    ingest(state, name, now, properties) {
+      return decodeDecisions(this.ingestPacked(state, name, now, encoded(properties)), table(this), now);
+    },
+    /** `ingest` with properties already encoded by `encodeProperties`. */
+    ingestEncoded(state, name, now, properties) {
+      return decodeDecisions(this.ingestPacked(state, name, now, properties), table(this), now);
+    },
+    /** Runs timers due at or before `now`. */
+    tick(state, now) {
+      return decodeDecisions(this.tickPacked(state, now), table(this), now);
+    },
+  });
+  if (typeof Engine.fromJson !== "function") {
+    Engine.fromJson = () => {
+      throw new WaymarkError("json_bundle_unsupported", `a JSON bundle was given, but ${JSON_HINT}`);
+    };
+  }
+  Object.assign(State.prototype, {
+    /** Sets traits from a plain object (`null` clears one). */
+    setTraits(traits, now) {
+      let bytes;
+      try {
+        bytes = encodeProperties(traits);
+      } catch (e) {
+        throw new WaymarkError("bad_traits", `traits: ${e.message}`);
+      }
+      this.setTraitsEncoded(bytes, now);
+    },
+    /** Current traits as a plain object. */
+    traits() {
+      return decodeObject(this.traitsEncoded());
+    },
+  });
+}
+
 // --- the API ---------------------------------------------------------------------------
 
 /**
@@ -143,6 +209,7 @@ function closedError() {
  */
 export function createWaymark(runtime) {
   const { Engine, State } = runtime.bindings;
+  completeBindings(Engine, State);
   let ready;
 
   function ensureInit(wasm) {
@@ -159,6 +226,8 @@ export function createWaymark(runtime) {
 
   function engineFrom(bundle) {
     const bytes = bytesOf(bundle);
+    // JSON text fetched as bytes (a bundle.json served instead of bundle.bin): "{".
+    if (bytes && bytes[0] === 0x7b) return engineFrom(new TextDecoder().decode(bytes));
     if (bytes) return Engine.fromBytes(bytes);
     if (typeof bundle === "string") {
       let parsed;
@@ -200,6 +269,7 @@ export function createWaymark(runtime) {
     /** Use `Waymark.load`; the constructor takes an engine already built. */
     constructor(engine, options = {}) {
       this._engine = engine;
+      this._table = engine.strings();
       this._options = options;
       this._clock = typeof options.clock === "function" ? options.clock : Date.now;
       this._fetch = options.fetch || globalThis.fetch;
@@ -264,7 +334,8 @@ export function createWaymark(runtime) {
       } catch (e) {
         throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
       }
-      const decisions = this._engine.ingestEncoded(this._state, name, this._clock(), encoded);
+      const now = this._clock();
+      const decisions = decodeDecisions(this._engine.ingestPacked(this._state, name, now, encoded), this._table, now);
       this._changed(decisions);
       return decisions;
     }

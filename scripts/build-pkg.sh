@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # scripts/build-pkg.sh — `make pkg`: build the npm package in pkg/ from a fresh clone.
 #
-#   1. the library for wasm32 (no default features), through scripts/setup-wasm.sh's
-#      route: a real wasm32 std when installed, else Debian rustc-web + -Z build-std;
-#   2. wasm-bindgen (the CLI at the exact version Cargo.lock names; installed if missing)
-#      for the web (browser, workers), nodejs and bundler targets;
+#   1. the library for wasm32 (no default features), twice, through scripts/setup-wasm.sh's
+#      route (a real wasm32 std when installed, else Debian rustc-web + -Z build-std):
+#      "slim" (binary bundles only: what browsers, workers and bundlers download) and
+#      "full" (+ feature json-bundles: `Engine.fromJson` validates and compiles JSON
+#      bundles; for Node and the `waymark/full` entry);
+#   2. wasm-bindgen (the CLI at the exact version Cargo.lock names; installed if missing):
+#      slim for the web (browser, workers) and bundler targets, full for nodejs and web;
 #   3. wasm-opt -Oz from npm's binaryen (scripts/js/; never Debian's 108: its output
 #      fails to load);
-#   4. pkg/ = pkg-template/ (package.json, index.d.ts, the JS API, README) + pkg/{web,node,bundler}/.
+#   4. pkg/ = pkg-template/ (package.json, index.d.ts, the JS API, README) +
+#      pkg/{web,bundler}/ (slim) + pkg/{node,full}/ (full).
 #
 # Why not wasm-pack: it insists on crate-type cdylib in Cargo.toml (every native build
 # would link a useless .so), checks the target through rustup (which hangs offline
@@ -17,8 +21,7 @@
 # Env:
 #   WAYMARK_PANIC   immediate-abort (default on the Debian route: panics become bare traps,
 #                   smaller module; the engine never panics by design) | abort
-#   WAYMARK_OPT_LEVEL  rustc opt-level for this build (default: Cargo.toml's release "s";
-#                   "z" is ~15% smaller gzipped and slower)
+#   WAYMARK_OPT_LEVEL  rustc opt-level for the wasm builds (default z)
 #   PKG_DIR         output directory (default: $REPO_ROOT/pkg)
 set -euo pipefail
 # shellcheck source=scripts/setup-wasm.sh
@@ -32,6 +35,7 @@ WASM_TARGET_DIR="$CARGO_TARGET_DIR/wasm-pkg"
 WASM_OUT_DIR="$WASM_TARGET_DIR/$WASM_TARGET/release"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 TOOLS_DIR="$REPO_ROOT/scripts/js"
+WASM_OPT_FLAGS=(-Oz)
 
 # --- 1. cargo ------------------------------------------------------------------------
 panic="${WAYMARK_PANIC:-}"
@@ -46,14 +50,24 @@ case "$panic" in
     *) die "WAYMARK_PANIC must be immediate-abort or abort, not '$panic'" ;;
 esac
 
-step "cargo rustc --crate-type cdylib --no-default-features --release ($WASM_ROUTE route, panic=$panic)"
-t0=$SECONDS
-[ -n "${WAYMARK_OPT_LEVEL:-}" ] && export CARGO_PROFILE_RELEASE_OPT_LEVEL="$WAYMARK_OPT_LEVEL"
-RUSTFLAGS="${rustflags[*]}" wasm_cargo rustc --quiet --lib --crate-type cdylib --no-default-features --release --locked \
-    || die "wasm32 build failed (route: $WASM_ROUTE). See scripts/check-wasm.sh's hints and ../shared/TOOLCHAIN.md"
-raw_wasm="$WASM_OUT_DIR/waymark.wasm"
-[ -f "$raw_wasm" ] || die "build succeeded but $raw_wasm is missing"
-info "built in $((SECONDS - t0))s: $(wc -c <"$raw_wasm") bytes before wasm-bindgen"
+# "z" for the wasm builds only (native release keeps Cargo.toml's "s"): measured 150 →
+# 133 KiB gzipped for the slim module; the track time it costs is in bench/wasm.mjs.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${WAYMARK_OPT_LEVEL:-z}"
+# build_module NAME [cargo args...]: one cdylib, copied to $WASM_TARGET_DIR/NAME.wasm (the
+# two builds share the target dir, dependencies and std; only waymark itself differs).
+build_module() {
+    local name="$1"
+    shift
+    step "cargo rustc --crate-type cdylib --no-default-features --release $* ($name; $WASM_ROUTE route, panic=$panic)"
+    local t0=$SECONDS
+    RUSTFLAGS="${rustflags[*]}" wasm_cargo rustc --quiet --lib --crate-type cdylib --no-default-features --release --locked "$@" \
+        || die "wasm32 build failed (route: $WASM_ROUTE). See scripts/check-wasm.sh's hints and ../shared/TOOLCHAIN.md"
+    [ -f "$WASM_OUT_DIR/waymark.wasm" ] || die "build succeeded but $WASM_OUT_DIR/waymark.wasm is missing"
+    cp "$WASM_OUT_DIR/waymark.wasm" "$WASM_TARGET_DIR/$name.wasm"
+    info "built in $((SECONDS - t0))s: $(wc -c <"$WASM_TARGET_DIR/$name.wasm") bytes before wasm-bindgen"
+}
+build_module slim
+build_module full --features json-bundles
 
 # --- 2. wasm-bindgen CLI at the crate's exact version ----------------------------------
 want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
@@ -88,25 +102,30 @@ cp -R "$REPO_ROOT/pkg-template/." "$PKG_DIR/"
 version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
 sed -i "s/\"version\": \"0.0.0-template\"/\"version\": \"$version\"/" "$PKG_DIR/package.json"
 
-for pair in web:web nodejs:node bundler:bundler; do
-    target="${pair%%:*}"
-    dir="$PKG_DIR/${pair#*:}"
+# module:target:dir
+for triple in slim:web:web slim:bundler:bundler full:nodejs:node full:web:full; do
+    module="${triple%%:*}"
+    rest="${triple#*:}"
+    target="${rest%%:*}"
+    dir="$PKG_DIR/${rest#*:}"
     "$wasm_bindgen" --target "$target" --out-dir "$dir" --out-name waymark \
-        --remove-name-section --remove-producers-section "$raw_wasm" \
-        || die "wasm-bindgen --target $target failed"
+        --remove-name-section --remove-producers-section "$WASM_TARGET_DIR/$module.wasm" \
+        || die "wasm-bindgen --target $target ($module) failed"
 done
 # The nodejs glue is CommonJS inside an ESM package.
 printf '{ "type": "commonjs" }\n' >"$PKG_DIR/node/package.json"
 
-# The three targets' modules differ only in their import module names: optimize each.
-for dir in web node bundler; do
-    "$wasm_opt" -Oz "$PKG_DIR/$dir/waymark_bg.wasm" -o "$PKG_DIR/$dir/waymark_bg.wasm" \
-        || die "wasm-opt -Oz failed on $dir/waymark_bg.wasm"
+# The targets' modules differ only in their import module names: optimize each.
+for dir in web bundler node full; do
+    "$wasm_opt" "${WASM_OPT_FLAGS[@]}" "$PKG_DIR/$dir/waymark_bg.wasm" -o "$PKG_DIR/$dir/waymark_bg.wasm" \
+        || die "wasm-opt ${WASM_OPT_FLAGS[*]} failed on $dir/waymark_bg.wasm"
 done
 
-wasm="$PKG_DIR/web/waymark_bg.wasm"
-raw=$(wc -c <"$wasm")
-gz=$(gzip -9 -c "$wasm" | wc -c)
-info "$(printf 'pkg/web/waymark_bg.wasm: %d bytes raw (%.1f KiB), %d bytes gzip -9 (%.1f KiB)' \
-    "$raw" "$(awk -v b="$raw" 'BEGIN{print b/1024}')" "$gz" "$(awk -v b="$gz" 'BEGIN{print b/1024}')")"
+for dir in web full; do
+    wasm="$PKG_DIR/$dir/waymark_bg.wasm"
+    raw=$(wc -c <"$wasm")
+    gz=$(gzip -9 -c "$wasm" | wc -c)
+    info "$(printf 'pkg/%s/waymark_bg.wasm: %d bytes raw (%.1f KiB), %d bytes gzip -9 (%.1f KiB)' \
+        "$dir" "$raw" "$(awk -v b="$raw" 'BEGIN{print b/1024}')" "$gz" "$(awk -v b="$gz" 'BEGIN{print b/1024}')")"
+done
 info "package: ${PKG_DIR#"$REPO_ROOT"/} (waymark $version)"

@@ -261,11 +261,11 @@ impl Condition {
         let mut cx = Compiler::default();
         let root = cx.node(source, "")?;
         let mut paths = cx.paths;
-        paths.sort();
+        crate::sort::sort(&mut paths);
         paths.dedup();
         let mut roots: Vec<String> =
             paths.iter().map(|(p, _)| p.split('.').next().unwrap_or_default().to_owned()).collect();
-        roots.sort();
+        crate::sort::sort(&mut roots);
         roots.dedup();
         Ok(Condition { source: source.clone(), root, paths, roots })
     }

@@ -28,6 +28,10 @@ pub enum Action {
 }
 
 impl Action {
+    /// All actions, in declaration order (`ALL[a as usize] == a`).
+    pub const ALL: [Action; 7] =
+        [Action::Enter, Action::Send, Action::Suppress, Action::Defer, Action::Convert, Action::Exit, Action::Cancel];
+
     /// Name used in output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -107,6 +111,39 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// All reasons, in declaration order (`ALL[r as usize] == r`).
+    pub const ALL: [Reason; 29] = [
+        Reason::EntryMatched,
+        Reason::AudienceMatched,
+        Reason::ReentryOnce,
+        Reason::ReentryLocked,
+        Reason::ReentryCapped,
+        Reason::OutsideSchedule,
+        Reason::Allowed,
+        Reason::NoConsent,
+        Reason::Unreachable,
+        Reason::NotInSession,
+        Reason::QuietHours,
+        Reason::CapSession,
+        Reason::CapWindow,
+        Reason::IncentiveConflict,
+        Reason::IncentiveReplaced,
+        Reason::RecentOnsite,
+        Reason::FallbackUsed,
+        Reason::CriticalOverride,
+        Reason::Outranked,
+        Reason::Converted,
+        Reason::ConversionCancelled,
+        Reason::ExitRule,
+        Reason::ExitReached,
+        Reason::Performed,
+        Reason::TimedOut,
+        Reason::Holdout,
+        Reason::Superseded,
+        Reason::Removed,
+        Reason::StepBudget,
+    ];
+
     /// Stable code.
     pub fn code(self) -> &'static str {
         match self {
@@ -172,5 +209,27 @@ impl Decision {
     /// The main reason code.
     pub fn reason(&self) -> &'static str {
         self.reasons.first().map(|r| r.code()).unwrap_or("none")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_follow_declaration_order() {
+        // The wasm bindings send actions and reasons as these indices.
+        for (i, a) in Action::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i, "{}", a.as_str());
+        }
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{}", r.code());
+        }
+        // Every reason has a distinct code, so a missing one would show as a duplicate.
+        let mut codes: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        assert_eq!(Reason::ALL.len(), Reason::StepBudget as usize + 1, "a reason added after StepBudget?");
     }
 }

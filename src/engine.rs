@@ -538,7 +538,7 @@ impl Engine {
         at: Timestamp,
         out: &mut Vec<Decision>,
     ) -> Vec<usize> {
-        pending.sort_by(|a, b| {
+        crate::sort::sort_by(&mut pending, |a, b| {
             let (sa, ja) = (self.send_of(a), self.bundle.journeys.get(a.journey));
             let (sb, jb) = (self.send_of(b), self.bundle.journeys.get(b.journey));
             let key = |s: Option<&Send>| {

@@ -943,7 +943,9 @@ impl Signals {
     pub fn explain(&self, now: Timestamp, model: &IntentModel) -> Vec<Contribution> {
         let mut parts: Vec<Contribution> =
             self.features(now, model).into_iter().filter(|c| c.contribution != 0.0).collect();
-        parts.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()).then(a.feature.cmp(b.feature)));
+        crate::sort::sort_by(&mut parts, |a, b| {
+            b.contribution.abs().total_cmp(&a.contribution.abs()).then(a.feature.cmp(b.feature))
+        });
         parts
     }
 

@@ -63,6 +63,7 @@ pub mod policy;
 pub mod scope;
 #[cfg(feature = "cli")]
 pub mod simulate;
+pub mod sort;
 pub mod state;
 pub mod time;
 #[cfg(feature = "cli")]

@@ -408,14 +408,14 @@ impl ShopperState {
     /// choice that does not depend on input order, which is what makes merge a join.
     pub fn normalize(&mut self) {
         // INVARIANT: ids sorted, unique, at most MAX_IDS (the smallest kept).
-        self.ids.sort();
+        crate::sort::sort(&mut self.ids);
         self.ids.dedup();
         self.ids.truncate(MAX_IDS);
 
         // INVARIANT: runs sorted by (journey, entered_at), one per key (the most advanced),
         // at most MAX_RUNS_PER_JOURNEY per journey and MAX_RUNS in all (newest kept).
         let mut runs = std::mem::take(&mut self.runs);
-        runs.sort_by(|a, b| a.key().cmp(&b.key()).then_with(|| run_rank(b, a)));
+        crate::sort::sort_by(&mut runs, |a, b| a.key().cmp(&b.key()).then_with(|| run_rank(b, a)));
         runs.dedup_by(|later, earlier| later.key() == earlier.key());
         let mut kept: Vec<Run> = Vec::with_capacity(runs.len());
         let mut current: Option<String> = None;
@@ -432,26 +432,28 @@ impl ShopperState {
         }
         kept.reverse();
         if kept.len() > MAX_RUNS {
-            kept.sort_by(|a, b| b.entered_at.cmp(&a.entered_at).then_with(|| a.key().cmp(&b.key())));
+            crate::sort::sort_by(&mut kept, |a, b| b.entered_at.cmp(&a.entered_at).then_with(|| a.key().cmp(&b.key())));
             kept.truncate(MAX_RUNS);
-            kept.sort_by(|a, b| a.key().cmp(&b.key()));
+            crate::sort::sort_by(&mut kept, |a, b| a.key().cmp(&b.key()));
         }
         self.runs = kept;
 
         // INVARIANT: contacts sorted by time, unique, the newest MAX_CONTACTS kept.
-        self.contacts.sort();
+        crate::sort::sort(&mut self.contacts);
         self.contacts.dedup();
         let excess = self.contacts.len().saturating_sub(MAX_CONTACTS);
         self.contacts.drain(..excess);
 
         // INVARIANT: incentives sorted by key, one per key (earliest revocation wins),
         // the newest MAX_INCENTIVES by grant time kept.
-        self.incentives.sort_by(|a, b| a.key().cmp(&b.key()).then_with(|| incentive_rank(a, b)));
+        crate::sort::sort_by(&mut self.incentives, |a, b| a.key().cmp(&b.key()).then_with(|| incentive_rank(a, b)));
         self.incentives.dedup_by(|later, earlier| later.key() == earlier.key());
         if self.incentives.len() > MAX_INCENTIVES {
-            self.incentives.sort_by(|a, b| b.granted_at.cmp(&a.granted_at).then_with(|| a.key().cmp(&b.key())));
+            crate::sort::sort_by(&mut self.incentives, |a, b| {
+                b.granted_at.cmp(&a.granted_at).then_with(|| a.key().cmp(&b.key()))
+            });
             self.incentives.truncate(MAX_INCENTIVES);
-            self.incentives.sort_by(|a, b| a.key().cmp(&b.key()));
+            crate::sort::sort_by(&mut self.incentives, |a, b| a.key().cmp(&b.key()));
         }
     }
 }
@@ -466,13 +468,20 @@ fn run_rank(a: &Run, b: &Run) -> Ordering {
 }
 
 /// Orders two copies of the same grant so the revoked (earliest revocation) sorts first.
+/// A total order: copies that tie on all that (both revoked at the same time, say) are
+/// ordered by their encoded bytes, so which one merge keeps never depends on which
+/// state came first (a tie left to input order made merge non-commutative).
 fn incentive_rank(a: &IncentiveGrant, b: &IncentiveGrant) -> Ordering {
-    match (a.revoked_at, b.revoked_at) {
+    let by_revocation = match (a.revoked_at, b.revoked_at) {
         (Some(x), Some(y)) => x.cmp(&y),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.expires_at.cmp(&b.expires_at).reverse().then(a.priority.cmp(&b.priority).reverse()),
-    }
+        (None, None) => Ordering::Equal,
+    };
+    by_revocation
+        .then(a.expires_at.cmp(&b.expires_at).reverse())
+        .then(a.priority.cmp(&b.priority).reverse())
+        .then_with(|| postcard::to_allocvec(a).ok().cmp(&postcard::to_allocvec(b).ok()))
 }
 
 /// Latest stamp wins; equal stamps pick by encoded value so the choice is symmetric.

@@ -1,21 +1,27 @@
 //! The JavaScript API of the engine (wasm32 only): `Engine` (a compiled bundle) and
 //! `State` (one shopper), thin wrappers over [`crate::Engine`] and [`ShopperState`].
-//! Values cross as JS values through serde-wasm-bindgen (no JSON text on the hot path);
-//! every failure is a JS `Error` with a stable `code` (and `path` for journey errors),
+//! Hot-path values cross as bytes, not JS values: event properties and traits come in
+//! as postcard written by the JS layer (`encode.js`), decisions go out packed (below)
+//! and are decoded by `pkg-template/core.js`, which also completes these classes with
+//! the value-taking methods (`ingest`, `tick`, `setTraits`, `traits`). One copy each way
+//! instead of a boundary call per field, and no serde-wasm-bindgen in the default module.
+//! Every failure is a JS `Error` with a stable `code` (and `path` for journey errors),
 //! never a panic. Time is an input (epoch ms from the JS clock); the core stays pure.
 //! The idiomatic API (`Waymark.load`, `track`, storage, sync) lives in `pkg-template/`.
 
 use std::collections::BTreeMap;
 
 use js_sys::{Array, Error as JsError, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::decision::Decision;
+use crate::decision::{Action, Decision, Reason};
 use crate::engine::Engine as CoreEngine;
 use crate::event::Event;
+#[cfg(feature = "json-bundles")]
 use crate::journey::model::BundleSource;
-use crate::journey::{compile_bundle, Bundle, Channel, FixedZones, JourneyError};
+#[cfg(feature = "json-bundles")]
+use crate::journey::{compile_bundle, FixedZones, JourneyError};
+use crate::journey::{Bundle, Channel};
 use crate::state::ShopperState;
 use crate::time::Timestamp;
 use crate::value::Value;
@@ -30,15 +36,6 @@ fn error(code: &str, message: &str) -> JsValue {
 /// Sets a property on a JS object; a failure (frozen object) is not worth a throw.
 fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
-
-/// Serializer for everything this module hands to JS: `None` as `null` (stable shapes,
-/// JSON-friendly), maps as plain objects, integers as numbers.
-const SERIALIZER: serde_wasm_bindgen::Serializer =
-    serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true).serialize_maps_as_objects(true);
-
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value.serialize(&SERIALIZER).map_err(|e| error("serialize_failed", &e.to_string()))
 }
 
 /// Epoch milliseconds from JS (`Date.now()`), as a [`Timestamp`].
@@ -56,58 +53,134 @@ fn channel(name: &str) -> Result<Channel, JsValue> {
     })
 }
 
-/// An object of values (event properties, traits); `undefined` / `null` is empty.
-fn object(value: JsValue, code: &str, what: &str) -> Result<BTreeMap<String, Value>, JsValue> {
-    if value.is_undefined() || value.is_null() {
+/// Postcard bytes of a `BTreeMap<String, Value>` (`encodeProperties` in the package);
+/// empty bytes are an empty map.
+fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<BTreeMap<String, Value>, JsValue> {
+    if bytes.is_empty() {
         return Ok(BTreeMap::new());
     }
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| error(code, &format!("{what} must be a plain object of JSON values: {e}")))
+    let (map, rest) = postcard::take_from_bytes::<BTreeMap<String, Value>>(bytes)
+        .map_err(|e| error(code, &format!("encoded {what} do not decode: {e}")))?;
+    if !rest.is_empty() {
+        return Err(error(code, &format!("encoded {what} have trailing bytes")));
+    }
+    Ok(map)
 }
 
-/// One decision as JS sees it: the CLI's record without the shopper, time in epoch ms.
-#[derive(Serialize)]
-struct DecisionOut<'a> {
-    time: i64,
-    journey: &'a str,
-    step: Option<&'a str>,
-    action: &'static str,
-    channel: Option<&'static str>,
-    content: Option<&'a str>,
-    incentive: Option<&'a str>,
-    variant: Option<&'a str>,
-    reason: &'static str,
-    reasons: Vec<&'static str>,
-    message: &'a str,
+// --- packed decisions --------------------------------------------------------------------
+//
+// What `ingestPacked` / `tickPacked` return and `decodeDecisions` in core.js reads:
+//
+//   varint count, then per decision:
+//     varint  zigzag(time - now)          (0 for decisions made at `now`)
+//     str     journey, step, action, channel, content, incentive, variant
+//     varint  number of reasons, then one str each
+//     str     message
+//
+// A `str` is a varint tag: 0 = null; odd = index (tag >> 1) into `Engine.strings()`
+// (actions, channels, reasons, then the bundle's journey ids, step ids, content keys,
+// incentives and variant names); even = inline UTF-8 of (tag >> 1) - 1 bytes. Strings
+// from the table cost one or two bytes and no decoding; only messages travel inline.
+// INVARIANT: the table starts with Action::ALL, Channel::ALL, Reason::ALL in that order.
+
+const CHANNEL_BASE: usize = Action::ALL.len();
+const REASON_BASE: usize = CHANNEL_BASE + Channel::ALL.len();
+
+/// The string table of one engine and the index of each bundle string in it.
+struct Strings {
+    list: Vec<String>,
+    index: BTreeMap<String, u32>,
 }
 
-impl<'a> DecisionOut<'a> {
-    fn new(d: &'a Decision) -> DecisionOut<'a> {
-        DecisionOut {
-            time: d.time.0,
-            journey: &d.journey,
-            step: d.step.as_deref(),
-            action: d.action.as_str(),
-            channel: d.channel.map(Channel::as_str),
-            content: d.content.as_deref(),
-            incentive: d.incentive.as_deref(),
-            variant: d.variant.as_deref(),
-            reason: d.reason(),
-            reasons: d.reasons.iter().map(|r| r.code()).collect(),
-            message: &d.message,
+impl Strings {
+    fn new(engine: &CoreEngine) -> Strings {
+        let mut list: Vec<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
+        list.extend(Channel::ALL.iter().map(|c| c.as_str().to_owned()));
+        list.extend(Reason::ALL.iter().map(|r| r.code().to_owned()));
+        let mut index = BTreeMap::new();
+        let mut add = |list: &mut Vec<String>, text: &str| {
+            if !index.contains_key(text) {
+                index.insert(text.to_owned(), list.len() as u32);
+                list.push(text.to_owned());
+            }
+        };
+        for journey in &engine.bundle().journeys {
+            add(&mut list, &journey.id);
+            for step in &journey.steps {
+                add(&mut list, &step.id);
+                match &step.kind {
+                    crate::journey::StepKind::Send(send) => {
+                        add(&mut list, &send.content);
+                        if let Some(incentive) = &send.incentive {
+                            add(&mut list, &incentive.id);
+                        }
+                    }
+                    crate::journey::StepKind::Split { variants, .. } => {
+                        for (name, _, _) in variants {
+                            add(&mut list, name);
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
+        Strings { list, index }
     }
 }
 
-/// Decisions as a JS array; an empty array costs one allocation and no conversion.
-fn decisions(list: &[Decision]) -> Result<Array, JsValue> {
-    let out = Array::new_with_length(0);
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn put_index(out: &mut Vec<u8>, index: usize) {
+    put_varint(out, ((index as u64) << 1) | 1);
+}
+
+fn put_inline(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, ((text.len() as u64) + 1) << 1);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, strings: &Strings, text: Option<&str>) {
+    match text {
+        None => out.push(0),
+        Some(t) => match strings.index.get(t) {
+            Some(&i) => put_index(out, i as usize),
+            None => put_inline(out, t),
+        },
+    }
+}
+
+fn pack(strings: &Strings, list: &[Decision], now: Timestamp) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + 96 * list.len());
+    put_varint(&mut out, list.len() as u64);
     for d in list {
-        out.push(&to_js(&DecisionOut::new(d))?);
+        let delta = d.time.0.wrapping_sub(now.0);
+        put_varint(&mut out, ((delta << 1) ^ (delta >> 63)) as u64);
+        put_str(&mut out, strings, Some(&d.journey));
+        put_str(&mut out, strings, d.step.as_deref());
+        put_index(&mut out, d.action as usize);
+        match d.channel {
+            None => out.push(0),
+            Some(c) => put_index(&mut out, CHANNEL_BASE + c as usize),
+        }
+        put_str(&mut out, strings, d.content.as_deref());
+        put_str(&mut out, strings, d.incentive.as_deref());
+        put_str(&mut out, strings, d.variant.as_deref());
+        put_varint(&mut out, d.reasons.len() as u64);
+        for r in &d.reasons {
+            put_index(&mut out, REASON_BASE + *r as usize);
+        }
+        put_inline(&mut out, &d.message);
     }
-    Ok(out)
+    out
 }
 
+#[cfg(feature = "json-bundles")]
 /// Journey errors as one JS `Error`: `code` and `path` of the first, all in `errors`.
 fn journey_errors(errors: &[JourneyError]) -> JsValue {
     let zone_hint = errors.iter().any(|e| e.code() == "unknown_time_zone");
@@ -144,6 +217,14 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = Engine)]
 pub struct WasmEngine {
     engine: CoreEngine,
+    strings: Strings,
+}
+
+impl WasmEngine {
+    fn new(engine: CoreEngine) -> WasmEngine {
+        let strings = Strings::new(&engine);
+        WasmEngine { engine, strings }
+    }
 }
 
 #[wasm_bindgen(js_class = Engine)]
@@ -152,11 +233,13 @@ impl WasmEngine {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<WasmEngine, JsValue> {
         let bundle = Bundle::from_bytes(bytes).map_err(|e| error(e.code(), &e.to_string()))?;
-        Ok(WasmEngine { engine: CoreEngine::new(bundle) })
+        Ok(WasmEngine::new(CoreEngine::new(bundle)))
     }
 
     /// An engine from a JSON bundle object `{journeys, policy, groups}`, validated here.
-    /// Time zones: UTC and fixed offsets only (see the error for IANA names).
+    /// Time zones: UTC and fixed offsets only (see the error for IANA names). Only in
+    /// modules built with the `json-bundles` feature (the package's node and full entries).
+    #[cfg(feature = "json-bundles")]
     #[wasm_bindgen(js_name = fromJson)]
     pub fn from_json(bundle: JsValue) -> Result<WasmEngine, JsValue> {
         if bundle.is_string() {
@@ -165,7 +248,7 @@ impl WasmEngine {
         let source: BundleSource = serde_wasm_bindgen::from_value(bundle)
             .map_err(|e| error("bad_bundle", &format!("not a bundle object {{journeys, policy, groups}}: {e}")))?;
         let compiled = compile_bundle(&source, &FixedZones).map_err(|errors| journey_errors(&errors))?;
-        Ok(WasmEngine { engine: CoreEngine::new(compiled) })
+        Ok(WasmEngine::new(CoreEngine::new(compiled)))
     }
 
     /// Ids of the bundle's journeys.
@@ -173,52 +256,38 @@ impl WasmEngine {
         self.engine.bundle().journeys.iter().map(|j| j.id.clone()).collect()
     }
 
-    /// Ingests one event (`name` GA4 or a Segment alias, `properties` a plain object) at
-    /// `now` (epoch ms) and returns the decisions, taken and suppressed, with reasons.
-    pub fn ingest(&self, state: &mut WasmState, name: &str, now: f64, properties: JsValue) -> Result<Array, JsValue> {
-        let now = timestamp(now)?;
-        if name.trim().is_empty() {
-            return Err(error("empty_event_name", "event name is empty: use a GA4 name such as \"view_item\""));
-        }
-        let properties = object(properties, "bad_properties", "event properties")?;
-        let event = Event::new(name, now, properties);
-        decisions(&self.engine.ingest(&mut state.state, &event, now))
+    /// The string table packed decisions refer to (see `pack`); fetched once per engine.
+    pub fn strings(&self) -> Vec<String> {
+        self.strings.list.clone()
     }
 
-    /// `ingest` with the properties already encoded by the JS layer as postcard
-    /// (`encodeProperties` in the package: a map of tagged values, the encoding
-    /// [`Value`] has in states): one copy into wasm memory instead of a walk over the JS
-    /// object with a boundary crossing per key. This is what `track` calls.
-    #[wasm_bindgen(js_name = ingestEncoded)]
-    pub fn ingest_encoded(
+    /// Ingests one event (`name` GA4 or a Segment alias) at `now` (epoch ms), its
+    /// properties encoded by the JS layer as postcard (`encodeProperties`: a map of
+    /// tagged values, the encoding [`Value`] has in states), and returns the decisions,
+    /// taken and suppressed, packed (core.js's `ingest` / `ingestEncoded` decode them).
+    #[wasm_bindgen(js_name = ingestPacked)]
+    pub fn ingest_packed(
         &self,
         state: &mut WasmState,
         name: &str,
         now: f64,
         properties: &[u8],
-    ) -> Result<Array, JsValue> {
+    ) -> Result<Vec<u8>, JsValue> {
         let now = timestamp(now)?;
         if name.trim().is_empty() {
             return Err(error("empty_event_name", "event name is empty: use a GA4 name such as \"view_item\""));
         }
-        let properties = if properties.is_empty() {
-            BTreeMap::new()
-        } else {
-            let (map, rest) = postcard::take_from_bytes::<BTreeMap<String, Value>>(properties)
-                .map_err(|e| error("bad_properties", &format!("encoded event properties do not decode: {e}")))?;
-            if !rest.is_empty() {
-                return Err(error("bad_properties", "encoded event properties have trailing bytes"));
-            }
-            map
-        };
+        let properties = decode_object(properties, "bad_properties", "event properties")?;
         let event = Event::new(name, now, properties);
-        decisions(&self.engine.ingest(&mut state.state, &event, now))
+        Ok(pack(&self.strings, &self.engine.ingest(&mut state.state, &event, now), now))
     }
 
     /// Runs timers due at or before `now`; call it at `nextWakeup`.
-    pub fn tick(&self, state: &mut WasmState, now: f64) -> Result<Array, JsValue> {
+    /// Packed like `ingestPacked` (core.js's `tick` decodes them).
+    #[wasm_bindgen(js_name = tickPacked)]
+    pub fn tick_packed(&self, state: &mut WasmState, now: f64) -> Result<Vec<u8>, JsValue> {
         let now = timestamp(now)?;
-        decisions(&self.engine.tick(&mut state.state, now))
+        Ok(pack(&self.strings, &self.engine.tick(&mut state.state, now), now))
     }
 
     /// When `tick` has work next (epoch ms), or `undefined`.
@@ -238,8 +307,18 @@ impl WasmEngine {
 
     /// What moves the intent score at `now`, largest effect first:
     /// `[{feature, signal, value, weight, contribution}]`.
-    pub fn explain(&self, state: &WasmState, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&state.state.signals.explain(timestamp(now)?, &self.engine.bundle().policy.intent))
+    pub fn explain(&self, state: &WasmState, now: f64) -> Result<Array, JsValue> {
+        let out = Array::new();
+        for c in state.state.signals.explain(timestamp(now)?, &self.engine.bundle().policy.intent) {
+            let item = js_sys::Object::new();
+            set(&item, "feature", &JsValue::from_str(c.feature));
+            set(&item, "signal", &JsValue::from_f64(c.signal));
+            set(&item, "value", &JsValue::from_f64(c.value));
+            set(&item, "weight", &JsValue::from_f64(c.weight));
+            set(&item, "contribution", &JsValue::from_f64(c.contribution));
+            out.push(&item);
+        }
+        Ok(out)
     }
 
     /// May another platform send on `channel` now (consent, caps, recent on-site, a
@@ -253,10 +332,10 @@ impl WasmEngine {
         now: f64,
     ) -> Result<JsValue, JsValue> {
         let check = self.engine.may_send(&state.state, channel(channel_name)?, journey.as_deref(), timestamp(now)?);
-        let reasons: Vec<&str> = check.reasons.iter().map(|r| r.code()).collect();
+        let reasons: Array = check.reasons.iter().map(|r| JsValue::from_str(r.code())).collect();
         let out = js_sys::Object::new();
         set(&out, "allowed", &JsValue::from_bool(check.allowed));
-        set(&out, "reasons", &to_js(&reasons)?);
+        set(&out, "reasons", &reasons);
         Ok(out.into())
     }
 }
@@ -324,26 +403,40 @@ impl WasmState {
         out
     }
 
-    /// Sets traits from a plain object (`null` clears one).
-    #[wasm_bindgen(js_name = setTraits)]
-    pub fn set_traits(&mut self, traits: JsValue, now: f64) -> Result<(), JsValue> {
+    /// Sets traits from postcard bytes (`encodeProperties` of a plain object; `null`
+    /// clears one). core.js's `setTraits` takes the object.
+    #[wasm_bindgen(js_name = setTraitsEncoded)]
+    pub fn set_traits_encoded(&mut self, traits: &[u8], now: f64) -> Result<(), JsValue> {
         let now = timestamp(now)?;
-        for (key, value) in object(traits, "bad_traits", "traits")? {
+        for (key, value) in decode_object(traits, "bad_traits", "traits")? {
             self.state.set_trait(&key, value, now).map_err(|e| error(e.code(), &e.to_string()))?;
         }
         Ok(())
     }
 
-    /// Current traits as a plain object (cleared ones left out).
-    pub fn traits(&self) -> Result<JsValue, JsValue> {
-        let map: BTreeMap<&str, &Value> = self
+    /// Current traits (cleared ones left out) as the postcard of a map, the encoding
+    /// `setTraitsEncoded` reads. core.js's `traits` decodes it to a plain object.
+    #[wasm_bindgen(js_name = traitsEncoded)]
+    pub fn traits_encoded(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let set: Vec<(&String, &Value)> = self
             .state
             .traits
             .iter()
             .filter(|(_, s)| !matches!(s.value, Value::Null))
-            .map(|(k, s)| (k.as_str(), &s.value))
+            .map(|(k, s)| (k, &s.value))
             .collect();
-        to_js(&map)
+        put_varint(&mut out, set.len() as u64);
+        for (key, value) in set {
+            put_varint(&mut out, key.len() as u64);
+            out.extend_from_slice(key.as_bytes());
+            // Value's postcard encoding cannot fail into a Vec; an empty answer is a null.
+            match postcard::to_allocvec(value) {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(_) => out.push(0),
+            }
+        }
+        out
     }
 
     /// The customer id once known, else the smallest anonymous id.

@@ -1,0 +1,136 @@
+// What the wasm module hands back as bytes, decoded to plain JS values: decisions
+// (`Engine.ingestPacked` / `tickPacked`, format in src/wasm.rs) and traits (postcard of a
+// map of `Value`s, the shape encode.js writes). One copy out of wasm memory per call
+// instead of a boundary crossing per field.
+
+const utf8 = new TextDecoder();
+
+let bytes = new Uint8Array(0);
+let pos = 0;
+
+function varint() {
+  let n = 0;
+  let scale = 1;
+  for (;;) {
+    const b = bytes[pos++];
+    if (b === undefined) throw new RangeError("packed data ends early");
+    n += (b & 0x7f) * scale;
+    if (b < 0x80) return n;
+    scale *= 128;
+  }
+}
+
+function text(len) {
+  const end = pos + len;
+  if (end > bytes.length) throw new RangeError("packed data ends early");
+  if (len < 64) {
+    // Short ASCII (messages, keys): cheaper than a TextDecoder call.
+    let s = "";
+    let i = pos;
+    for (; i < end; i++) {
+      const c = bytes[i];
+      if (c >= 0x80) break;
+      s += String.fromCharCode(c);
+    }
+    if (i === end) {
+      pos = end;
+      return s;
+    }
+  }
+  const s = utf8.decode(bytes.subarray(pos, end));
+  pos = end;
+  return s;
+}
+
+function str(table) {
+  const tag = varint();
+  if (tag === 0) return null;
+  if (tag % 2 === 1) return table[(tag - 1) / 2];
+  return text(tag / 2 - 1);
+}
+
+/** Decisions from `ingestPacked` / `tickPacked` bytes; `table` is `engine.strings()`. */
+export function decodeDecisions(packed, table, now) {
+  bytes = packed;
+  pos = 0;
+  const count = varint();
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const z = varint();
+    const delta = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    const journey = str(table);
+    const step = str(table);
+    const action = str(table);
+    const channel = str(table);
+    const content = str(table);
+    const incentive = str(table);
+    const variant = str(table);
+    const n = varint();
+    const reasons = new Array(n);
+    for (let r = 0; r < n; r++) reasons[r] = str(table);
+    const message = str(table);
+    out[i] = {
+      time: now + delta,
+      journey,
+      step,
+      action,
+      channel,
+      content,
+      incentive,
+      variant,
+      reason: n > 0 ? reasons[0] : "none",
+      reasons,
+      message,
+    };
+  }
+  bytes = new Uint8Array(0);
+  return out;
+}
+
+function value(depth) {
+  if (depth > 64) throw new RangeError("nested too deep");
+  switch (varint()) {
+    case 0:
+      return null;
+    case 1:
+      return bytes[pos++] === 1;
+    case 2: {
+      const v = new DataView(bytes.buffer, bytes.byteOffset + pos, 8).getFloat64(0, true);
+      pos += 8;
+      return v;
+    }
+    case 3:
+      return text(varint());
+    case 4: {
+      const n = varint();
+      const out = [];
+      for (let i = 0; i < n; i++) out.push(value(depth + 1));
+      return out;
+    }
+    case 5:
+      return object(depth + 1);
+    default:
+      throw new RangeError("unknown value tag");
+  }
+}
+
+function object(depth) {
+  const n = varint();
+  const out = {};
+  for (let i = 0; i < n; i++) {
+    const key = text(varint());
+    out[key] = value(depth);
+  }
+  return out;
+}
+
+/** A plain object from the postcard of a `BTreeMap<String, Value>` (`State.traitsEncoded`). */
+export function decodeObject(encoded) {
+  bytes = encoded;
+  pos = 0;
+  try {
+    return object(1);
+  } finally {
+    bytes = new Uint8Array(0);
+  }
+}
