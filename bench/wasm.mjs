@@ -1,6 +1,8 @@
 // bench/wasm.mjs — figures of the built npm package (pkg/): wasm size raw and gzipped,
 // instantiate time (fresh processes: V8 caches compiled modules within one), and the
-// time of one `wm.track` in Node including the JS ↔ wasm boundary.
+// time of one `wm.track` in Node including the JS ↔ wasm boundary. The goals are for the
+// default (slim) module browsers and workers download; the full module (Node's entry and
+// `waymark/full`, with JSON bundles) is measured alongside.
 //
 //   node bench/wasm.mjs [--json]        (after `make pkg`; WAYMARK_BIN for a binary bundle)
 import { execFileSync } from "node:child_process";
@@ -22,8 +24,12 @@ if (!existsSync(join(PKG, "node.js"))) {
 }
 
 // --- size -------------------------------------------------------------------------------
-const wasmBytes = readFileSync(join(PKG, "web/waymark_bg.wasm"));
-const size = { raw: wasmBytes.length, gzip: gzipSync(wasmBytes, { level: 9 }).length };
+const sizeOf = (file) => {
+  const bytes = readFileSync(join(PKG, file));
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+};
+const size = sizeOf("web/waymark_bg.wasm");
+const fullSize = existsSync(join(PKG, "full/waymark_bg.wasm")) ? sizeOf("full/waymark_bg.wasm") : undefined;
 
 // --- bundle: the shipped templates + examples (binary when the CLI is at hand) -----------
 function bundle() {
@@ -63,40 +69,54 @@ const instantiateMs = median(runs.map((r) => r.instantiate));
 const bundleMs = median(runs.map((r) => r.bundle));
 
 // --- track ------------------------------------------------------------------------------------
-const { Waymark } = await import(pathToFileURL(join(PKG, "node.js")).href);
 const src = readFileSync(b.path);
-let now = Date.parse("2026-06-01T08:00:00Z");
-const wm = await Waymark.load({
-  bundle: b.path.endsWith(".bin") ? new Uint8Array(src) : JSON.parse(src),
-  storage: "memory",
-  timers: false,
-  clock: () => now,
-  shopperId: "bench",
-});
-let sink = 0;
-wm.on("decision", () => sink++);
 const categories = ["shoes", "bags", "hats", "coats"];
 const events = [];
 for (let i = 0; i < 64; i++) {
   events.push({ items: [{ item_id: `sku-${i}`, item_category: categories[i % 4], price: 10 + i, quantity: 1 }] });
 }
-function timeTrack(name, n, props) {
-  for (let i = 0; i < 2000; i++) {
-    now += 1000;
-    wm.track(name, props(i));
-  }
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    now += 1000;
-    wm.track(name, props(i));
-  }
-  return Number(process.hrtime.bigint() - t0) / 1000 / n;
-}
 const N = 100_000;
-const trackViewItem = timeTrack("view_item", N, (i) => events[i & 63]);
-const trackPageView = timeTrack("page_view", N, () => undefined);
-const stateBytes = wm.exportState().length;
-wm.close();
+let sink = 0;
+let stateBytes = 0;
+
+/** µs per track (view_item with one item, page_view without properties) through one entry. */
+async function trackFigures(api) {
+  let now = Date.parse("2026-06-01T08:00:00Z");
+  const wm = await api.Waymark.load({
+    bundle: b.path.endsWith(".bin") ? new Uint8Array(src) : JSON.parse(src),
+    storage: "memory",
+    timers: false,
+    clock: () => now,
+    shopperId: "bench",
+  });
+  wm.on("decision", () => sink++);
+  const timeTrack = (name, n, props) => {
+    for (let i = 0; i < 2000; i++) {
+      now += 1000;
+      wm.track(name, props(i));
+    }
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      now += 1000;
+      wm.track(name, props(i));
+    }
+    return Number(process.hrtime.bigint() - t0) / 1000 / n;
+  };
+  const viewItem = timeTrack("view_item", N, (i) => events[i & 63]);
+  const pageView = timeTrack("page_view", N, () => undefined);
+  stateBytes = wm.exportState().length;
+  wm.close();
+  return { viewItem, pageView };
+}
+
+// The slim module through the browser entry (its web glue instantiates from bytes in Node),
+// then the full module through the node entry.
+const slimApi = await import(pathToFileURL(join(PKG, "browser.js")).href);
+await slimApi.init(readFileSync(join(PKG, "web/waymark_bg.wasm")));
+const slim = await trackFigures(slimApi);
+const full = await trackFigures(await import(pathToFileURL(join(PKG, "node.js")).href));
+const trackViewItem = slim.viewItem;
+const trackPageView = slim.pageView;
 
 const result = {
   wasm: { raw_bytes: size.raw, gzip_bytes: size.gzip, goal_gzip_bytes: GOAL_GZ },
@@ -104,6 +124,11 @@ const result = {
   bundle_load_ms: +bundleMs.toFixed(2),
   bundle: `${b.kind}, ${runs[0].journeys} journeys`,
   track_us: { view_item_1_item: +trackViewItem.toFixed(2), page_view_no_props: +trackPageView.toFixed(2), goal: GOAL_TRACK_US },
+  full: fullSize && {
+    raw_bytes: fullSize.raw,
+    gzip_bytes: fullSize.gzip,
+    track_us: { view_item_1_item: +full.viewItem.toFixed(2), page_view_no_props: +full.pageView.toFixed(2) },
+  },
   state_bytes_after: stateBytes,
   decisions_emitted: sink,
   node: process.version,
@@ -113,10 +138,14 @@ if (asJson) {
 } else {
   const kib = (n) => (n / 1024).toFixed(1) + " KiB";
   const mark = (ok) => (ok ? "ok" : "over goal");
-  console.log(`wasm size        ${kib(size.raw)} raw, ${kib(size.gzip)} gzip -9   (goal ≤ 60 KiB gz: ${mark(size.gzip <= GOAL_GZ)})`);
+  console.log(`wasm size        ${kib(size.raw)} raw, ${kib(size.gzip)} gzip -9   (slim module; goal ≤ 60 KiB gz: ${mark(size.gzip <= GOAL_GZ)})`);
   console.log(`instantiate      ${instantiateMs.toFixed(2)} ms (compile + instantiate, median of ${runs.length} fresh processes)`);
   console.log(`bundle load      ${bundleMs.toFixed(2)} ms (${result.bundle})`);
   console.log(`track view_item  ${trackViewItem.toFixed(2)} µs/call incl. boundary, 1 GA4 item   (goal ≤ ${GOAL_TRACK_US} µs: ${mark(trackViewItem <= GOAL_TRACK_US)})`);
   console.log(`track page_view  ${trackPageView.toFixed(2)} µs/call, no properties`);
-  console.log(`state            ${stateBytes} bytes after ${2 * (N + 2000)} events; ${sink} decisions emitted`);
+  if (fullSize) {
+    console.log(`full module      ${kib(fullSize.raw)} raw, ${kib(fullSize.gzip)} gzip -9 (node entry, waymark/full: + JSON bundles)`);
+    console.log(`full track       view_item ${full.viewItem.toFixed(2)} µs/call, page_view ${full.pageView.toFixed(2)} µs/call (node entry)`);
+  }
+  console.log(`state            ${stateBytes} bytes after ${2 * (N + 2000)} events (per run); ${sink} decisions emitted`);
 }

@@ -601,8 +601,11 @@ export function createWaymark(runtime) {
       const token = typeof this._token === "function" ? this._lastToken : this._token;
       const url = apiUrl(this._endpoint, "/v1/sync");
       const body = this._state.encode();
-      // fetch keepalive carries the Authorization header the backend checks; sendBeacon
-      // (no headers) is the fallback, with the token in the query.
+      // fetch keepalive carries the Authorization header the backend checks. sendBeacon
+      // cannot set headers, and the backend takes the shopper token only from
+      // `Authorization: Bearer` (a token in the query would also land in access logs), so
+      // the beacon is used only without a token; otherwise the state stays saved and dirty
+      // and the next page's sync delivers it.
       try {
         if (typeof this._fetch === "function") {
           const headers = { "content-type": "application/octet-stream" };
@@ -615,9 +618,8 @@ export function createWaymark(runtime) {
         // fall through to the beacon
       }
       const nav = globalThis.navigator;
-      if (nav && typeof nav.sendBeacon === "function") {
-        const beaconUrl = token ? `${url}?token=${encodeURIComponent(token)}` : url;
-        if (nav.sendBeacon(beaconUrl, new Blob([body], { type: "application/octet-stream" }))) this._dirty = false;
+      if (!token && nav && typeof nav.sendBeacon === "function") {
+        if (nav.sendBeacon(url, new Blob([body], { type: "application/octet-stream" }))) this._dirty = false;
       }
     }
 

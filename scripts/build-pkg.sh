@@ -21,7 +21,7 @@
 # Env:
 #   WAYMARK_PANIC   immediate-abort (default on the Debian route: panics become bare traps,
 #                   smaller module; the engine never panics by design) | abort
-#   WAYMARK_OPT_LEVEL  rustc opt-level for the wasm builds (default z)
+#   WAYMARK_OPT_LEVEL  rustc opt-level for both wasm builds (default: z slim, s full)
 #   PKG_DIR         output directory (default: $REPO_ROOT/pkg)
 set -euo pipefail
 # shellcheck source=scripts/setup-wasm.sh
@@ -50,24 +50,26 @@ case "$panic" in
     *) die "WAYMARK_PANIC must be immediate-abort or abort, not '$panic'" ;;
 esac
 
-# "z" for the wasm builds only (native release keeps Cargo.toml's "s"): measured 150 →
-# 133 KiB gzipped for the slim module; the track time it costs is in bench/wasm.mjs.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL="${WAYMARK_OPT_LEVEL:-z}"
-# build_module NAME [cargo args...]: one cdylib, copied to $WASM_TARGET_DIR/NAME.wasm (the
+# opt-level per module (native release keeps Cargo.toml's "s"): the slim module is what
+# every storefront page downloads, so "z" (measured 150 → 133 KiB gzipped; track about
+# 1 µs slower); the full module serves Node, where size matters less than speed: "s".
+SLIM_OPT_LEVEL="${WAYMARK_OPT_LEVEL:-z}"
+FULL_OPT_LEVEL="${WAYMARK_OPT_LEVEL:-s}"
+# build_module NAME OPT_LEVEL [cargo args...]: one cdylib, copied to $WASM_TARGET_DIR/NAME.wasm (the
 # two builds share the target dir, dependencies and std; only waymark itself differs).
 build_module() {
-    local name="$1"
-    shift
-    step "cargo rustc --crate-type cdylib --no-default-features --release $* ($name; $WASM_ROUTE route, panic=$panic)"
+    local name="$1" opt="$2"
+    shift 2
+    step "cargo rustc --crate-type cdylib --no-default-features --release $* ($name, opt-level $opt; $WASM_ROUTE route, panic=$panic)"
     local t0=$SECONDS
-    RUSTFLAGS="${rustflags[*]}" wasm_cargo rustc --quiet --lib --crate-type cdylib --no-default-features --release --locked "$@" \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt" RUSTFLAGS="${rustflags[*]}" wasm_cargo rustc --quiet --lib --crate-type cdylib --no-default-features --release --locked "$@" \
         || die "wasm32 build failed (route: $WASM_ROUTE). See scripts/check-wasm.sh's hints and ../shared/TOOLCHAIN.md"
     [ -f "$WASM_OUT_DIR/waymark.wasm" ] || die "build succeeded but $WASM_OUT_DIR/waymark.wasm is missing"
     cp "$WASM_OUT_DIR/waymark.wasm" "$WASM_TARGET_DIR/$name.wasm"
     info "built in $((SECONDS - t0))s: $(wc -c <"$WASM_TARGET_DIR/$name.wasm") bytes before wasm-bindgen"
 }
-build_module slim
-build_module full --features json-bundles
+build_module slim "$SLIM_OPT_LEVEL"
+build_module full "$FULL_OPT_LEVEL" --features json-bundles
 
 # --- 2. wasm-bindgen CLI at the crate's exact version ----------------------------------
 want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
