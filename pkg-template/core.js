@@ -272,7 +272,9 @@ export function createWaymark(runtime) {
       this._table = engine.strings();
       this._options = options;
       this._clock = typeof options.clock === "function" ? options.clock : Date.now;
-      this._fetch = options.fetch || globalThis.fetch;
+      // Bound through a wrapper: browsers throw "Illegal invocation" when fetch is called
+      // as a method of another object.
+      this._fetch = options.fetch || (typeof globalThis.fetch === "function" ? (...args) => globalThis.fetch(...args) : undefined);
       this._endpoint = options.endpoint;
       this._token = options.shopperToken;
       this._storage = resolveStorage(options.storage);
