@@ -183,9 +183,10 @@ export interface StorageLike {
 
 export interface LoadOptions {
   /**
-   * The journeys: a JSON bundle object (or its text), or the compact binary bundle
-   * (`waymark bundle ... -o bundle.bin`, `GET /v1/bundle`). JSON bundles in the browser
-   * know only UTC and fixed offsets; use the binary bundle for IANA time zones.
+   * The journeys: the compact binary bundle (`waymark bundle ... -o bundle.bin`,
+   * `GET /v1/bundle`), or — in Node and `waymark/full` only — a JSON bundle object (or its
+   * text); the default browser/worker module throws `json_bundle_unsupported` for JSON.
+   * JSON bundles know only UTC and fixed offsets; use the binary bundle for IANA zones.
    * Omitted: fetched from `${endpoint}/v1/bundle`.
    */
   bundle?: BundleSource | string | Uint8Array | ArrayBuffer;
@@ -271,6 +272,7 @@ export class Waymark {
 /** The raw engine (one compiled bundle), for workers and tests. */
 export class Engine {
   static fromBytes(bytes: Uint8Array): Engine;
+  /** Node entry and `waymark/full` only; elsewhere throws `json_bundle_unsupported`. */
   static fromJson(bundle: BundleSource): Engine;
   journeys(): string[];
   ingest(state: State, name: EventName, now: number, properties?: EventProperties | null): Decision[];
