@@ -2,6 +2,7 @@
 //! Needs the throwaway cluster of scripts/pg-test.sh (`WAYMARK_TEST_PG`); without it each
 //! test prints a notice and passes (scripts/test.sh server always provides it).
 #![cfg(feature = "server")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The storage scenarios on SQLite (a temp file per test).
 #![cfg(feature = "server")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod support;
 

@@ -270,11 +270,14 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// One recorded webhook call: headers, JSON body, raw body.
+pub type HookCall = (HeaderMap, serde_json::Value, Vec<u8>);
+
 /// A webhook receiver on loopback: records each call's headers and JSON body; answers
 /// 500 to the first `fail_first` calls.
 #[derive(Clone)]
 pub struct Hooks {
-    pub calls: Arc<Mutex<Vec<(HeaderMap, serde_json::Value, Vec<u8>)>>>,
+    pub calls: Arc<Mutex<Vec<HookCall>>>,
     fail_first: Arc<Mutex<usize>>,
     pub url: String,
 }
