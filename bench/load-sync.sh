@@ -21,7 +21,7 @@ cargo build --locked --quiet --profile load --features server --example load_syn
 bin="$CARGO_TARGET_DIR/load/examples/load_sync"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/waymark-load.XXXXXX")"
-pgdir="$work/pg"
+pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-load-pg.XXXXXX")"
 cleanup() { "$REPO_ROOT/scripts/pg-test.sh" stop "$pgdir" || true; rm -rf "$work"; }
 trap cleanup EXIT
 
