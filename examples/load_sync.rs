@@ -4,6 +4,7 @@
 //! 2. open loop at half that throughput for `--seconds`: p50 / p99 latency;
 //! 3. the ceiling: a raw single-row upsert loop (one statement, autocommit) on the same
 //!    database for `--seconds`.
+//!
 //! Prints one JSON line of figures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
