@@ -28,18 +28,25 @@ export async function fetchToken(anonymous, customerId) {
   return body.token;
 }
 
-// The published bundle; the last copy seen is kept so a page opened while the backend is
-// down still runs the same journeys.
+// The published bundle (compiled bytes, with an ETag); the last copy seen is kept so a
+// page opened while the backend is down still runs the same journeys.
+const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
 async function loadBundle() {
   try {
-    const r = await fetch("/v1/bundle", { headers: { accept: "application/json" } });
+    const r = await fetch("/v1/bundle");
     if (!r.ok) throw new Error(`bundle: HTTP ${r.status}`);
-    const text = await r.text();
-    localStorage.setItem(BUNDLE_KEY, text);
-    return JSON.parse(text);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    try {
+      localStorage.setItem(BUNDLE_KEY, toB64(bytes));
+    } catch {
+      /* storage full: run without the offline copy */
+    }
+    return bytes;
   } catch (e) {
     const cached = localStorage.getItem(BUNDLE_KEY);
-    if (cached) return JSON.parse(cached);
+    if (cached) return fromB64(cached);
     throw e;
   }
 }
