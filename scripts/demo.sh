@@ -11,6 +11,7 @@
 #   scripts/demo.sh             the storefront demo (ports: WAYMARK_DEMO_PORT, default 8000;
 #                               WAYMARK_DEMO_BACKEND_PORT, default 8080; a free one if taken)
 #   scripts/demo.sh --no-build  skip step 1 (pkg/ and the backend binary must exist)
+#                               (data, logs and mail: WAYMARK_DEMO_DIR, default out/demo)
 #   scripts/demo.sh replay      replay examples/events.ndjson through the journeys in the
 #                               CLI simulator and print every decision (no browser)
 set -euo pipefail
@@ -27,11 +28,11 @@ case "${1:-}" in
         ;;
     --no-build) build=0 ;;
     "") ;;
-    -h|--help) sed -n "2,17p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n "2,18p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see scripts/demo.sh --help)" ;;
 esac
 
-OUT="$REPO_ROOT/out/demo"
+OUT="${WAYMARK_DEMO_DIR:-$REPO_ROOT/out/demo}"
 mkdir -p "$OUT"
 BIN="$CARGO_TARGET_DIR/release/waymark"
 
