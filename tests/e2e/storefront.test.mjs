@@ -250,7 +250,7 @@ test("reload: the shopper's state survives, and intent keeps counting", async ()
   await viewProduct(s.page, "acc-2");
   await quickAdd(s.page, "accessories", "acc-4");
   const before = await intent(s.page);
-  const journeysBefore = await s.page.evaluate(() => window.waymarkDemo.wm.activeJourneys?.() ?? null);
+  const journeysBefore = await s.page.evaluate(() => window.waymarkDemo.wm.journeys().sort());
   await s.page.reload();
   await s.page.waitForSelector("body[data-ready]");
   assert.equal(await s.page.evaluate(() => window.waymarkDemo.anonymous), s.anonymous, "same shopper after reload");
@@ -258,7 +258,7 @@ test("reload: the shopper's state survives, and intent keeps counting", async ()
   assert.equal(afterReload.tier, before.tier);
   assert.ok(Math.abs(afterReload.score - before.score) < 0.05, `score kept: ${before.score} → ${afterReload.score}`);
   if (journeysBefore) {
-    assert.deepEqual(await s.page.evaluate(() => window.waymarkDemo.wm.activeJourneys()), journeysBefore);
+    assert.deepEqual(await s.page.evaluate(() => window.waymarkDemo.wm.journeys().sort()), journeysBefore);
   }
   assert.equal(await s.page.textContent("#cart-count"), "1");
   // The third accessory after the reload is still the third: the offer comes.
@@ -280,7 +280,8 @@ test("two tabs: their states converge", async () => {
     "both tabs agree",
     async () => {
       const [ia, ib] = [await intent(a.page), await intent(b.page)];
-      return ia.tier === ib.tier && Math.abs(ia.score - ib.score) < 0.02;
+      const journeys = (p) => p.evaluate(() => window.waymarkDemo.wm.journeys().sort().join(","));
+      return ia.tier === ib.tier && Math.abs(ia.score - ib.score) < 0.02 && (await journeys(a.page)) === (await journeys(b.page));
     },
     { timeoutMs: 10000 },
   );

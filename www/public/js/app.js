@@ -42,10 +42,13 @@ function sampleIntent() {
   }
 }
 
+// The shopper's whole state as the engine stores and syncs it (version byte + postcard).
 function stateBytes() {
-  if (typeof wm.stateSize === "function") return wm.stateSize();
-  if (typeof wm.stateSize === "number") return wm.stateSize;
-  return null;
+  try {
+    return wm.exportState().length;
+  } catch {
+    return null;
+  }
 }
 
 function onDecision(d) {
@@ -422,10 +425,13 @@ async function main() {
     const acct = store.get().account;
     ({ wm, anonymous } = await startShopper({ customerId: acct?.customerId }));
     wm.on("decision", onDecision);
-    if (typeof wm.on === "function") {
-      wm.on("sync", (s) => debug.sync(syncText(s)));
-      wm.on("error", (e) => debug.sync(`error: ${e?.code || e?.message || e}`));
-    }
+    debug.sync("not yet");
+    wm.on("sync", ({ bytes }) => {
+      debug.sync(`ok ${clockNow()} · ${bytes} B`);
+      debug.stateSize(stateBytes());
+    });
+    wm.on("error", (e) => debug.sync(`${e?.code || "error"}${e?.status ? " " + e.status : ""} ${clockNow()} · retrying`));
+    wm.on("tier", ({ from, to }) => debug.event("tier", { from, to }));
     debug.setIds(`anonymous ${anonymous}${acct ? ` · customer ${acct.customerId}` : ""}`);
     window.waymarkDemo = { wm, anonymous, store, interventions };
   } catch (e) {
@@ -439,11 +445,6 @@ async function main() {
   document.body.dataset.ready = "1";
 }
 
-function syncText(s) {
-  if (!s) return "—";
-  if (typeof s === "string") return s;
-  const when = s.time ? new Date(s.time).toLocaleTimeString("en-GB", { hour12: false }) : "";
-  return [s.status || s.state || "", when].filter(Boolean).join(" ");
-}
+const clockNow = () => new Date().toLocaleTimeString("en-GB", { hour12: false });
 
 main();

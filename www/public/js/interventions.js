@@ -14,13 +14,30 @@ const INCENTIVES = {
   BDAY15: { percent: 15 },
 };
 
+// The offer on screen outlives a reload for as long as the incentive is valid (1 day
+// for CATEGORY10); the engine holds the grant itself, this is only what the page shows.
+const OFFER_KEY = "northwind.offer";
+const OFFER_TTL = 24 * 3600 * 1000;
+function savedOffer() {
+  try {
+    const o = JSON.parse(localStorage.getItem(OFFER_KEY) || "null");
+    return o && o.until > Date.now() ? { ...o, fresh: false } : null;
+  } catch {
+    return null;
+  }
+}
+
 const ui = {
   nudge: { shown: false, category: null },
-  offer: null, // { incentive, category, percent, journey }
+  offer: savedOffer(), // { incentive, category, percent, journey, until }
   reassurance: false,
 };
 const listeners = new Set();
-const changed = () => listeners.forEach((fn) => fn(ui));
+const changed = () => {
+  if (ui.offer) localStorage.setItem(OFFER_KEY, JSON.stringify({ ...ui.offer, fresh: false }));
+  else localStorage.removeItem(OFFER_KEY);
+  listeners.forEach((fn) => fn(ui));
+};
 
 export const interventions = {
   state: ui,
@@ -34,7 +51,7 @@ export const interventions = {
         const spec = INCENTIVES[decision.incentive] || { percent: 10 };
         const category = spec.scope === "category" ? context.category || null : null;
         // Mutual exclusion, as the engine decided: a new incentive replaces the old one.
-        ui.offer = { incentive: decision.incentive, percent: spec.percent, category, journey: decision.journey, fresh: true };
+        ui.offer = { incentive: decision.incentive, percent: spec.percent, category, journey: decision.journey, until: Date.now() + OFFER_TTL, fresh: true };
         ui.nudge = { shown: false, category: null };
         changed();
         return;
