@@ -8,7 +8,7 @@ help:
 	@echo "make test    fmt, clippy, cargo test, wasm32 build (scripts/test.sh)"
 	@echo "make setup   install what is missing: rustfmt/clippy, wasm32 toolchain (scripts/setup.sh)"
 	@echo "make wasm    build the library for wasm32 and print its size (scripts/check-wasm.sh)"
-	@echo "make demo    replay examples/events.ndjson through the templates (scripts/demo.sh)"
+	@echo "make demo    build the npm package + backend, serve the demo store, print its URL (scripts/demo.sh)"
 
 test:
 	@scripts/test.sh
