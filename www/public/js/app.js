@@ -392,7 +392,8 @@ async function login() {
   track("login", { method: "email" });
   debug.setIds(`anonymous ${anonymous} · customer ${customerId}`);
   renderChrome();
-  location.hash = "#/account";
+  if (location.hash === "#/account") route();
+  else location.hash = "#/account";
 }
 
 function placeOrder() {
