@@ -6,6 +6,8 @@
 // wakeup), cross-tab convergence (storage event + merge) and sync with the backend
 // (POST /v1/sync, batched, retried with backoff, flushed on page hide).
 
+import { encodeProperties } from "./encode.js";
+
 const STATE_KEY = "waymark:state";
 const ID_KEY = "waymark:id";
 const MAX_TIMEOUT = 2 ** 31 - 1;
@@ -124,6 +126,10 @@ export function fromDataLayer(entry) {
   return { name, properties };
 }
 
+function closedError() {
+  return new WaymarkError("closed", "this Waymark instance was closed: load a new one");
+}
+
 // --- the API ---------------------------------------------------------------------------
 
 /**
@@ -209,7 +215,7 @@ export function createWaymark(runtime) {
       this._syncDelay = options.syncDelay ?? 2000;
       this._autoTimers = options.timers !== false;
 
-      const shopperId = options.shopperId || tokenSubject(typeof this._token === "string" ? this._token : undefined) || this._storedId();
+      const shopperId = options.shopperId || tokenSubject(typeof this._token === "string" ? this._token : undefined);
       this._state = this._restore(shopperId);
       this._lastSaved = undefined;
       this._persist();
@@ -246,13 +252,21 @@ export function createWaymark(runtime) {
      * suppressed, each with reasons) to "decision" listeners and returns them.
      */
     track(name, properties) {
-      const decisions = this._engine.ingest(this._state, name, this._clock(), properties);
+      if (this._closed) throw closedError();
+      let encoded;
+      try {
+        encoded = encodeProperties(properties);
+      } catch (e) {
+        throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
+      }
+      const decisions = this._engine.ingestEncoded(this._state, name, this._clock(), encoded);
       this._changed(decisions);
       return decisions;
     }
 
     /** Links the customer id after login and sets traits (email, phone, ...). */
     identify(customerId, traits) {
+      if (this._closed) throw closedError();
       if (typeof customerId !== "string" || customerId.trim() === "") {
         throw new WaymarkError("empty_customer_id", "identify needs the customer id as a non-empty string");
       }
@@ -264,12 +278,14 @@ export function createWaymark(runtime) {
 
     /** Sets traits without an identity change. */
     setTraits(traits) {
+      if (this._closed) throw closedError();
       this._state.setTraits(traits, this._clock());
       this._changed([]);
     }
 
     /** Records consent per channel: `{email: true, sms: false, push: true}`. */
     consent(choices) {
+      if (this._closed) throw closedError();
       if (!choices || typeof choices !== "object") throw new WaymarkError("bad_consent", "consent takes an object such as {email: true, sms: false}");
       const now = this._clock();
       for (const [channel, granted] of Object.entries(choices)) {
@@ -282,6 +298,7 @@ export function createWaymark(runtime) {
 
     /** Runs due timers now (the instance does this itself unless `timers: false`). */
     tick() {
+      if (this._closed) throw closedError();
       const decisions = this._engine.tick(this._state, this._clock());
       this._changed(decisions);
       return decisions;
@@ -291,16 +308,19 @@ export function createWaymark(runtime) {
 
     /** `{score, tier}`: purchase intent in [0, 1] and `cold` | `warm` | `hot`. */
     intent() {
+      if (this._closed) throw closedError();
       return this._engine.intent(this._state, this._clock());
     }
 
     /** What moves the intent score now, largest effect first. */
     explain() {
+      if (this._closed) throw closedError();
       return this._engine.explain(this._state, this._clock());
     }
 
     /** May another platform send on `channel` now? `{allowed, reasons}`. */
     maySend(channel, journey) {
+      if (this._closed) throw closedError();
       return this._engine.maySend(this._state, channel, journey ?? undefined, this._clock());
     }
 
@@ -326,11 +346,13 @@ export function createWaymark(runtime) {
 
     /** The state as postcard bytes (version byte first). */
     exportState() {
+      if (this._closed) throw closedError();
       return this._state.encode();
     }
 
     /** Merges state bytes (another device, the backend) into this shopper's state. */
     importState(bytes) {
+      if (this._closed) throw closedError();
       const b = bytesOf(bytes);
       if (!b) throw new WaymarkError("bad_state", "importState takes the bytes from exportState (Uint8Array or ArrayBuffer)");
       this._state.mergeBytes(b);
@@ -410,6 +432,7 @@ export function createWaymark(runtime) {
      */
     sync() {
       if (!this._endpoint) return Promise.resolve({ synced: false });
+      if (this._closed) return Promise.reject(closedError());
       if (this._syncTimer !== undefined) {
         clearTimeout(this._syncTimer);
         this._syncTimer = undefined;
@@ -420,6 +443,7 @@ export function createWaymark(runtime) {
       this._syncing = this._post(sent)
         .then((answer) => {
           this._failures = 0;
+          if (this._closed) return { synced: true };
           if (answer.byteLength > 0) this._state.mergeBytes(answer);
           this._persist();
           this._schedule();
@@ -540,7 +564,7 @@ export function createWaymark(runtime) {
 
     _persist() {
       this._persistQueued = false;
-      this._persistNow();
+      if (!this._closed) this._persistNow();
     }
 
     _persistNow() {
@@ -566,22 +590,30 @@ export function createWaymark(runtime) {
       }
     }
 
+    /** The saved state (when readable), joined with the given id; else a fresh state. */
     _restore(shopperId) {
-      const state = new State(shopperId);
       let saved = null;
       try {
         saved = this._storage.getItem(this._stateKey);
       } catch {
         saved = null;
       }
+      let state;
       if (saved) {
         try {
-          state.mergeBytes(fromBase64(saved));
+          state = State.decode(fromBase64(saved));
         } catch (e) {
           // A corrupt or newer-version copy: start fresh rather than break the page.
           queueMicrotask(() => this._emit("error", e));
         }
       }
+      if (state && shopperId && !state.ids.includes(shopperId)) {
+        const joined = new State(shopperId);
+        joined.merge(state);
+        state.free();
+        state = joined;
+      }
+      if (!state) state = new State(shopperId || this._storedId());
       this._tier = state.tier;
       return state;
     }
@@ -650,6 +682,7 @@ export function createWaymark(runtime) {
     State,
     CHANNELS,
     fromDataLayer,
+    encodeProperties,
     version: () => runtime.bindings.version(),
     init: ensureInit,
   };
