@@ -54,6 +54,7 @@ export function start(name, cmd, args, { env = {}, cwd = REPO, logDir } = {}) {
   });
   fs.closeSync(log);
   const proc = { name, child, logFile: path.join(logDir, `${name}.log`), exited: null };
+  child.on("error", (e) => fs.appendFileSync(proc.logFile, `cannot start ${cmd}: ${e.message}\n`));
   proc.exitedPromise = new Promise((resolve) =>
     child.on("exit", (code, signal) => {
       proc.exited = { code, signal };

@@ -66,6 +66,10 @@ export async function startShopper({ customerId } = {}) {
     shopperToken,
     shopperId: anonymous,
     storage: localStorage,
+    // Workaround: the package calls its fetch as a method (`this._fetch(...)`), and a
+    // browser's window.fetch throws "Illegal invocation" unless called unbound. Reported
+    // upstream (issue 4); harmless once fixed.
+    fetch: (input, init) => fetch(input, init),
   });
   return { wm, anonymous };
 }
