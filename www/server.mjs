@@ -165,7 +165,22 @@ async function storeRoute(opts, req, res, url) {
       // Debug panel: what the backend holds for this shopper (timers, outbox, suppressions).
       const id = url.searchParams.get("id") || "";
       const r = await backendCall(opts, "GET", `/v1/shoppers/${encodeURIComponent(id)}`, { admin: true });
-      return send(res, r.status, r.json);
+      const err = r.json?.error || {};
+      if (!(r.status === 404 && err.code === "not_found" && /endpoint/.test(err.message || ""))) {
+        return send(res, r.status, r.json);
+      }
+      // A backend without per-shopper inspection: ask what it would do with an email or an
+      // SMS for this shopper right now (POST /v1/suppression/check, nothing recorded).
+      const checks = {};
+      for (const channel of ["email", "sms"]) {
+        const c = await backendCall(opts, "POST", "/v1/suppression/check", {
+          body: { anonymous_id: id, channel },
+          admin: true,
+        });
+        if (c.status !== 200) return send(res, c.status, c.json);
+        checks[channel] = { allowed: c.json.allowed, reasons: c.json.reasons, known: c.json.known_shopper };
+      }
+      return send(res, 200, { checks, inspection: false });
     }
     return send(res, 404, { code: "not_found" });
   } catch (e) {

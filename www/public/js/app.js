@@ -428,7 +428,7 @@ async function main() {
     wm.on("decision", onDecision);
     debug.sync("not yet");
     wm.on("sync", ({ bytes }) => {
-      debug.sync(`ok ${clockNow()} · ${bytes} B`);
+      debug.sync(`ok ${clockNow()}`, `last sync answered ${bytes} bytes`);
       debug.stateSize(stateBytes());
     });
     wm.on("error", (e) => debug.sync(`${e?.code || "error"}${e?.status ? " " + e.status : ""} ${clockNow()} · retrying`));

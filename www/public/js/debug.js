@@ -67,6 +67,7 @@ export const debug = {
 
   intent(score, tier) {
     const last = history.points[history.points.length - 1];
+    if (last && last.tier === tier && Math.abs(last.score - score) < 0.002) return;
     history.points.push({ t: Date.now(), score, tier });
     if (history.points.length > MAX_POINTS) history.points.splice(0, history.points.length - MAX_POINTS);
     persist();
@@ -74,16 +75,16 @@ export const debug = {
     const tierEl = el("dbg-tier");
     tierEl.textContent = tier;
     tierEl.className = `tier ${tier}`;
-    if (debug.isOpen() && (!last || last.score !== score || last.tier !== tier || true)) drawChart();
+    if (debug.isOpen()) drawChart();
   },
 
   stateSize(bytes) {
     el("dbg-size").textContent = bytes == null ? "—" : `${bytes} B`;
   },
 
-  sync(status) {
+  sync(status, detail = status) {
     el("dbg-sync").textContent = status;
-    el("dbg-sync").title = status;
+    el("dbg-sync").title = detail;
   },
 };
 
@@ -112,7 +113,7 @@ function renderDecisions() {
       const codes = (d.reasons || []).map((r) => `<span>${esc(r)}</span>`).join("");
       const t = typeof d.time === "number" ? clock(d.time) : esc(d.time);
       return (
-        `<li data-action="${esc(d.action)}" data-journey="${esc(d.journey)}">` +
+        `<li data-action="${esc(d.action)}" data-journey="${esc(d.journey)}"${quiet(d) ? ' class="quiet"' : ""}>` +
         `<div class="head"><span class="act ${esc(d.action)}">${esc(d.action)}</span>` +
         `<span class="j">${esc(d.journey)}</span><span class="meta">${esc(meta)}</span></div>` +
         `<div class="msg">${esc(d.message)}</div><div class="codes"><span class="t">${t}</span>${codes}</div></li>`
@@ -120,6 +121,9 @@ function renderDecisions() {
     })
     .join("");
 }
+
+// Entry bookkeeping (a journey the shopper is already in) is shown, but small.
+const quiet = (d) => d.action === "suppress" && (d.reasons || []).every((r) => r.startsWith("reentry_"));
 
 function drawChart() {
   const canvas = el("dbg-chart");
@@ -150,23 +154,25 @@ function drawChart() {
     g.fillText("no events yet", pad.l + 8, pad.t + ih / 2);
     return;
   }
+  // One step per sample (events come in bursts; time is on the axis labels).
   const t0 = pts[0].t;
-  const t1 = Math.max(pts[pts.length - 1].t, t0 + 60_000);
-  const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * iw;
+  const t1 = pts[pts.length - 1].t;
+  const n = Math.max(pts.length - 1, 1);
+  const x = (i) => pad.l + (i / n) * iw;
   const y = (s) => pad.t + ih * (1 - Math.max(0, Math.min(1, s)));
   const colors = { cold: "#93c5fd", warm: "#fcd34d", hot: "#f87171" };
   g.lineWidth = 2;
   for (let i = 1; i < pts.length; i++) {
     g.strokeStyle = colors[pts[i].tier] || "#a7f3d0";
     g.beginPath();
-    g.moveTo(x(pts[i - 1].t), y(pts[i - 1].score));
-    g.lineTo(x(pts[i].t), y(pts[i].score));
+    g.moveTo(x(i - 1), y(pts[i - 1].score));
+    g.lineTo(x(i), y(pts[i].score));
     g.stroke();
   }
   const last = pts[pts.length - 1];
   g.fillStyle = colors[last.tier] || "#a7f3d0";
   g.beginPath();
-  g.arc(x(last.t), y(last.score), 3.5, 0, Math.PI * 2);
+  g.arc(x(pts.length - 1), y(last.score), 3.5, 0, Math.PI * 2);
   g.fill();
   g.fillStyle = "#6b7280";
   g.fillText(clock(t0), pad.l, h - 4);
@@ -195,6 +201,11 @@ function renderBackend(report) {
   }
   for (const s of report.suppressed || []) {
     rows.push(["suppressed", s.journey, (s.reasons || []).join(","), s.time ? fmtDue(s.time) : "", s.channel || ""]);
+  }
+  // Backends without per-shopper inspection: ask what they would do with a send right now.
+  for (const [channel, c] of Object.entries(report.checks || {})) {
+    const what = c.allowed ? "would send" : "suppressed";
+    rows.push([what, "any", (c.reasons || []).join(", "), "now", channel]);
   }
   if (rows.length === 0) return "<em>nothing queued or suppressed</em>";
   return (

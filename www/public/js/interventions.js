@@ -83,7 +83,7 @@ export const interventions = {
 
 export function nudgeText(category) {
   const name = CATEGORIES[category] || "this category";
-  return `<span class="flame">🔥</span> Popular in ${name}: 120+ shoppers are looking at ${name.toLowerCase()} right now`;
+  return `<span class="flame">Trending</span> Popular in ${name}: 120+ shoppers are looking at ${name.toLowerCase()} right now`;
 }
 
 export function offerTitle(offer) {
