@@ -126,6 +126,11 @@ export function fromDataLayer(entry) {
   return { name, properties };
 }
 
+/** `${endpoint}${path}`, keeping a path prefix the endpoint may have ("https://x.com/waymark"). */
+function apiUrl(endpoint, path) {
+  return String(endpoint).replace(/\/+$/, "") + path;
+}
+
 function closedError() {
   return new WaymarkError("closed", "this Waymark instance was closed: load a new one");
 }
@@ -182,7 +187,7 @@ export function createWaymark(runtime) {
         if (typeof fetchFn !== "function") throw new WaymarkError("bad_option", "no fetch in this runtime: pass options.fetch");
         let res;
         try {
-          res = await fetchFn(new URL("/v1/bundle", options.endpoint).toString(), { headers: { accept: "application/octet-stream" } });
+          res = await fetchFn(apiUrl(options.endpoint, "/v1/bundle"), { headers: { accept: "application/octet-stream" } });
         } catch (e) {
           throw new WaymarkError("network_error", `GET /v1/bundle failed: ${e && e.message}`, { cause: e });
         }
@@ -469,7 +474,7 @@ export function createWaymark(runtime) {
       if (token) headers.authorization = `Bearer ${token}`;
       let res;
       try {
-        res = await this._fetch(new URL("/v1/sync", this._endpoint).toString(), { method: "POST", headers, body: bytes });
+        res = await this._fetch(apiUrl(this._endpoint, "/v1/sync"), { method: "POST", headers, body: bytes });
       } catch (e) {
         throw new WaymarkError("network_error", `POST /v1/sync failed: ${e && e.message}`, { cause: e });
       }
@@ -493,7 +498,9 @@ export function createWaymark(runtime) {
 
     async _currentToken() {
       const t = this._token;
-      return typeof t === "function" ? await t() : t;
+      const token = typeof t === "function" ? await t() : t;
+      this._lastToken = token;
+      return token;
     }
 
     /** Replaces the shopper token (e.g. after login the store issues one with the customer id). */
@@ -518,15 +525,17 @@ export function createWaymark(runtime) {
     /** Page hide: save now and hand the state to the browser to deliver after unload. */
     _flush() {
       this._persistNow();
-      if (!this._endpoint || !this._dirty || typeof this._token === "function") return;
-      const url = new URL("/v1/sync", this._endpoint).toString();
+      if (!this._endpoint || !this._dirty) return;
+      // No awaiting during page hide: a token function's last answer is used.
+      const token = typeof this._token === "function" ? this._lastToken : this._token;
+      const url = apiUrl(this._endpoint, "/v1/sync");
       const body = this._state.encode();
       // fetch keepalive carries the Authorization header the backend checks; sendBeacon
       // (no headers) is the fallback, with the token in the query.
       try {
         if (typeof this._fetch === "function") {
           const headers = { "content-type": "application/octet-stream" };
-          if (this._token) headers.authorization = `Bearer ${this._token}`;
+          if (token) headers.authorization = `Bearer ${token}`;
           this._fetch(url, { method: "POST", headers, body, keepalive: true }).catch(() => {});
           this._dirty = false;
           return;
@@ -536,7 +545,7 @@ export function createWaymark(runtime) {
       }
       const nav = globalThis.navigator;
       if (nav && typeof nav.sendBeacon === "function") {
-        const beaconUrl = this._token ? `${url}?token=${encodeURIComponent(this._token)}` : url;
+        const beaconUrl = token ? `${url}?token=${encodeURIComponent(token)}` : url;
         if (nav.sendBeacon(beaconUrl, new Blob([body], { type: "application/octet-stream" }))) this._dirty = false;
       }
     }

@@ -363,3 +363,46 @@ test("timers run by themselves at the next wakeup", async (t) => {
   assert.ok(seen.some((d) => d.step === "discounts_digest" && d.time === now), JSON.stringify(seen));
   wm.close();
 });
+
+test("page hide hands the unsynced state to fetch keepalive with the token", async () => {
+  const win = new EventTarget();
+  globalThis.window = win;
+  try {
+    const calls = [];
+    const fetch = async (url, init) => {
+      calls.push({ url, init });
+      return new Response(new Uint8Array(0));
+    };
+    const { wm } = await load({ endpoint: "https://api.example/waymark/", shopperToken: "tok-9", fetch, syncDelay: 60_000 });
+    wm.track("screen_view", { screen_name: "discounts" });
+    win.dispatchEvent(new Event("pagehide"));
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].url, "https://api.example/waymark/v1/sync");
+    assert.equal(calls[0].init.keepalive, true);
+    assert.equal(calls[0].init.headers.authorization, "Bearer tok-9");
+    assert.equal(hex(calls[0].init.body), hex(wm.exportState()));
+    win.dispatchEvent(new Event("pagehide"));
+    assert.equal(calls.length, 1, "nothing new to send");
+    wm.close();
+  } finally {
+    delete globalThis.window;
+  }
+});
+
+test("without a bundle, load fetches the binary bundle from the endpoint", async () => {
+  const dir = tempDir("fetch");
+  writeFileSync(join(dir, "b.json"), JSON.stringify({ journeys: [discounts] }));
+  cli("bundle", join(dir, "b.json"), "-o", join(dir, "b.bin"));
+  const bytes = readFileSync(join(dir, "b.bin"));
+  const urls = [];
+  const fetch = async (url) => {
+    urls.push(url);
+    return new Response(bytes);
+  };
+  const wm = await Waymark.load({ endpoint: "https://api.example", fetch, storage: "memory", timers: false, clock: () => T0 });
+  assert.deepEqual(urls, ["https://api.example/v1/bundle"]);
+  assert.equal(wm.track("screen_view", { screen_name: "discounts" })[0].journey, "discounts_wishlist");
+  wm.close();
+  const failing = async () => new Response("no", { status: 503 });
+  await assert.rejects(Waymark.load({ endpoint: "https://api.example", fetch: failing, storage: "memory" }), { code: "bundle_fetch_failed", status: 503 });
+});

@@ -1,0 +1,40 @@
+// The package as a consumer project imports it: `import { Waymark } from "waymark"`
+// through package.json's exports (the node condition), types and wasm subpaths present.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { PKG, tempDir } from "./helpers.mjs";
+
+test("a consumer's `import \"waymark\"` resolves to the node build and runs", () => {
+  const dir = tempDir("consumer");
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(PKG, join(dir, "node_modules/waymark"), "dir");
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "shop", private: true, type: "module" }));
+  writeFileSync(
+    join(dir, "main.js"),
+    `import { Waymark, version } from "waymark";
+     const wm = await Waymark.load({ bundle: { journeys: [] }, storage: "memory", timers: false });
+     console.log(JSON.stringify({ decisions: wm.track("page_view").length, tier: wm.intent().tier, version: version() }));
+     wm.close();`,
+  );
+  const out = JSON.parse(execFileSync(process.execPath, [join(dir, "main.js")], { cwd: dir, encoding: "utf8" }));
+  assert.equal(out.decisions, 0);
+  assert.equal(out.tier, "cold");
+  assert.match(out.version, /^\d+\.\d+\.\d+/);
+});
+
+test("package.json: ESM, side-effect free, conditional exports with types first", () => {
+  const pkg = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
+  assert.equal(pkg.type, "module");
+  assert.equal(pkg.sideEffects, false);
+  const root = pkg.exports["."];
+  assert.equal(Object.keys(root)[0], "types");
+  for (const condition of ["browser", "node", "workerd", "worker", "default"]) assert.ok(root[condition], condition);
+  for (const file of new Set([...Object.values(root), pkg.exports["./waymark_bg.wasm"], pkg.exports["./bundler"].default])) {
+    assert.ok(existsSync(join(PKG, file)), `${file} is in the package`);
+  }
+  assert.match(pkg.version, /^\d+\.\d+\.\d+/, "the crate version, not the template placeholder");
+});
