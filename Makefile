@@ -10,7 +10,7 @@ help:
 	@echo "make wasm    build the library for wasm32 and print its size (scripts/check-wasm.sh)"
 	@echo "make pkg     build the npm package in pkg/: wasm32 + wasm-bindgen + wasm-opt (scripts/build-pkg.sh)"
 	@echo "make bench   package figures: wasm size, instantiate time, µs per track (bench/wasm.mjs)"
-	@echo "make demo    replay examples/events.ndjson through the templates (scripts/demo.sh)"
+	@echo "make demo    build the npm package + backend, serve the demo store, print its URL (scripts/demo.sh)"
 
 test:
 	@scripts/test.sh
