@@ -10,6 +10,8 @@ pub mod intent;
 pub mod journey;
 pub mod policy;
 pub mod scope;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "cli")]
 pub mod simulate;
 pub mod state;

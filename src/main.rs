@@ -57,6 +57,13 @@ enum Command {
         The output is a version byte + postcard: validated, time zones resolved to offset tables,\n\
         so a browser loads it without a time-zone database or re-validation.")]
     Bundle(BundleArgs),
+    /// Run the backend: state sync, server-side events, timers, email/SMS/push delivery.
+    #[cfg(feature = "server")]
+    #[command(after_help = "Examples:\n  \
+        WAYMARK_ADMIN_TOKEN=... WAYMARK_TOKEN_SECRET=... waymark serve --journeys templates\n  \
+        waymark serve --db postgres://waymark@127.0.0.1/waymark --smtp-url smtp://127.0.0.1:2525 ...\n\n\
+        Every flag has an environment variable (shown with --help). API: GET /v1/openapi.json.")]
+    Serve(Box<waymark::server::config::ServeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +116,8 @@ fn main() -> ExitCode {
         Command::Graph(args) => graph(&args),
         Command::Simulate(args) => simulate(&args),
         Command::Bundle(args) => bundle(&args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve(&args),
     }
 }
 
@@ -275,4 +284,23 @@ fn bundle(args: &BundleArgs) -> ExitCode {
     }
     eprintln!("wrote {} journeys, {} bytes to {}", bundle.journeys.len(), bytes.len(), args.output.display());
     ExitCode::SUCCESS
+}
+
+/// `waymark serve`: the backend, until Ctrl-C / SIGTERM.
+#[cfg(feature = "server")]
+fn serve(args: &waymark::server::config::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error[runtime]: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(waymark::server::serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error[serve]: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,165 @@
+//! `waymark serve` settings: every flag has an environment variable (`WAYMARK_*`), so a
+//! container is configured by env alone. `Settings` is what the server runs with; the
+//! CLI flags (`ServeArgs`) turn into it, and tests build one directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Flags of `waymark serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Database URL: `sqlite://waymark.db` (file created and migrated on start) or `postgres://user@host/db`.
+    #[arg(long, env = "WAYMARK_DB", default_value = "sqlite://waymark.db")]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, env = "WAYMARK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Bearer token for admin calls (publish a bundle, issue tokens, server-side events, analytics).
+    #[arg(long, env = "WAYMARK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: String,
+    /// Secret that signs shopper tokens (HMAC-SHA256); at least 16 bytes.
+    #[arg(long, env = "WAYMARK_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: String,
+    /// Journey files or directories to publish at start when they differ from the published bundle.
+    #[arg(long, env = "WAYMARK_JOURNEYS", value_delimiter = ',', num_args = 0..)]
+    pub journeys: Vec<PathBuf>,
+    /// SMTP relay for email, e.g. `smtp://127.0.0.1:2525` (plain SMTP; use a local relay for TLS).
+    #[arg(long, env = "WAYMARK_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// From address of emails.
+    #[arg(long, env = "WAYMARK_MAIL_FROM", default_value = "waymark@localhost")]
+    pub mail_from: String,
+    /// Webhook for SMS sends (JSON POST, signed).
+    #[arg(long, env = "WAYMARK_SMS_WEBHOOK")]
+    pub sms_webhook: Option<String>,
+    /// Webhook for push sends.
+    #[arg(long, env = "WAYMARK_PUSH_WEBHOOK")]
+    pub push_webhook: Option<String>,
+    /// Webhook for ads audience updates.
+    #[arg(long, env = "WAYMARK_ADS_WEBHOOK")]
+    pub ads_webhook: Option<String>,
+    /// Secret that signs webhook bodies (`X-Waymark-Signature`).
+    #[arg(long, env = "WAYMARK_WEBHOOK_SECRET", hide_env_values = true, default_value = "")]
+    pub webhook_secret: String,
+    /// Largest request body, bytes.
+    #[arg(long, env = "WAYMARK_BODY_LIMIT", default_value_t = 256 * 1024)]
+    pub body_limit: usize,
+    /// Most syncs committed in one transaction.
+    #[arg(long, env = "WAYMARK_BATCH_MAX", default_value_t = 512)]
+    pub batch_max: usize,
+    /// How often the scheduler and the outbox look for due work, milliseconds.
+    #[arg(long, env = "WAYMARK_POLL_MS", default_value_t = 500)]
+    pub poll_ms: u64,
+    /// Database connections (Postgres; SQLite uses one writer and this many readers).
+    #[arg(long, env = "WAYMARK_DB_CONNECTIONS", default_value_t = 8)]
+    pub db_connections: u32,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "WAYMARK_LOG_JSON")]
+    pub log_json: bool,
+}
+
+/// What the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Database URL.
+    pub db: String,
+    /// Admin bearer token.
+    pub admin_token: String,
+    /// Shopper token secret.
+    pub token_secret: Vec<u8>,
+    /// Lifetime of issued shopper tokens.
+    pub token_ttl: Duration,
+    /// Largest request body.
+    pub body_limit: usize,
+    /// Most jobs per group commit.
+    pub batch_max: usize,
+    /// Poll interval of scheduler and outbox.
+    pub poll: Duration,
+    /// Pool size.
+    pub db_connections: u32,
+    /// Delivery settings.
+    pub delivery: DeliverySettings,
+    /// Run the scheduler and outbox loops (tests drive them by hand instead).
+    pub background: bool,
+}
+
+/// Where sends go.
+#[derive(Debug, Clone, Default)]
+pub struct DeliverySettings {
+    /// `smtp://host:port`.
+    pub smtp_url: Option<String>,
+    /// From address.
+    pub mail_from: String,
+    /// SMS webhook URL.
+    pub sms_webhook: Option<String>,
+    /// Push webhook URL.
+    pub push_webhook: Option<String>,
+    /// Ads webhook URL.
+    pub ads_webhook: Option<String>,
+    /// Webhook signing secret.
+    pub webhook_secret: String,
+    /// Attempts before a send is marked failed.
+    pub max_attempts: i64,
+    /// First retry delay; doubles per attempt.
+    pub retry_base: Duration,
+}
+
+impl Settings {
+    /// Settings for a database URL with defaults for the rest (tests start here).
+    pub fn new(db: &str, admin_token: &str, token_secret: &str) -> Settings {
+        Settings {
+            db: db.to_owned(),
+            admin_token: admin_token.to_owned(),
+            token_secret: token_secret.as_bytes().to_vec(),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            body_limit: 256 * 1024,
+            batch_max: 512,
+            poll: Duration::from_millis(500),
+            db_connections: 8,
+            delivery: DeliverySettings {
+                mail_from: "waymark@localhost".into(),
+                max_attempts: 5,
+                retry_base: Duration::from_secs(30),
+                ..DeliverySettings::default()
+            },
+            background: true,
+        }
+    }
+
+    /// Checks what can be checked before connecting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.admin_token.len() < 16 {
+            return Err("--admin-token (WAYMARK_ADMIN_TOKEN) must be at least 16 characters".into());
+        }
+        if self.token_secret.len() < 16 {
+            return Err("--token-secret (WAYMARK_TOKEN_SECRET) must be at least 16 bytes".into());
+        }
+        if !(self.db.starts_with("sqlite:") || self.db.starts_with("postgres:") || self.db.starts_with("postgresql:")) {
+            return Err(format!("--db {:?}: use sqlite://FILE or postgres://…", self.db));
+        }
+        if self.batch_max == 0 {
+            return Err("--batch-max must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl From<&ServeArgs> for Settings {
+    fn from(args: &ServeArgs) -> Settings {
+        let mut s = Settings::new(&args.db, &args.admin_token, &args.token_secret);
+        s.body_limit = args.body_limit;
+        s.batch_max = args.batch_max;
+        s.poll = Duration::from_millis(args.poll_ms.max(10));
+        s.db_connections = args.db_connections.max(1);
+        s.delivery.smtp_url = args.smtp_url.clone();
+        s.delivery.mail_from = args.mail_from.clone();
+        s.delivery.sms_webhook = args.sms_webhook.clone();
+        s.delivery.push_webhook = args.push_webhook.clone();
+        s.delivery.ads_webhook = args.ads_webhook.clone();
+        s.delivery.webhook_secret = args.webhook_secret.clone();
+        s
+    }
+}

@@ -1,0 +1,95 @@
+//! The OpenAPI 3.1 document served at `/v1/openapi.json`, written by hand next to the
+//! routes it describes (`app.rs`); a test checks that every route is in it.
+
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn json_body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let admin = json!([{ "admin": [] }]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "waymark backend",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics. Errors are JSON {error: {code, message, details?}} with stable codes."
+        },
+        "components": {
+            "securitySchemes": {
+                "admin": { "type": "http", "scheme": "bearer", "description": "the admin token (WAYMARK_ADMIN_TOKEN)" },
+                "shopper": { "type": "http", "scheme": "bearer", "description": "a shopper token from POST /v1/token" }
+            },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                    "code": { "type": "string", "examples": ["invalid_token", "state_corrupt", "identity_mismatch", "invalid_bundle", "body_too_large"] },
+                    "message": { "type": "string" }, "details": {} } } } },
+                "Event": { "type": "object", "required": ["id"], "additionalProperties": false, "properties": {
+                    "id": { "type": "string", "description": "idempotency key" },
+                    "anonymous_id": { "type": "string" }, "customer_id": { "type": "string" },
+                    "name": { "type": "string", "description": "GA4 name or Segment alias; absent = only traits/consent" },
+                    "time": { "description": "RFC 3339 or epoch ms; default now" },
+                    "properties": { "type": "object" }, "traits": { "type": "object" },
+                    "consent": { "type": "object", "additionalProperties": { "type": "boolean" } } } },
+                "SuppressionCheck": { "type": "object", "required": ["channel"], "additionalProperties": false, "properties": {
+                    "anonymous_id": { "type": "string" }, "customer_id": { "type": "string" },
+                    "channel": { "enum": ["onsite", "inapp", "email", "sms", "push", "ads"] },
+                    "journey": { "type": "string" }, "record": { "type": "boolean" } } },
+                "TokenRequest": { "type": "object", "required": ["anonymous_id"], "additionalProperties": false, "properties": {
+                    "anonymous_id": { "type": "string" }, "customer_id": { "type": "string" }, "ttl_seconds": { "type": "integer" } } }
+            }
+        },
+        "paths": {
+            "/v1/sync": { "post": {
+                "summary": "Merge a shopper state copy with the stored one; answers the merged state after a durable commit",
+                "security": [{ "shopper": [] }],
+                "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": {
+                    "200": { "description": "merged state (version byte + postcard)", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                    "400": error_response("state_empty | state_corrupt | state_unsupported_version | state_too_large"),
+                    "401": error_response("missing_token | invalid_token | token_expired"),
+                    "403": error_response("identity_mismatch"),
+                    "413": error_response("body_too_large") } } },
+            "/v1/events": { "post": {
+                "summary": "Server-side events (single object or array), idempotent by id",
+                "security": admin,
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "oneOf": [
+                    { "$ref": "#/components/schemas/Event" }, { "type": "array", "items": { "$ref": "#/components/schemas/Event" } } ] } } } },
+                "responses": { "200": { "description": "{results: [{id, status: accepted|duplicate, decisions, warnings}]}" },
+                    "401": error_response("missing_admin_token | invalid_admin_token"),
+                    "422": error_response("invalid_event | invalid_id | missing_shopper | unknown_channel | batch_size") } } },
+            "/v1/suppression/check": { "post": {
+                "summary": "May this message go out on this channel to this shopper now?",
+                "security": admin, "requestBody": json_body("SuppressionCheck"),
+                "responses": { "200": { "description": "{decision: allow|suppress, allowed, reasons, known_shopper, recorded}" },
+                    "422": error_response("unknown_channel | missing_shopper") } } },
+            "/v1/bundle": {
+                "get": { "summary": "The published journeys (compiled bundle)",
+                    "parameters": [{ "name": "If-None-Match", "in": "header", "schema": { "type": "string" } }],
+                    "responses": { "200": { "description": "bundle bytes with ETag" }, "304": { "description": "not modified" },
+                        "404": error_response("no_bundle") } },
+                "put": { "summary": "Validate and publish journeys (JSON source or compiled bundle); previous versions are kept",
+                    "security": admin,
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                    "responses": { "200": { "description": "{version, previous_version, etag, journeys, bytes}" },
+                        "422": error_response("invalid_bundle (details: diagnostics with pointer, line, column) | corrupt_bundle") } } },
+            "/v1/token": { "post": {
+                "summary": "Issue a shopper token (HMAC-SHA256) for an anonymous id and, after login, a customer id",
+                "security": admin, "requestBody": json_body("TokenRequest"),
+                "responses": { "200": { "description": "{token, expires_at}" } } } },
+            "/v1/analytics": { "get": {
+                "summary": "Exit analytics per journey: entries, exits by outcome, sends, suppressions by reason, deliveries",
+                "security": admin, "responses": { "200": { "description": "{journeys: {id: {...}}}" } } } },
+            "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
+            "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
+            "/readyz": { "get": { "summary": "Readiness (database reachable)", "responses": { "200": { "description": "ready" }, "503": error_response("not_ready") } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format" } } } }
+        }
+    })
+}

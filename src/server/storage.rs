@@ -1,0 +1,381 @@
+//! Storage through sqlx's `Any` driver: one code path for SQLite (the default, one file,
+//! nothing to install) and Postgres (several replicas). Migrations live in
+//! `migrations/sqlite` and `migrations/postgres` and run on start. SQLite gets a pool of
+//! one writing connection (writes are serialized there, never "database is locked") and a
+//! pool of readers (WAL); Postgres one pool for both.
+//!
+//! Key scheme: a shopper's state is one row of `shoppers`, keyed `cust:<customer id>` once
+//! the shopper logged in, else `anon:<anonymous id>`. `shopper_aliases` maps every key ever
+//! seen (each row's own key included) to the row holding the state, so an anonymous id
+//! that logged in keeps finding the merged customer state. Rows carry a `version`; writes
+//! are conditional on it (optimistic concurrency between replicas: on a conflict the
+//! writer re-reads and merges again, which is safe because merge is a join).
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
+
+use crate::state::ShopperState;
+use crate::time::Timestamp;
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    write: AnyPool,
+    read: AnyPool,
+    postgres: bool,
+}
+
+/// A stored shopper row.
+#[derive(Debug, Clone)]
+pub struct StoredShopper {
+    /// Decoded state.
+    pub state: ShopperState,
+    /// Row version (optimistic concurrency).
+    pub version: i64,
+}
+
+/// A published bundle.
+#[derive(Debug, Clone)]
+pub struct StoredBundle {
+    /// Monotonic version.
+    pub version: i64,
+    /// `Bundle::to_bytes`.
+    pub bytes: Vec<u8>,
+    /// Entity tag served with it.
+    pub etag: String,
+    /// Number of journeys.
+    pub journeys: i64,
+    /// When it was published (epoch ms).
+    pub published_at: i64,
+}
+
+/// Why a stored row could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database said no.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored state does not decode.
+    #[error("stored state of {key} does not decode: {detail}")]
+    CorruptState {
+        /// Row key.
+        key: String,
+        /// Decoder message.
+        detail: String,
+    },
+}
+
+/// Result of storage calls.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Key of an anonymous id.
+pub fn anon_key(id: &str) -> String {
+    format!("anon:{id}")
+}
+
+/// Key of a customer id.
+pub fn customer_key(id: &str) -> String {
+    format!("cust:{id}")
+}
+
+impl Db {
+    /// Connects, creates the SQLite file when missing, and migrates.
+    pub async fn connect(url: &str, connections: u32) -> StorageResult<Db> {
+        sqlx::any::install_default_drivers();
+        let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
+        if postgres {
+            let options = AnyConnectOptions::from_str(url)?;
+            let pool = AnyPoolOptions::new().max_connections(connections.max(2)).connect_with(options).await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            return Ok(Db { write: pool.clone(), read: pool, postgres });
+        }
+        let url = if url.contains("mode=") {
+            url.to_owned()
+        } else if url.contains('?') {
+            format!("{url}&mode=rwc")
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pragmas = sqlite_pragmas;
+        let write =
+            AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = AnyPoolOptions::new()
+            .max_connections(connections.max(1))
+            .after_connect(pragmas)
+            .connect_with(options)
+            .await?;
+        Ok(Db { write, read, postgres })
+    }
+
+    /// True on Postgres (work is claimed with `FOR UPDATE SKIP LOCKED`).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` on Postgres, nothing on SQLite (one writer anyway).
+    pub fn skip_locked(&self) -> &'static str {
+        if self.postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
+
+    /// A write transaction.
+    pub async fn begin(&self) -> StorageResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// The pool for reads.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// `SELECT 1` on the read and the write side.
+    pub async fn ping(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        sqlx::query("SELECT 1").execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// The newest published bundle.
+    pub async fn latest_bundle(&self) -> StorageResult<Option<StoredBundle>> {
+        let row = sqlx::query(
+            "SELECT version, bytes, etag, journeys, published_at FROM bundles ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(StoredBundle {
+                version: row.try_get("version")?,
+                bytes: row.try_get("bytes")?,
+                etag: row.try_get("etag")?,
+                journeys: row.try_get("journeys")?,
+                published_at: row.try_get("published_at")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// Version of the newest bundle (cheap; replicas poll it).
+    pub async fn latest_bundle_version(&self) -> StorageResult<Option<i64>> {
+        let row = sqlx::query("SELECT MAX(version) AS v FROM bundles").fetch_one(&self.read).await?;
+        Ok(row.try_get::<Option<i64>, _>("v")?)
+    }
+
+    /// Stores a new bundle version; older versions stay (roll back by re-publishing one).
+    pub async fn publish_bundle(&self, bytes: &[u8], etag: &str, journeys: i64, now: Timestamp) -> StorageResult<i64> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM bundles").fetch_one(&mut *tx).await?;
+        let version: i64 = row.try_get::<i64, _>("v")? + 1;
+        sqlx::query("INSERT INTO bundles (version, bytes, etag, journeys, published_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(version)
+            .bind(bytes.to_vec())
+            .bind(etag.to_owned())
+            .bind(journeys)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// A shopper's current state by any of its keys (through the alias table).
+    pub async fn state_by_alias(&self, alias: &str) -> StorageResult<Option<(String, ShopperState)>> {
+        let row = sqlx::query(
+            "SELECT s.id, s.state FROM shopper_aliases a JOIN shoppers s ON s.id = a.shopper_id WHERE a.alias = $1",
+        )
+        .bind(alias.to_owned())
+        .fetch_optional(&self.read)
+        .await?;
+        match row {
+            Some(row) => {
+                let key: String = row.try_get("id")?;
+                let bytes: Vec<u8> = row.try_get("state")?;
+                let state = decode(&key, &bytes)?;
+                Ok(Some((key, state)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Counts for gauges: (shoppers with a due timer, pending outbox rows).
+    pub async fn queue_depth(&self, now: Timestamp) -> StorageResult<(i64, i64)> {
+        let timers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shoppers WHERE wake_at <= $1")
+            .bind(now.0)
+            .fetch_one(&self.read)
+            .await?
+            .try_get("n")?;
+        let outbox: i64 = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending')")
+            .fetch_one(&self.read)
+            .await?
+            .try_get("n")?;
+        Ok((timers, outbox))
+    }
+}
+
+fn decode(key: &str, bytes: &[u8]) -> StorageResult<ShopperState> {
+    ShopperState::decode(bytes).map_err(|e| StorageError::CorruptState { key: key.to_owned(), detail: e.to_string() })
+}
+
+/// The row an alias points to.
+pub async fn resolve_alias(conn: &mut AnyConnection, alias: &str) -> StorageResult<Option<String>> {
+    let row = sqlx::query("SELECT shopper_id FROM shopper_aliases WHERE alias = $1")
+        .bind(alias.to_owned())
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get("shopper_id")?),
+        None => None,
+    })
+}
+
+/// Points an alias at a row.
+pub async fn set_alias(conn: &mut AnyConnection, alias: &str, key: &str) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO shopper_aliases (alias, shopper_id) VALUES ($1, $2) \
+         ON CONFLICT (alias) DO UPDATE SET shopper_id = excluded.shopper_id",
+    )
+    .bind(alias.to_owned())
+    .bind(key.to_owned())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves every alias of `from` to `to` and deletes row `from` (after its state was
+/// merged into `to`).
+pub async fn fold_into(conn: &mut AnyConnection, from: &str, to: &str) -> StorageResult<()> {
+    sqlx::query("UPDATE shopper_aliases SET shopper_id = $1 WHERE shopper_id = $2")
+        .bind(to.to_owned())
+        .bind(from.to_owned())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM shoppers WHERE id = $1").bind(from.to_owned()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Loads a row; `lock` adds `FOR UPDATE` (Postgres, when the caller will write it).
+pub async fn load_shopper(conn: &mut AnyConnection, key: &str, lock: &str) -> StorageResult<Option<StoredShopper>> {
+    let sql = format!("SELECT state, version FROM shoppers WHERE id = $1{lock}");
+    let row = sqlx::query(&sql).bind(key.to_owned()).fetch_optional(conn).await?;
+    match row {
+        Some(row) => {
+            let bytes: Vec<u8> = row.try_get("state")?;
+            Ok(Some(StoredShopper { state: decode(key, &bytes)?, version: row.try_get("version")? }))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Writes a row if it is still at `expected` (None: if it does not exist yet).
+/// Returns false on a conflict (someone else wrote first).
+pub async fn write_shopper(
+    conn: &mut AnyConnection,
+    key: &str,
+    state: &ShopperState,
+    expected: Option<i64>,
+    wake_at: Option<Timestamp>,
+    now: Timestamp,
+) -> StorageResult<bool> {
+    let bytes = state.encode();
+    let done = match expected {
+        None => sqlx::query(
+            "INSERT INTO shoppers (id, state, version, wake_at, updated_at) VALUES ($1, $2, 1, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(key.to_owned())
+        .bind(bytes)
+        .bind(wake_at.map(|t| t.0))
+        .bind(now.0)
+        .execute(conn)
+        .await?
+        .rows_affected(),
+        Some(version) => sqlx::query(
+            "UPDATE shoppers SET state = $1, version = version + 1, wake_at = $2, updated_at = $3 \
+             WHERE id = $4 AND version = $5",
+        )
+        .bind(bytes)
+        .bind(wake_at.map(|t| t.0))
+        .bind(now.0)
+        .bind(key.to_owned())
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
+    };
+    Ok(done == 1)
+}
+
+/// Records an event id; false when it was seen before (idempotency).
+pub async fn first_sighting(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    key: &str,
+    now: Timestamp,
+) -> StorageResult<bool> {
+    let n = sqlx::query(
+        "INSERT INTO events_seen (event_id, shopper_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id.to_owned())
+    .bind(key.to_owned())
+    .bind(now.0)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Keys of shoppers whose timer is due, claimed (Postgres: locked, others skip them).
+pub async fn claim_due(conn: &mut AnyConnection, now: Timestamp, limit: i64, lock: &str) -> StorageResult<Vec<String>> {
+    let sql = format!("SELECT id FROM shoppers WHERE wake_at <= $1 ORDER BY wake_at LIMIT $2{lock}");
+    let rows = sqlx::query(&sql).bind(now.0).bind(limit).fetch_all(conn).await?;
+    rows.iter().map(|r| r.try_get::<String, _>("id").map_err(StorageError::from)).collect()
+}
+
+/// Raw single-row upsert used by the load script as the ceiling of the database itself.
+pub async fn raw_upsert(conn: &mut AnyConnection, key: &str, bytes: &[u8], now: Timestamp) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO shoppers (id, state, version, wake_at, updated_at) VALUES ($1, $2, 1, NULL, $3) \
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = shoppers.version + 1, updated_at = excluded.updated_at",
+    )
+    .bind(key.to_owned())
+    .bind(bytes.to_vec())
+    .bind(now.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Per-connection SQLite settings: WAL (readers never block the writer), full fsync at
+/// commit (a sync is durable before it is answered), and waiting instead of failing on a lock.
+fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures_like::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 10000"] {
+            sqlx::query(pragma).execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
+}
+
+mod futures_like {
+    /// A boxed, sendable future (what sqlx's `after_connect` wants).
+    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}

@@ -1,0 +1,518 @@
+//! The group-commit writer. Every change to shopper state — `/v1/sync` merges, server-side
+//! events, recorded contacts — is a job sent to one task, which takes all jobs waiting,
+//! applies them in one transaction and answers each only after that transaction commits
+//! (one fsync for the batch instead of one per request). Within a batch a shopper's
+//! state is read once, every job applied to it in arrival order, and written once; a
+//! write that lost a race with another replica re-reads and merges again (merge is a
+//! join, so the order of copies does not matter).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::analytics::Tally;
+use super::clock::Clock;
+use super::error::ApiError;
+use super::journeys::Journeys;
+use super::metrics::Metrics;
+use super::outbox::{self, OutboxRow};
+use super::storage::{self, anon_key, customer_key, Db, StorageError, StorageResult};
+use crate::decision::Decision;
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::journey::Channel;
+use crate::state::ShopperState;
+use crate::time::Timestamp;
+use crate::value::Value;
+
+/// Conflict retries of one row write before the batch gives up.
+const WRITE_RETRIES: usize = 8;
+/// Whole-batch retries after a transient database error (deadlock, serialization).
+const BATCH_RETRIES: usize = 3;
+
+/// Who a job is for: an anonymous id, a customer id, or both (after login).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Anonymous (device) id.
+    pub anonymous: Option<String>,
+    /// Customer id.
+    pub customer: Option<String>,
+}
+
+impl Identity {
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        self.anonymous.iter().chain(self.customer.iter()).map(String::as_str)
+    }
+}
+
+/// A server-side event, validated.
+#[derive(Debug, Clone)]
+pub struct ServerEvent {
+    /// Idempotency key.
+    pub id: String,
+    /// Event time.
+    pub time: Timestamp,
+    /// Event name; None = only traits / consent.
+    pub name: Option<String>,
+    /// Properties.
+    pub properties: BTreeMap<String, Value>,
+    /// Traits to set first.
+    pub traits: BTreeMap<String, Value>,
+    /// Consent to set first.
+    pub consent: BTreeMap<Channel, bool>,
+}
+
+/// What a job does.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Merge a copy of the state.
+    Sync(Box<ShopperState>),
+    /// Apply a server-side event.
+    Event(Box<ServerEvent>),
+    /// Record a message another platform sent.
+    Contact {
+        /// Channel used.
+        channel: Channel,
+        /// Journey, if the message belongs to one.
+        journey: Option<String>,
+    },
+}
+
+/// The answer to a job.
+#[derive(Debug, Clone)]
+pub enum Done {
+    /// The merged state, as committed.
+    State(Box<ShopperState>),
+    /// An event's effect.
+    Event {
+        /// Seen before: nothing applied.
+        duplicate: bool,
+        /// Decisions the engine took.
+        decisions: Vec<Decision>,
+        /// Traits that were not stored, with why.
+        warnings: Vec<String>,
+    },
+    /// A contact was recorded.
+    Recorded,
+}
+
+struct Job {
+    identity: Identity,
+    work: Work,
+    arrived: Instant,
+    reply: oneshot::Sender<Result<Done, ApiError>>,
+}
+
+/// Handle to the writer task.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// What the writer needs.
+#[derive(Debug, Clone)]
+pub struct WriterContext {
+    /// Database.
+    pub db: Db,
+    /// Current journeys.
+    pub journeys: Journeys,
+    /// Clock.
+    pub clock: Clock,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Most jobs per batch.
+    pub batch_max: usize,
+}
+
+impl Writer {
+    /// Starts the writer task; it drains what is queued and stops when `shutdown` turns true.
+    pub fn spawn(ctx: WriterContext, shutdown: watch::Receiver<bool>) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(ctx.batch_max.saturating_mul(8).max(64));
+        let handle = tokio::spawn(run(ctx, rx, shutdown));
+        (Writer { tx }, handle)
+    }
+
+    /// Queues a job and waits until it is committed.
+    pub async fn submit(&self, identity: Identity, work: Work) -> Result<Done, ApiError> {
+        let answer = self.enqueue(identity, work).await?;
+        answer.await.map_err(|_| ApiError::shutting_down())?
+    }
+
+    /// Queues several jobs at once (they share a commit when they fit in one batch) and
+    /// waits for all of them.
+    pub async fn submit_many(&self, jobs: Vec<(Identity, Work)>) -> Vec<Result<Done, ApiError>> {
+        let mut answers = Vec::with_capacity(jobs.len());
+        for (identity, work) in jobs {
+            answers.push(self.enqueue(identity, work).await);
+        }
+        let mut out = Vec::with_capacity(answers.len());
+        for answer in answers {
+            out.push(match answer {
+                Ok(rx) => rx.await.unwrap_or_else(|_| Err(ApiError::shutting_down())),
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    async fn enqueue(
+        &self,
+        identity: Identity,
+        work: Work,
+    ) -> Result<oneshot::Receiver<Result<Done, ApiError>>, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job { identity, work, arrived: Instant::now(), reply };
+        self.tx.send(job).await.map_err(|_| ApiError::shutting_down())?;
+        Ok(answer)
+    }
+}
+
+async fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => job,
+            _ = shutdown.changed() => {
+                // Finish what was accepted, refuse the rest.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        while batch.len() < ctx.batch_max {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        process(&ctx, batch).await;
+    }
+    tracing::info!("writer stopped: every accepted job committed");
+}
+
+async fn process(ctx: &WriterContext, batch: Vec<Job>) {
+    let published = ctx.journeys.current();
+    let now = ctx.clock.now();
+    let items: Vec<(&Identity, &Work)> = batch.iter().map(|j| (&j.identity, &j.work)).collect();
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        match apply_batch(&ctx.db, &published.engine, &items, now).await {
+            Ok(results) => break Ok(results),
+            Err(e) if attempt < BATCH_RETRIES && transient(&e) => {
+                tracing::warn!(error = %e, attempt, "batch failed, retrying");
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    ctx.metrics.batch_size.with_label_values(&["writer"]).observe(batch.len() as f64);
+    match outcome {
+        Ok((results, decisions)) => {
+            ctx.metrics.count_decisions(&decisions);
+            for (job, result) in batch.into_iter().zip(results) {
+                ctx.metrics.commit_seconds.with_label_values(&["writer"]).observe(job.arrived.elapsed().as_secs_f64());
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, jobs = batch.len(), "group commit failed");
+            for job in batch {
+                let _ = job.reply.send(Err(ApiError::storage(&e)));
+            }
+        }
+    }
+}
+
+fn transient(e: &StorageError) -> bool {
+    match e {
+        StorageError::Sql(sqlx::Error::Database(db)) => {
+            // Postgres deadlock / serialization failure / unique violation from a racing insert.
+            matches!(db.code().as_deref(), Some("40P01") | Some("40001") | Some("23505"))
+        }
+        StorageError::Sql(sqlx::Error::PoolTimedOut) => true,
+        _ => false,
+    }
+}
+
+/// A shopper's state while a batch works on it.
+struct Slot {
+    state: ShopperState,
+    version: Option<i64>,
+    before: Option<ShopperState>,
+    dirty: bool,
+}
+
+enum Pending {
+    Sync(String),
+    Done(Done),
+}
+
+struct Batch<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    engine: &'a Engine,
+    now: Timestamp,
+    slots: BTreeMap<String, Slot>,
+    aliases: BTreeMap<String, Option<String>>,
+    moved: BTreeMap<String, String>,
+    outbox: Vec<OutboxRow>,
+    tally: Tally,
+    decisions: Vec<Decision>,
+}
+
+type BatchResult = (Vec<Result<Done, ApiError>>, Vec<Decision>);
+
+async fn apply_batch(
+    db: &Db,
+    engine: &Engine,
+    items: &[(&Identity, &Work)],
+    now: Timestamp,
+) -> StorageResult<BatchResult> {
+    let tx = db.begin().await?;
+    let mut b = Batch {
+        tx,
+        engine,
+        now,
+        slots: BTreeMap::new(),
+        aliases: BTreeMap::new(),
+        moved: BTreeMap::new(),
+        outbox: Vec::new(),
+        tally: Tally::default(),
+        decisions: Vec::new(),
+    };
+    let mut pending = Vec::with_capacity(items.len());
+    for (identity, work) in items {
+        pending.push(b.apply(identity, work).await?);
+    }
+    b.flush().await?;
+    outbox::enqueue(&mut b.tx, &b.outbox, now).await?;
+    b.tally.flush(&mut b.tx).await?;
+    b.tx.commit().await?;
+    let results = pending
+        .into_iter()
+        .map(|p| match p {
+            Ok(Pending::Sync(key)) => {
+                let key = follow(&b.moved, key);
+                match b.slots.get(&key) {
+                    Some(slot) => Ok(Done::State(Box::new(slot.state.clone()))),
+                    None => Err(ApiError::storage("merged state missing after commit")),
+                }
+            }
+            Ok(Pending::Done(done)) => Ok(done),
+            Err(e) => Err(e),
+        })
+        .collect();
+    Ok((results, b.decisions))
+}
+
+fn follow(moved: &BTreeMap<String, String>, mut key: String) -> String {
+    for _ in 0..16 {
+        match moved.get(&key) {
+            Some(next) => key = next.clone(),
+            None => break,
+        }
+    }
+    key
+}
+
+impl Batch<'_> {
+    async fn apply(&mut self, identity: &Identity, work: &Work) -> StorageResult<Result<Pending, ApiError>> {
+        let key = self.resolve(identity).await?;
+        let now = self.now;
+        let engine = self.engine;
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return Ok(Err(ApiError::storage("shopper slot missing")));
+        };
+        link(&mut slot.state, identity, now);
+        match work {
+            Work::Sync(incoming) => {
+                let known: BTreeSet<&str> = slot.state.ids.iter().map(String::as_str).chain(identity.ids()).collect();
+                if let Some(stranger) = incoming.ids.iter().find(|id| !known.contains(id.as_str())) {
+                    return Ok(Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "identity_mismatch",
+                        format!("the state names shopper id {stranger:?}, which this token does not speak for"),
+                    )));
+                }
+                slot.state.merge(incoming);
+                slot.dirty = true;
+                Ok(Ok(Pending::Sync(key)))
+            }
+            Work::Event(event) => {
+                if !storage::first_sighting(&mut self.tx, &event.id, &key, now).await? {
+                    return Ok(Ok(Pending::Done(Done::Event {
+                        duplicate: true,
+                        decisions: Vec::new(),
+                        warnings: Vec::new(),
+                    })));
+                }
+                let state = &mut slot.state;
+                for (channel, granted) in &event.consent {
+                    state.set_consent(*channel, *granted, event.time);
+                }
+                let mut warnings = Vec::new();
+                for (k, v) in &event.traits {
+                    if let Err(e) = state.set_trait(k, v.clone(), event.time) {
+                        warnings.push(format!("{}: {e}", e.code()));
+                    }
+                }
+                let decisions = match &event.name {
+                    Some(name) => engine.ingest(state, &Event::new(name, event.time, event.properties.clone()), now),
+                    None => engine.tick(state, now),
+                };
+                slot.dirty = true;
+                self.outbox.extend(outbox::rows_for(&key, &decisions));
+                self.tally.decisions(&decisions);
+                self.decisions.extend(decisions.iter().cloned());
+                Ok(Ok(Pending::Done(Done::Event { duplicate: false, decisions, warnings })))
+            }
+            Work::Contact { channel, journey } => {
+                engine.record_contact(&mut slot.state, *channel, journey.as_deref(), now);
+                slot.dirty = true;
+                Ok(Ok(Pending::Done(Done::Recorded)))
+            }
+        }
+    }
+
+    /// The row key for an identity; folds an anonymous row into the customer row at login.
+    async fn resolve(&mut self, identity: &Identity) -> StorageResult<String> {
+        let key = match (&identity.anonymous, &identity.customer) {
+            (anon, Some(customer)) => {
+                let key = customer_key(customer);
+                let own = self.alias(&key).await?;
+                let key = match own {
+                    Some(target) => target,
+                    None => {
+                        self.set_alias(&key, &key).await?;
+                        key
+                    }
+                };
+                self.slot(&key).await?;
+                if let Some(anon) = anon {
+                    let ak = anon_key(anon);
+                    match self.alias(&ak).await? {
+                        Some(target) if target == key => {}
+                        Some(target) => self.fold(&target, &key).await?,
+                        None => self.set_alias(&ak, &key).await?,
+                    }
+                }
+                key
+            }
+            (Some(anon), None) => {
+                let ak = anon_key(anon);
+                match self.alias(&ak).await? {
+                    Some(target) => target,
+                    None => {
+                        self.set_alias(&ak, &ak).await?;
+                        ak
+                    }
+                }
+            }
+            (None, None) => String::new(),
+        };
+        self.slot(&key).await?;
+        Ok(key)
+    }
+
+    async fn alias(&mut self, alias: &str) -> StorageResult<Option<String>> {
+        if let Some(known) = self.aliases.get(alias) {
+            return Ok(known.clone());
+        }
+        let found = storage::resolve_alias(&mut self.tx, alias).await?;
+        self.aliases.insert(alias.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    async fn set_alias(&mut self, alias: &str, key: &str) -> StorageResult<()> {
+        storage::set_alias(&mut self.tx, alias, key).await?;
+        self.aliases.insert(alias.to_owned(), Some(key.to_owned()));
+        Ok(())
+    }
+
+    /// Makes sure `key` has a slot (loaded, or a fresh state).
+    async fn slot(&mut self, key: &str) -> StorageResult<()> {
+        if self.slots.contains_key(key) {
+            return Ok(());
+        }
+        let stored = storage::load_shopper(&mut self.tx, key, "").await?;
+        let slot = match stored {
+            Some(s) => Slot { before: Some(s.state.clone()), state: s.state, version: Some(s.version), dirty: false },
+            None => {
+                let id = key.split_once(':').map(|(_, id)| id).unwrap_or(key);
+                Slot { state: ShopperState::new(id), version: None, before: None, dirty: false }
+            }
+        };
+        self.slots.insert(key.to_owned(), slot);
+        Ok(())
+    }
+
+    /// Merges row `from` into row `to` and points `from`'s aliases at `to`.
+    async fn fold(&mut self, from: &str, to: &str) -> StorageResult<()> {
+        self.slot(from).await?;
+        if let Some(old) = self.slots.remove(from) {
+            if let Some(target) = self.slots.get_mut(to) {
+                target.state.merge(&old.state);
+                target.dirty = true;
+            }
+        }
+        storage::fold_into(&mut self.tx, from, to).await?;
+        for value in self.aliases.values_mut() {
+            if value.as_deref() == Some(from) {
+                *value = Some(to.to_owned());
+            }
+        }
+        self.moved.insert(from.to_owned(), to.to_owned());
+        Ok(())
+    }
+
+    /// Writes every changed slot, in key order (a fixed lock order between replicas).
+    async fn flush(&mut self) -> StorageResult<()> {
+        let now = self.now;
+        for (key, slot) in self.slots.iter_mut().filter(|(_, s)| s.dirty) {
+            let mut written = false;
+            for _ in 0..WRITE_RETRIES {
+                let wake = self.engine.next_wakeup(&slot.state);
+                if storage::write_shopper(&mut self.tx, key, &slot.state, slot.version, wake, now).await? {
+                    self.tally.state_diff(slot.before.as_ref(), &slot.state);
+                    written = true;
+                    break;
+                }
+                // Another replica wrote first: merge with what it wrote and try again.
+                match storage::load_shopper(&mut self.tx, key, "").await? {
+                    Some(fresh) => {
+                        let mut merged = fresh.state.clone();
+                        merged.merge(&slot.state);
+                        slot.state = merged;
+                        slot.before = Some(fresh.state);
+                        slot.version = Some(fresh.version);
+                    }
+                    None => {
+                        slot.version = None;
+                        slot.before = None;
+                    }
+                }
+            }
+            if !written {
+                return Err(StorageError::Sql(sqlx::Error::Protocol(format!(
+                    "shopper {key}: still conflicting after {WRITE_RETRIES} merges"
+                ))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Links the identity's ids into the state (login: the customer id becomes primary).
+fn link(state: &mut ShopperState, identity: &Identity, now: Timestamp) {
+    if let Some(anon) = &identity.anonymous {
+        if !state.ids.iter().any(|id| id == anon) {
+            state.link_identity(anon);
+        }
+    }
+    if let Some(customer) = &identity.customer {
+        if state.customer_id.as_ref().map(|c| c.value.as_str()) != Some(customer.as_str()) {
+            state.identify(customer, now);
+        }
+    }
+}
