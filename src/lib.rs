@@ -19,6 +19,8 @@ pub mod time;
 #[cfg(feature = "cli")]
 pub mod tzdb;
 pub mod value;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use decision::{Action, Decision, Reason};
 pub use engine::Engine;
