@@ -48,6 +48,7 @@ function route(path, query) {
   if (path === "/checkout/complete") return page("Thank you", "<h1>Thank you for your order</h1>");
   if (path === "/search") return page("Search", `<h1>Results for ${esc(query.get("q") ?? "")}</h1>`);
   if (path === "/about") return page("About", "<h1>About us</h1>");
+  if (path === "/discounts") return page("Summer discounts", "<h1>Summer discounts</h1>");
   return null;
 }
 

@@ -49,8 +49,11 @@ function backendError(code, message) {
   return e;
 }
 
-/** A valid shopper token for `sub`, cached. Throws when the worker has no credentials. */
-export async function shopperToken(cfg, sub, now) {
+/** A valid shopper token for `sub`, cached. Throws when the worker has no credentials.
+ *  Expiry is wall-clock time (the backend checks it against its own clock), so tokens use
+ *  `Date.now()`, not the engine's `now`. */
+export async function shopperToken(cfg, sub) {
+  const now = Date.now();
   const cached = tokens.get(sub);
   if (cached !== undefined && cached.exp - now > 60_000) return cached.token;
   let t;
@@ -66,8 +69,8 @@ export async function shopperToken(cfg, sub, now) {
  * `POST /v1/sync` with the state's bytes; resolves to the merged state's bytes. Throws an
  * Error with a `code` on any failure (network, timeout, non-2xx).
  */
-export async function syncState(cfg, sub, stateBytes, now) {
-  const token = await shopperToken(cfg, sub, now);
+export async function syncState(cfg, sub, stateBytes) {
+  const token = await shopperToken(cfg, sub);
   const res = await fetch(`${cfg.backend}/v1/sync`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
@@ -91,11 +94,11 @@ export async function syncState(cfg, sub, stateBytes, now) {
  * Sync with retries (for `ctx.waitUntil`): `attempts` tries, backing off. Keeps the merged
  * state for the shopper's next request. Resolves to true on success; never throws.
  */
-export async function syncInBackground(cfg, sub, stateBytes, now, log) {
+export async function syncInBackground(cfg, sub, stateBytes, log) {
   let delay = 200;
   for (let attempt = 1; attempt <= cfg.syncAttempts; attempt++) {
     try {
-      const merged = await syncState(cfg, sub, stateBytes, now);
+      const merged = await syncState(cfg, sub, stateBytes);
       if (pulled.size >= MAX_PULLED) pulled.delete(pulled.keys().next().value);
       pulled.set(sub, merged);
       return true;

@@ -132,7 +132,7 @@ async function readState(request, env, cfg, now) {
   try {
     if (opened.format === FORMAT_HELD) {
       const id = new TextDecoder().decode(opened.body);
-      return { ...(await heldState(env, cfg, id, now)), id, from: "held" };
+      return { ...(await heldState(env, cfg, id)), id, from: "held" };
     }
     const bytes = opened.format === FORMAT_DEFLATE ? await inflate(opened.body, MAX_STATE_BYTES) : opened.body;
     const state = State.decode(bytes);
@@ -145,7 +145,7 @@ async function readState(request, env, cfg, now) {
 
 /** A state held outside the cookie: KV when bound, else pulled from the backend (a sync
  *  of an empty state answers the stored one); empty when neither has it. */
-async function heldState(env, cfg, id, now) {
+async function heldState(env, cfg, id) {
   try {
     if (env.WAYMARK_STATE) {
       const buf = await env.WAYMARK_STATE.get(`state:${id}`, "arrayBuffer");
@@ -155,7 +155,7 @@ async function heldState(env, cfg, id, now) {
       }
     } else if (cfg.backend) {
       const empty = new State(id);
-      const bytes = await syncState(backendCfg(cfg, env), id, empty.encode(), now);
+      const bytes = await syncState(backendCfg(cfg, env), id, empty.encode());
       return { state: State.decode(bytes), original: bytes };
     }
   } catch (e) {
@@ -219,12 +219,13 @@ async function decide(request, env, ctx, cfg, events, extras, now) {
     }
   }
   if (changed && cfg.backend !== null) {
-    ctx.waitUntil(syncInBackground(backendCfg(cfg, env), s.id, bytes, now, log));
+    ctx.waitUntil(syncInBackground(backendCfg(cfg, env), s.id, bytes, log));
   }
   const primary = summary(primaryDecision(decisions));
   const page = {
     version: 1,
     shopper: s.id,
+    state: s.from,
     time: now,
     events: events.map((e) => e.name),
     decision: primary,
@@ -308,7 +309,8 @@ export default {
       cfg = config(env);
     } catch (e) {
       log("fail_open", { path: url.pathname, error: e.message, code: e.code });
-      return fetch(request);
+      const bare = { origin: env.ORIGIN ? String(env.ORIGIN).replace(/\/+$/, "") : null, cookieName: env.WAYMARK_COOKIE || "wm" };
+      return fetch(originRequest(request, bare, url));
     }
     const now = clockNow(request, env);
     if (url.pathname === TRACK_PATH) return track(request, env, ctx, cfg, url, now);

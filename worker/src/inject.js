@@ -7,11 +7,13 @@
 /** Channels whose sends are shown by the page itself. */
 const ONPAGE = new Set(["onsite", "inapp"]);
 
-/** The decision the page shows: the first on-page send of this request, or null. The
+/** The decision the page shows: the last on-page send of this request, or null. The
  *  engine runs every send of one ingest through policy together, so competing on-page
- *  sends are already resolved (the losers come back as `suppress` / `outranked`). */
+ *  sends are already resolved (the losers come back as `suppress` / `outranked`); when
+ *  the page posts several events at once, the latest send is the one that holds now. */
 export function primaryDecision(decisions) {
-  for (const d of decisions) {
+  for (let i = decisions.length - 1; i >= 0; i--) {
+    const d = decisions[i];
     if (d.action === "send" && ONPAGE.has(d.channel)) return d;
   }
   return null;
