@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-SECTIONS=(setup lockfile fmt clippy clippy-no-default test wasm)
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test wasm node)
 
 # Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
 # a no-op when present.
@@ -51,6 +51,15 @@ section_test() {
 
 section_wasm() {
     "$REPO_ROOT/scripts/check-wasm.sh"
+}
+
+# The npm package: build pkg/ (scripts/build-pkg.sh), then Node's test runner against it:
+# the JS API, and determinism against the native CLI on every scenario file.
+section_node() {
+    command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 18 (apt-get install nodejs npm)"
+    "$REPO_ROOT/scripts/build-pkg.sh"
+    cargo build --quiet --locked --bin waymark
+    WAYMARK_BIN="$CARGO_TARGET_DIR/debug/waymark" node --test "$REPO_ROOT"/tests/node/*.test.mjs
 }
 
 case "${1:-}" in

@@ -1,0 +1,313 @@
+// Types of the public waymark API (hand-written; the generated binding types live in
+// web/waymark.d.ts and describe the raw wasm classes).
+
+/** Delivery channel of a send. */
+export type Channel = "onsite" | "inapp" | "email" | "sms" | "push" | "ads";
+
+/** Intent tier, with hysteresis so it does not flap. */
+export type Tier = "cold" | "warm" | "hot";
+
+/** What happened. */
+export type Action = "enter" | "send" | "suppress" | "defer" | "convert" | "exit" | "cancel";
+
+/** Why: stable codes that analytics, tests and your code can key on. */
+export type ReasonCode =
+  | "entry_matched"
+  | "audience_matched"
+  | "reentry_once"
+  | "reentry_locked"
+  | "reentry_capped"
+  | "outside_schedule"
+  | "allowed"
+  | "no_consent"
+  | "unreachable"
+  | "not_in_session"
+  | "quiet_hours"
+  | "cap_session"
+  | "cap_window"
+  | "incentive_conflict"
+  | "incentive_replaced"
+  | "recent_onsite"
+  | "fallback_used"
+  | "critical_override"
+  | "outranked"
+  | "converted"
+  | "conversion_cancelled"
+  | "exit_rule"
+  | "exit_reached"
+  | "performed"
+  | "timed_out"
+  | "holdout"
+  | "superseded"
+  | "removed"
+  | "step_budget";
+
+/** A JSON value, as events, traits and conditions carry them. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** GA4 event names waymark understands natively; Segment names ("Product Viewed") map onto them. */
+export type EventName =
+  | "page_view"
+  | "view_item"
+  | "view_item_list"
+  | "select_item"
+  | "add_to_cart"
+  | "remove_from_cart"
+  | "view_cart"
+  | "begin_checkout"
+  | "add_payment_info"
+  | "purchase"
+  | "refund"
+  | "add_to_wishlist"
+  | "search"
+  | "view_search_results"
+  | "screen_view"
+  | "login"
+  | "sign_up"
+  | (string & {});
+
+/** One GA4 item. */
+export interface Item {
+  item_id: string;
+  item_name?: string;
+  item_category?: string;
+  price?: number;
+  quantity?: number;
+  [key: string]: JsonValue | undefined;
+}
+
+/** Event properties: GA4 parameters (`items`, `value`, `currency`, `search_term`, ...). */
+export interface EventProperties {
+  items?: Item[];
+  value?: number;
+  currency?: string;
+  item_id?: string;
+  item_category?: string;
+  price?: number;
+  quantity?: number;
+  search_term?: string;
+  screen_name?: string;
+  [key: string]: JsonValue | undefined;
+}
+
+/** An event as a journey file or dataLayer entry names it. */
+export interface Event {
+  name: EventName;
+  properties?: EventProperties;
+}
+
+/** One decision — taken or not — with the reasons, most important first. */
+export interface Decision {
+  /** When it was taken: the event time, or the timer's due time (epoch ms). */
+  time: number;
+  journey: string;
+  step: string | null;
+  action: Action;
+  channel: Channel | null;
+  /** Content key to render (a template or on-site component id). */
+  content: string | null;
+  incentive: string | null;
+  /** Split variant the shopper is in. */
+  variant: string | null;
+  /** The main reason: `reasons[0]`. */
+  reason: ReasonCode;
+  reasons: ReasonCode[];
+  /** One sentence for people. */
+  message: string;
+}
+
+/** Intent right now. */
+export interface Intent {
+  /** In [0, 1]. */
+  score: number;
+  tier: Tier;
+}
+
+/** One feature's part in the intent score. */
+export interface Contribution {
+  feature: string;
+  /** The signal as a person reads it (a count, an amount, 0/1). */
+  signal: number;
+  /** The value the model sees (transformed, decayed). */
+  value: number;
+  weight: number;
+  /** `weight × value`: what it adds to the logit. */
+  contribution: number;
+}
+
+/** Answer of `maySend`. */
+export interface SendCheck {
+  allowed: boolean;
+  reasons: ReasonCode[];
+}
+
+/** A journey as written (see the waymark README for every field). */
+export interface Journey {
+  id: string;
+  name?: string;
+  description?: string;
+  priority?: number;
+  schedule?: { start?: string; end?: string; time_zone?: string; quiet_hours?: { start: string; end: string } };
+  entry?: { event: EventName; where?: Condition } | { audience: Condition };
+  audience?: Condition;
+  reentry?: { mode: "once" } | { mode: "multiple"; lock?: string; cap?: number; window?: string };
+  conversion?: { event: EventName; where?: Condition; within?: string };
+  steps: Step[];
+  [key: string]: unknown;
+}
+
+/** A GrowthBook-style targeting condition (`{"value": {"$gt": 100}}`). */
+export type Condition = { [path: string]: JsonValue };
+
+/** A journey step. */
+export interface Step {
+  id: string;
+  type: "wait_for" | "delay" | "branch" | "send" | "split" | "exit";
+  next?: string;
+  [key: string]: unknown;
+}
+
+/** A JSON bundle: journeys + policy (caps, suppression windows, intent model) + groups. */
+export interface BundleSource {
+  journeys: Journey[];
+  policy?: Record<string, unknown>;
+  groups?: Record<string, JsonValue[]>;
+}
+
+/** A Storage-like object (localStorage, sessionStorage, your own). */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface LoadOptions {
+  /**
+   * The journeys: a JSON bundle object (or its text), or the compact binary bundle
+   * (`waymark bundle ... -o bundle.bin`, `GET /v1/bundle`). JSON bundles in the browser
+   * know only UTC and fixed offsets; use the binary bundle for IANA time zones.
+   * Omitted: fetched from `${endpoint}/v1/bundle`.
+   */
+  bundle?: BundleSource | string | Uint8Array | ArrayBuffer;
+  /** The waymark backend, e.g. "https://waymark.example.com": `/v1/sync`, `/v1/bundle`. */
+  endpoint?: string;
+  /** The shopper token the backend issued (or a function that fetches a fresh one). */
+  shopperToken?: string | (() => string | Promise<string>);
+  /** Shopper id; default: the token's subject, else a stored or new anonymous id. */
+  shopperId?: string;
+  /** Where the state lives: "local" (localStorage; the default where it exists), "memory", false, or your own. */
+  storage?: "local" | "memory" | false | StorageLike;
+  /** Storage key of the state (default "waymark:state"). */
+  storageKey?: string;
+  /** Feed GA4 `dataLayer.push` calls to `track`: true for `window.dataLayer`, or the array. */
+  dataLayer?: boolean | unknown[];
+  /** Milliseconds to gather changes before a background sync (default 2000). */
+  syncDelay?: number;
+  /** Run the engine's timers with setTimeout (default true). */
+  timers?: boolean;
+  /** Clock in epoch ms (default Date.now). */
+  clock?: () => number;
+  /** fetch to use (default globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Where the .wasm comes from, for the browser build (URL, Response, bytes, Module). */
+  wasm?: unknown;
+}
+
+export interface EventMap {
+  decision: Decision;
+  tier: { from: Tier; to: Tier };
+  sync: { bytes: number };
+  error: WaymarkError;
+}
+
+/** An Error with a stable machine code, e.g. "unknown_time_zone", "state_corrupt", "invalid_token". */
+export class WaymarkError extends Error {
+  code: string;
+  /** JSON pointer of a journey error, e.g. "/journeys/0/steps/2/timeout". */
+  path?: string;
+  /** Every journey error, when a bundle does not validate. */
+  errors?: { code: string; path: string; message: string }[];
+  /** HTTP status, for sync and bundle fetch errors. */
+  status?: number;
+}
+
+export class Waymark {
+  /** Loads the module, the bundle and the saved state. */
+  static load(options?: LoadOptions): Promise<Waymark>;
+  /** Ingests an event now; returns (and emits) the decisions, taken or suppressed, with reasons. */
+  track(name: EventName, properties?: EventProperties): Decision[];
+  /** Links the customer id after login and sets traits. */
+  identify(customerId: string, traits?: Record<string, JsonValue>): void;
+  setTraits(traits: Record<string, JsonValue>): void;
+  /** Records consent per channel; returns the consent now known. */
+  consent(choices: Partial<Record<Channel, boolean>>): Partial<Record<Channel, boolean>>;
+  /** Intent score and tier now. */
+  intent(): Intent;
+  /** What moves the intent score now, largest effect first. */
+  explain(): Contribution[];
+  maySend(channel: Channel, journey?: string): SendCheck;
+  /** Runs due timers now (automatic unless `timers: false`). */
+  tick(): Decision[];
+  nextWakeup(): number | undefined;
+  readonly shopperId: string;
+  traits(): Record<string, JsonValue>;
+  /** Journeys the shopper is in now. */
+  journeys(): string[];
+  /** The state as bytes (version byte + postcard). */
+  exportState(): Uint8Array;
+  /** Merges state bytes into this shopper's state (commutative, idempotent). */
+  importState(bytes: Uint8Array | ArrayBuffer): void;
+  /** Sends the state to `/v1/sync` now and applies the merged answer. */
+  sync(): Promise<{ synced: boolean }>;
+  setShopperToken(token: string | (() => string | Promise<string>)): void;
+  on<K extends keyof EventMap>(type: K, listener: (value: EventMap[K]) => void): () => void;
+  off<K extends keyof EventMap>(type: K, listener: (value: EventMap[K]) => void): void;
+  /** Feeds GA4 dataLayer pushes to `track`; returns a function that detaches. */
+  attachDataLayer(dataLayer?: unknown[]): () => void;
+  /** Stops timers and listeners, saves, and frees the wasm memory. */
+  close(): void;
+}
+
+/** The raw engine (one compiled bundle), for workers and tests. */
+export class Engine {
+  static fromBytes(bytes: Uint8Array): Engine;
+  static fromJson(bundle: BundleSource): Engine;
+  journeys(): string[];
+  ingest(state: State, name: EventName, now: number, properties?: EventProperties | null): Decision[];
+  tick(state: State, now: number): Decision[];
+  nextWakeup(state: State): number | undefined;
+  intent(state: State, now: number): Intent;
+  explain(state: State, now: number): Contribution[];
+  maySend(state: State, channel: Channel, journey: string | undefined, now: number): SendCheck;
+  free(): void;
+}
+
+/** The raw state of one shopper. */
+export class State {
+  constructor(shopperId: string);
+  static decode(bytes: Uint8Array): State;
+  encode(): Uint8Array;
+  merge(other: State): void;
+  mergeBytes(bytes: Uint8Array): void;
+  identify(customerId: string, now: number): void;
+  setConsent(channel: Channel, granted: boolean, now: number): void;
+  consent(): Partial<Record<Channel, boolean>>;
+  setTraits(traits: Record<string, JsonValue>, now: number): void;
+  traits(): Record<string, JsonValue>;
+  readonly primaryId: string;
+  readonly customerId: string | undefined;
+  readonly ids: string[];
+  readonly tier: Tier;
+  activeJourneys(): string[];
+  clone(): State;
+  free(): void;
+}
+
+export const CHANNELS: readonly Channel[];
+/** Event name and properties of a GA4 dataLayer entry (or gtag arguments), or undefined. */
+export function fromDataLayer(entry: unknown): Event | undefined;
+/** The waymark version of the wasm module. */
+export function version(): string;
+/** Loads the wasm module ahead of `Waymark.load` (optional). */
+export function init(wasm?: unknown): Promise<void>;
+export default Waymark;

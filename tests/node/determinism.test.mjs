@@ -1,0 +1,131 @@
+// Determinism: every tests/cases/scenarios/*.json replayed through the wasm build (the
+// public Engine/State API, with the same replay loop as src/simulate.rs) gives the same
+// decisions and byte-identical state as the native CLI (`waymark simulate --emit-state`).
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { ROOT, cli, hex, rfc3339, tempDir, waymark } from "./helpers.mjs";
+
+const { Engine, State } = waymark;
+const SCENARIOS = join(ROOT, "tests/cases/scenarios");
+const EXPECTATION_KEYS = ["expect", "absent", "tier", "count", "note"];
+const MAX_TIMER_ROUNDS = 100_000;
+
+/** The scenario's bundle as one JSON file, and its steps as simulate's input lines. */
+function prepare(file) {
+  const scenario = JSON.parse(readFileSync(join(SCENARIOS, file), "utf8"));
+  const journeys = (scenario.journeys || []).map((p) => JSON.parse(readFileSync(join(ROOT, p), "utf8")));
+  journeys.push(...(scenario.inline || []));
+  const bundle = { journeys };
+  if (scenario.policy) bundle.policy = scenario.policy;
+  const lines = scenario.steps.map((step) => {
+    const line = { ...step };
+    for (const key of EXPECTATION_KEYS) delete line[key];
+    if ("advance_to" in line) {
+      line.time = line.advance_to;
+      delete line.advance_to;
+    }
+    return line;
+  });
+  return { bundle, lines };
+}
+
+const toMs = (time) => (typeof time === "number" ? Math.trunc(time) : Date.parse(time));
+
+/** src/simulate.rs's Simulator over the wasm API. */
+function replay(engine, lines) {
+  const shoppers = new Map();
+  const out = [];
+  const record = (shopper, d) =>
+    out.push({
+      time: rfc3339(d.time),
+      shopper,
+      journey: d.journey,
+      step: d.step,
+      action: d.action,
+      channel: d.channel,
+      content: d.content,
+      incentive: d.incentive,
+      variant: d.variant,
+      reason: d.reason,
+      reasons: d.reasons,
+      message: d.message,
+    });
+  const advanceTo = (until) => {
+    for (let round = 0; round < MAX_TIMER_ROUNDS; round++) {
+      let best;
+      for (const [id, state] of shoppers) {
+        const t = engine.nextWakeup(state);
+        if (t === undefined || t > until) continue;
+        if (!best || t < best.t || (t === best.t && id < best.id)) best = { t, id, state };
+      }
+      if (!best) return;
+      const decisions = engine.tick(best.state, best.t);
+      if (decisions.length === 0 && engine.nextWakeup(best.state) === best.t) return;
+      for (const d of decisions) record(best.id, d);
+    }
+  };
+  for (const line of lines) {
+    const time = toMs(line.time);
+    advanceTo(time);
+    const shopper = line.shopper || "";
+    if (shopper.trim() === "") continue;
+    let state = shoppers.get(shopper);
+    if (!state) shoppers.set(shopper, (state = new State(shopper)));
+    if (line.customer_id) state.identify(line.customer_id, time);
+    for (const [channel, granted] of Object.entries(line.consent || {})) state.setConsent(channel, granted, time);
+    if (line.traits) state.setTraits(line.traits, time);
+    const decisions =
+      line.name != null ? engine.ingest(state, line.name, time, line.properties || {}) : engine.tick(state, time);
+    for (const d of decisions) record(shopper, d);
+  }
+  const states = {};
+  for (const [id, state] of shoppers) states[id] = hex(state.encode());
+  return { decisions: out, states };
+}
+
+function native(dir) {
+  const decisions = [];
+  const states = {};
+  const output = cli("simulate", "--journeys", join(dir, "bundle.json"), "--events", join(dir, "events.ndjson"), "--emit-state");
+  for (const text of output.split("\n")) {
+    if (!text.trim()) continue;
+    const line = JSON.parse(text);
+    if ("state" in line) states[line.shopper] = line.state;
+    else decisions.push(line);
+  }
+  return { decisions, states };
+}
+
+const files = readdirSync(SCENARIOS).filter((f) => f.endsWith(".json")).sort();
+
+test("there are scenario files to replay", () => {
+  assert.ok(files.length > 0, `no scenarios in ${SCENARIOS}`);
+});
+
+for (const file of files) {
+  test(`wasm and native agree: ${file}`, () => {
+    const { bundle, lines } = prepare(file);
+    const dir = tempDir("det");
+    writeFileSync(join(dir, "bundle.json"), JSON.stringify(bundle));
+    writeFileSync(join(dir, "events.ndjson"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    cli("bundle", join(dir, "bundle.json"), "-o", join(dir, "bundle.bin"));
+
+    const want = native(dir);
+    const engine = Engine.fromBytes(readFileSync(join(dir, "bundle.bin")));
+    const got = replay(engine, lines);
+
+    assert.ok(want.decisions.length > 0, "the native replay decided something");
+    assert.equal(got.decisions.length, want.decisions.length, "decision count");
+    for (let i = 0; i < want.decisions.length; i++) {
+      assert.equal(JSON.stringify(got.decisions[i]), JSON.stringify(want.decisions[i]), `decision ${i + 1}`);
+    }
+    assert.deepEqual(Object.keys(got.states).sort(), Object.keys(want.states).sort(), "shoppers");
+    for (const [shopper, bytes] of Object.entries(want.states)) {
+      assert.equal(got.states[shopper], bytes, `state bytes of ${shopper}`);
+    }
+    engine.free();
+  });
+}
