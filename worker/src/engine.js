@@ -38,6 +38,17 @@ export function ensureWasm() {
   }
 }
 
+/** After a trap (a WebAssembly.RuntimeError: the engine is built never to panic, and a
+ *  panic is a trap with panic=immediate-abort) the instance's memory can be mid-update, and
+ *  the glue cannot instantiate a second time: this isolate fails open from now on, and
+ *  the runtime replaces it in due course. Returns true when `e` was such a trap. */
+export function noteTrap(e) {
+  if (!(e instanceof WebAssembly.RuntimeError)) return false;
+  cache.wasm = Object.assign(new Error(`wasm trapped earlier in this isolate: ${e.message}`), { code: "wasm_trapped" });
+  cache.engine = null;
+  return true;
+}
+
 function bytesOf(data) {
   return data instanceof Uint8Array ? data : new Uint8Array(data);
 }

@@ -23,7 +23,7 @@
 import { compileRoutes, routeEvent, DEFAULT_ROUTES } from "./routes.js";
 import { open, readCookie, sealState, sealHeld, setCookie, inflate, FORMAT_DEFLATE, FORMAT_HELD } from "./cookie.js";
 import { injectHtml, isHtml, primaryDecision, summary, asciiJson } from "./inject.js";
-import { ensureWasm, currentEngine, bundleCheckDue, onEmbeddedBundle, refreshBundle, bundleInfo, State } from "./engine.js";
+import { ensureWasm, noteTrap, currentEngine, bundleCheckDue, onEmbeddedBundle, refreshBundle, bundleInfo, State } from "./engine.js";
 import { syncInBackground, syncState, takePulled } from "./backend.js";
 
 const TRACK_PATH = "/__waymark/track";
@@ -275,11 +275,12 @@ async function track(request, env, ctx, cfg, url, now) {
   try {
     result = await decide(request, env, ctx, cfg, events, extras, now);
   } catch (e) {
-    if (e.code && e.code !== "wasm_init_failed" && !(e instanceof TypeError)) {
+    const trap = noteTrap(e);
+    if (!trap && e.code && e.code !== "wasm_init_failed" && e.code !== "wasm_trapped" && !(e instanceof TypeError)) {
       // An engine error about the input (bad property values, a bad trait): the caller's.
       return json({ code: e.code, message: e.message }, 400);
     }
-    log("fail_open", { path: url.pathname, error: e.message, code: e.code });
+    log("fail_open", { path: url.pathname, error: e.message, code: e.code, trap });
     return json({ code: "unavailable", message: "decisions are unavailable right now" }, 503);
   }
   return withWaymarkHeaders(json(result.page, 200), result, url.protocol === "https:", cfg);
@@ -326,7 +327,7 @@ export default {
     try {
       result = await decide(request, env, ctx, cfg, events, null, now);
     } catch (e) {
-      log("fail_open", { path: url.pathname, error: e.message, code: e.code });
+      log("fail_open", { path: url.pathname, error: e.message, code: e.code, trap: noteTrap(e) });
       return originResponse;
     }
     const response = await originResponse;
