@@ -66,7 +66,9 @@ section_node() {
 # `waymark serve` on SQLite (tests/worker/). Reuses pkg/ when the node section built it.
 section_worker() {
     command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 18 (apt-get install nodejs npm)"
-    (cd "$REPO_ROOT/worker" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: the registry here lacks workerd's other-platform optional
+    # packages at this version, so the lock file cannot list them and `npm ci` refuses it.
+    (cd "$REPO_ROOT/worker" && npm install --no-audit --no-fund --loglevel=error)
     # npm 11 skips workerd's install script; its binary comes from @cloudflare/workerd-linux-64.
     "$REPO_ROOT/worker/node_modules/.bin/workerd" --version >/dev/null \
         || die "workerd does not run: see worker/README.md (npm install in worker/)"
