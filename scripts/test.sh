@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-SECTIONS=(setup lockfile fmt clippy clippy-no-default test wasm node worker)
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test server wasm node worker)
 
 # Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
 # a no-op when present.
@@ -36,7 +36,9 @@ section_fmt() {
 }
 
 section_clippy() {
+    # Default features (the CLI) and the backend (feature `server`, a superset).
     cargo clippy --quiet --locked --all-targets -- -D warnings
+    cargo clippy --quiet --locked --all-targets --features server -- -D warnings
 }
 
 # The engine as the wasm build sees it: no default features (no CLI, no server).
@@ -47,6 +49,29 @@ section_clippy-no-default() {
 section_test() {
     # Plain `cargo test`: unit, integration, doc tests. CI reads its "test result:" lines.
     cargo test --locked
+}
+
+# The backend (feature `server`): API tests and the storage scenarios on SQLite (temp
+# files), the same scenarios on a throwaway Postgres cluster (scripts/pg-test.sh, loopback,
+# unprivileged user), a real SMTP receiver (Python aiosmtpd) and a local webhook receiver.
+section_server() {
+    local python="${WAYMARK_PYTHON:-python3}"
+    if ! "$python" -c 'import aiosmtpd' 2>/dev/null; then
+        info "installing aiosmtpd (PyPI) for the SMTP receiver"
+        "$python" -m pip install --quiet aiosmtpd 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
+            || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd \
+            || die "cannot install aiosmtpd: pip install aiosmtpd"
+    fi
+    local pgdir
+    pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-pg.XXXXXX")"
+    # shellcheck disable=SC2064
+    trap "'$REPO_ROOT/scripts/pg-test.sh' stop '$pgdir'" EXIT
+    WAYMARK_TEST_PG="$("$REPO_ROOT/scripts/pg-test.sh" start "$pgdir")"
+    export WAYMARK_TEST_PG
+    info "postgres: $WAYMARK_TEST_PG"
+    RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
+        --lib --test server_api --test server_sqlite --test server_postgres
 }
 
 section_wasm() {

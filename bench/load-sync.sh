@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench/load-sync.sh — /v1/sync throughput and latency on SQLite and on Postgres, next to a
+# raw single-row upsert loop on the same database in the same run (the ceiling).
+# Loopback only; each phase runs SECONDS (default 5): about 4 × SECONDS per database.
+#
+#   bench/load-sync.sh                 both databases
+#   SECONDS_PER_PHASE=10 CONCURRENCY=128 bench/load-sync.sh
+#
+# Postgres runs on a throwaway cluster (scripts/pg-test.sh) with fsync on (durable commits).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$REPO_ROOT"
+
+secs="${SECONDS_PER_PHASE:-5}"
+conc="${CONCURRENCY:-64}"
+shoppers="${SHOPPERS:-10000}"
+
+step "building the load generator (profile load)"
+cargo build --locked --quiet --profile load --features server --example load_sync
+bin="$CARGO_TARGET_DIR/load/examples/load_sync"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/waymark-load.XXXXXX")"
+pgdir="$work/pg"
+cleanup() { "$REPO_ROOT/scripts/pg-test.sh" stop "$pgdir" || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+step "SQLite (WAL, synchronous=FULL)"
+RUST_LOG=warn timeout $((secs * 6 + 60)) "$bin" --db "sqlite://$work/load.db" --seconds "$secs" \
+    --concurrency "$conc" --shoppers "$shoppers" | tee "$work/sqlite.json"
+
+step "Postgres (fsync on, synchronous_commit on)"
+base="$(PG_EXTRA_OPTS="-c fsync=on -c synchronous_commit=on -c shared_buffers=128MB" "$REPO_ROOT/scripts/pg-test.sh" start "$pgdir")"
+psql_db() { python3 - "$base" <<'PY'
+import sys; print(sys.argv[1] + "/postgres")
+PY
+}
+RUST_LOG=warn timeout $((secs * 6 + 60)) "$bin" --db "$(psql_db)" --seconds "$secs" \
+    --concurrency "$conc" --shoppers "$shoppers" | tee "$work/postgres.json"
+
+step "summary"
+python3 - "$work/sqlite.json" "$work/postgres.json" <<'PY'
+import json, sys
+print(f"{'db':10} {'syncs/s':>9} {'raw upserts/s':>14} {'@rate/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
+for path in sys.argv[1:]:
+    r = json.load(open(path))
+    print(f"{r['db']:10} {r['sync_per_s_max']:>9.0f} {r['raw_upsert_per_s']:>14.0f} "
+          f"{r['open_loop_rate_achieved']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f}")
+PY

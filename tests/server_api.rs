@@ -1,0 +1,298 @@
+//! The HTTP API on SQLite through `oneshot`: tokens, input validation and error codes,
+//! bundle publish / ETag, suppression checks, health, metrics, OpenAPI; and the real
+//! `waymark serve` binary: file created and migrated on start, graceful stop on SIGTERM.
+#![cfg(feature = "server")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use support::*;
+use waymark::server::auth::{self, Claims};
+use waymark::server::clock::Clock;
+use waymark::ShopperState;
+
+async fn started() -> (TestDb, Clock, waymark::server::Server) {
+    let db = sqlite();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.body_limit = 4096;
+    let server = server_with(st, &clock).await;
+    (db, clock, server)
+}
+
+fn code(body: &[u8]) -> String {
+    json(body)["error"]["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sync_rejects_missing_forged_and_expired_tokens() {
+    let (_db, clock, server) = started().await;
+    let r = server.router();
+    let state = ShopperState::new("a1").encode();
+    let (status, body) = sync_raw(&r, None, state.clone()).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "missing_token"));
+
+    let forged = auth::issue(b"not-the-server-secret", &Claims { sub: "a1".into(), cid: None, exp: i64::MAX }).unwrap();
+    let (status, body) = sync_raw(&r, Some(&forged), state.clone()).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+
+    // A real token with its customer id swapped: the signature no longer matches.
+    let good = token(&r, "a1", Some("c1")).await;
+    let victim = auth::issue(b"x", &Claims { sub: "a1".into(), cid: Some("victim".into()), exp: i64::MAX }).unwrap();
+    let tampered = format!("{}.{}", victim.rsplit_once('.').unwrap().0, good.rsplit_once('.').unwrap().1);
+    let (status, body) = sync_raw(&r, Some(&tampered), state.clone()).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+
+    let (status, _) = sync_raw(&r, Some(&good), state.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    clock.set(waymark::Timestamp(t0().0 + 31 * 24 * 3600 * 1000));
+    let (status, body) = sync_raw(&r, Some(&good), state).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "token_expired"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sync_validates_bodies_and_identity() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let t = token(&r, "a1", None).await;
+    for (body, expected) in [
+        (vec![], "state_empty"),
+        (vec![1, 0xff, 0xff, 0xff], "state_corrupt"),
+        (vec![9, 0], "state_unsupported_version"),
+    ] {
+        let (status, answer) = sync_raw(&r, Some(&t), body).await;
+        assert_eq!((status, code(&answer).as_str()), (StatusCode::BAD_REQUEST, expected));
+    }
+    let (status, answer) = sync_raw(&r, Some(&t), vec![1; 8192]).await;
+    assert_eq!((status, code(&answer).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    let (status, answer) = sync_raw(&r, Some(&t), ShopperState::new("someone-else").encode()).await;
+    assert_eq!((status, code(&answer).as_str()), (StatusCode::FORBIDDEN, "identity_mismatch"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bundle_publish_validates_versions_and_etags() {
+    let db = sqlite();
+    let clock = Clock::manual(t0());
+    let server = waymark::server::Server::start(settings(&db), clock).await.unwrap();
+    let r = server.router();
+    let (status, _, body) = call(&r, Request::get("/v1/bundle").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::NOT_FOUND, "no_bundle"));
+
+    let put = |auth: Option<&str>, ctype: &str, body: String| {
+        let mut req = Request::put("/v1/bundle").header("content-type", ctype);
+        if let Some(a) = auth {
+            req = req.header("authorization", format!("Bearer {a}"));
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    let (status, _, body) = call(&r, put(None, "application/json", JOURNEYS.into())).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "missing_admin_token"));
+    let (status, _, body) = call(&r, put(Some("wrong"), "application/json", JOURNEYS.into())).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "invalid_admin_token"));
+
+    let broken = JOURNEYS.replace("\"timeout\": \"1h\"", "\"timeout\": \"1 hour\"");
+    let (status, _, body) = call(&r, put(Some(ADMIN), "application/json", broken)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = json(&body);
+    assert_eq!(answer["error"]["code"], "invalid_bundle");
+    let first = &answer["error"]["details"][0];
+    assert_eq!(first["code"], "bad_duration", "{answer}");
+    assert_eq!(first["line"], 7, "{answer}");
+
+    let (status, _, body) = call(&r, put(Some(ADMIN), "application/json", JOURNEYS.into())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["version"], 1);
+    let (status, headers, bytes) = call(&r, Request::get("/v1/bundle").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(waymark::journey::Bundle::from_bytes(&bytes).is_ok());
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, body) =
+        call(&r, Request::get("/v1/bundle").header("if-none-match", &etag).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+
+    // The compiled form is accepted too; publishing the same bundle keeps the version.
+    let (status, _, body) = call(
+        &r,
+        Request::put("/v1/bundle")
+            .header("content-type", "application/octet-stream")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .body(Body::from(bytes.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, json(&body)["version"].as_i64()), (StatusCode::OK, Some(1)));
+    let smaller = JOURNEYS.replace("\"1h\"", "\"2h\"");
+    let (_, _, body) = call(&r, put(Some(ADMIN), "application/json", smaller)).await;
+    assert_eq!((json(&body)["version"].as_i64(), json(&body)["previous_version"].as_i64()), (Some(2), Some(1)));
+    let (status, _, _) =
+        call(&r, Request::get("/v1/bundle").header("if-none-match", &etag).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "a new version, a new ETag");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_and_suppression_check() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let (status, _, body) = call(
+        &r,
+        Request::post("/v1/events")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("content-type", "application/json")
+            .body(Body::from("{not json"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::BAD_REQUEST, "malformed_json"));
+    let (status, answer) = admin_json(&r, "POST", "/v1/events", serde_json::json!({ "name": "purchase" })).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_event")));
+    let (status, answer) = admin_json(
+        &r,
+        "POST",
+        "/v1/events",
+        serde_json::json!({ "id": "e1", "customer_id": "c", "consent": { "fax": true } }),
+    )
+    .await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_channel")));
+    let (status, answer) = admin_json(&r, "POST", "/v1/events", serde_json::json!({ "id": "e1" })).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("missing_shopper")));
+
+    let check = serde_json::json!({ "customer_id": "c-9", "channel": "email", "record": true });
+    let (status, answer) = admin_json(&r, "POST", "/v1/suppression/check", check.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((answer["decision"].as_str(), answer["reasons"][0].as_str()), (Some("suppress"), Some("no_consent")));
+
+    let consent = serde_json::json!({ "id": "consent-9", "customer_id": "c-9", "consent": { "email": true }, "traits": { "email": "c9@example.com" } });
+    assert_eq!(admin_json(&r, "POST", "/v1/events", consent).await.0, StatusCode::OK);
+    let (_, answer) = admin_json(&r, "POST", "/v1/suppression/check", check.clone()).await;
+    assert_eq!((answer["decision"].as_str(), answer["recorded"].as_bool()), (Some("allow"), Some(true)), "{answer}");
+    // Recorded: the email cap (1 per 24h) now holds.
+    let (_, answer) = admin_json(&r, "POST", "/v1/suppression/check", check).await;
+    assert_eq!(answer["decision"], "suppress", "{answer}");
+    assert!(answer["reasons"].as_array().unwrap().iter().any(|r| r == "cap_window"), "{answer}");
+
+    let bad = serde_json::json!({ "customer_id": "c-9", "channel": "pigeon" });
+    let (status, answer) = admin_json(&r, "POST", "/v1/suppression/check", bad).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_channel")));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_metrics_openapi_and_unknown_routes() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let t = token(&r, "a1", None).await;
+    sync(&r, &t, &ShopperState::new("a1")).await;
+    for path in ["/healthz", "/readyz"] {
+        let (status, _, _) = call(&r, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let (_, _, body) = call(&r, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body).unwrap();
+    for metric in [
+        "waymark_syncs_total{outcome=\"ok\"} 1",
+        "waymark_http_request_duration_seconds_bucket",
+        "waymark_commit_batch_size",
+    ] {
+        assert!(text.contains(metric), "{metric} missing in\n{text}");
+    }
+    let (status, _, body) = call(&r, Request::get("/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc = json(&body);
+    for path in [
+        "/v1/sync",
+        "/v1/events",
+        "/v1/suppression/check",
+        "/v1/bundle",
+        "/v1/token",
+        "/v1/analytics",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} not documented");
+    }
+    let (status, _, body) = call(&r, Request::get("/v2/nothing").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, _, body) = call(&r, Request::delete("/v1/sync").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    server.shutdown().await;
+}
+
+/// Many concurrent syncs share commits (group commit) and every one is answered merged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_syncs_are_group_committed() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("shopper-{}", i % 50);
+            let t = token(&r, &id, None).await;
+            let mut s = ShopperState::new(&id);
+            s.set_trait(&format!("k{}", i / 50), "v".into(), t0()).unwrap();
+            sync(&r, &t, &s).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let final_state = sync(&r, &token(&r, "shopper-7", None).await, &ShopperState::new("shopper-7")).await;
+    assert_eq!(final_state.traits.len(), 4, "every concurrent write merged");
+    let (_, _, body) = call(&r, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body).unwrap();
+    let commits: f64 = text
+        .lines()
+        .find(|l| l.starts_with("waymark_commit_batch_size_count"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(commits < 201.0, "{commits} commits for 201 syncs");
+    server.shutdown().await;
+}
+
+/// The real binary: `waymark serve` creates and migrates the SQLite file, publishes
+/// --journeys, answers, and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_binary_starts_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = dir.path().join("journeys.json");
+    std::fs::write(&journeys, JOURNEYS).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let db = dir.path().join("new.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--journeys"])
+        .arg(&journeys)
+        .env("WAYMARK_DB", format!("sqlite://{}", db.display()))
+        .env("WAYMARK_ADMIN_TOKEN", ADMIN)
+        .env("WAYMARK_TOKEN_SECRET", SECRET)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(resp) = client.get(format!("{base}/readyz")).send().await {
+            if resp.status().is_success() {
+                ready = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "waymark serve did not become ready");
+    assert!(db.exists(), "the SQLite file is created on start");
+    let bundle = client.get(format!("{base}/v1/bundle")).send().await.unwrap();
+    assert_eq!(bundle.status(), 200, "--journeys published at start");
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}

@@ -1,0 +1,39 @@
+//! The same storage scenarios on Postgres, plus two replicas sharing the due timers.
+//! Needs the throwaway cluster of scripts/pg-test.sh (`WAYMARK_TEST_PG`); without it each
+//! test prints a notice and passes (scripts/test.sh server always provides it).
+#![cfg(feature = "server")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod support;
+
+use support::scenarios;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_login_merges_states() {
+    let Some(db) = support::postgres("login").await else { return };
+    scenarios::login_merges_states(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_onsite_offer_suppresses_reminder() {
+    let Some(db) = support::postgres("onsite").await else { return };
+    scenarios::onsite_offer_suppresses_reminder(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_purchase_cancels_followups() {
+    let Some(db) = support::postgres("purchase").await else { return };
+    scenarios::purchase_cancels_followups(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_sms_opt_out_falls_back_to_email() {
+    let Some(db) = support::postgres("sms").await else { return };
+    scenarios::sms_opt_out_falls_back_to_email(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_two_replicas_deliver_exactly_once() {
+    let Some(db) = support::postgres("replicas").await else { return };
+    scenarios::two_replicas_deliver_exactly_once(db, 200).await;
+}

@@ -1,0 +1,27 @@
+//! The storage scenarios on SQLite (a temp file per test).
+#![cfg(feature = "server")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod support;
+
+use support::scenarios;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_merges_states() {
+    scenarios::login_merges_states(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onsite_offer_suppresses_reminder() {
+    scenarios::onsite_offer_suppresses_reminder(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchase_cancels_followups() {
+    scenarios::purchase_cancels_followups(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_opt_out_falls_back_to_email() {
+    scenarios::sms_opt_out_falls_back_to_email(support::sqlite()).await;
+}

@@ -1,0 +1,269 @@
+//! The storage-backed scenarios, run against SQLite (tests/server_sqlite.rs) and against
+//! Postgres (tests/server_postgres.rs) unchanged.
+
+use axum::http::StatusCode;
+use sqlx::Row;
+use waymark::server::clock::Clock;
+use waymark::server::Server;
+use waymark::{Action, ShopperState};
+
+use super::*;
+
+async fn shopper_rows(server: &Server) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM shoppers")
+        .fetch_one(server.state.inner().db.reader())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
+}
+
+/// Anonymous, then login, then a second device logging in: one merged state, one row.
+pub async fn login_merges_states(db: TestDb) {
+    let clock = Clock::manual(t0());
+    let server = server_with(settings(&db), &clock).await;
+    let r = server.router();
+
+    let anon = token(&r, "a1", None).await;
+    let mut s = ShopperState::new("a1");
+    s.set_trait("color", "red".into(), t0()).unwrap();
+    let merged = sync(&r, &anon, &s).await;
+    assert_eq!(merged.trait_value("color"), Some(&"red".into()));
+
+    let login = token(&r, "a1", Some("c1")).await;
+    let mut s2 = merged.clone();
+    s2.identify("c1", at(1));
+    s2.set_trait("size", "M".into(), at(1)).unwrap();
+    sync(&r, &login, &s2).await;
+
+    let other = token(&r, "a2", None).await;
+    let mut s3 = ShopperState::new("a2");
+    s3.set_trait("device", "phone".into(), at(2)).unwrap();
+    sync(&r, &other, &s3).await;
+    assert_eq!(shopper_rows(&server).await, 2, "cust:c1 and anon:a2 before the second login");
+
+    let other_login = token(&r, "a2", Some("c1")).await;
+    let m = sync(&r, &other_login, &ShopperState::new("a2")).await;
+    for (k, v) in [("color", "red"), ("size", "M"), ("device", "phone")] {
+        assert_eq!(m.trait_value(k), Some(&v.into()), "{k}");
+    }
+    assert_eq!(m.ids, vec!["a1".to_owned(), "a2".into(), "c1".into()]);
+    assert_eq!(m.primary_id(), "c1");
+    assert_eq!(shopper_rows(&server).await, 1, "one merged row");
+
+    // The first device, still anonymous-only, reads the merged state too.
+    let again = sync(&r, &anon, &ShopperState::new("a1")).await;
+    assert_eq!(again.trait_value("device"), Some(&"phone".into()));
+    server.shutdown().await;
+}
+
+/// Abandoned cart: an on-site offer shown → no reminder email (decided suppressed, or
+/// suppressed at delivery when it was already queued); without an offer it goes out.
+pub async fn onsite_offer_suppresses_reminder(db: TestDb) {
+    let smtp = SmtpSink::start();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+
+    // A: the offer is shown before the reminder is due.
+    let mut a = Browser::new(&r, "shopper-a", "a@example.com").await;
+    a.track("add_to_cart", at(0));
+    a.sync(&r).await;
+    let shown = a.track("view_cart", at(10));
+    assert!(shown.iter().any(|d| d.action == Action::Send && d.content.as_deref() == Some("cart-offer")), "{shown:?}");
+    a.sync(&r).await;
+    // B: the reminder is queued first, the offer shown before delivery.
+    let mut b = Browser::new(&r, "shopper-b", "b@example.com").await;
+    b.track("add_to_cart", at(0));
+    b.sync(&r).await;
+    // C: no offer: the reminder goes out.
+    let mut c = Browser::new(&r, "shopper-c", "c@example.com").await;
+    c.track("add_to_cart", at(0));
+    c.sync(&r).await;
+
+    clock.set(at(61));
+    assert_eq!(server.scheduler.run_due().await.unwrap(), 3);
+    assert_eq!(outbox_count(&server, "pending").await, 2, "B and C queued; A suppressed when decided");
+
+    b.track("view_cart", waymark::Timestamp(at(61).0 + 30_000));
+    b.sync(&r).await;
+    clock.set(at(62));
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!((report.sent, report.suppressed), (1, 1), "{report:?}");
+    assert_eq!(smtp.recipients(), vec!["c@example.com".to_owned()]);
+    let mail = &smtp.messages()[0];
+    assert!(mail["data"].as_str().unwrap().contains("Subject: cart-reminder"), "{mail}");
+
+    let (status, report) = admin_json(&r, "GET", "/v1/analytics", serde_json::Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let cart = &report["journeys"]["cart_abandon"];
+    assert_eq!(cart["entries"], 3, "{report}");
+    assert_eq!(cart["suppressions"]["recent_onsite"], 2, "{report}");
+    assert_eq!(cart["deliveries"]["email:sent"], 1, "{report}");
+    assert_eq!(report["journeys"]["cart_offer"]["exits"]["completed"], 2, "{report}");
+    server.shutdown().await;
+}
+
+fn event(id: &str, shopper: &str, name: &str, time: waymark::Timestamp) -> serde_json::Value {
+    serde_json::json!({ "id": id, "anonymous_id": shopper, "name": name, "time": time.to_rfc3339(),
+                        "properties": { "value": 80, "transaction_id": id } })
+}
+
+/// A purchase cancels pending follow-ups (before they are decided, and at delivery when
+/// already queued); a refund ends the post-purchase journey; the 10-day review goes out.
+pub async fn purchase_cancels_followups(db: TestDb) {
+    let smtp = SmtpSink::start();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+
+    let mut p = Browser::new(&r, "shopper-p", "p@example.com").await;
+    p.track("add_to_cart", at(0));
+    p.sync(&r).await;
+    let mut q = Browser::new(&r, "shopper-q", "q@example.com").await;
+    q.track("add_to_cart", at(0));
+    q.sync(&r).await;
+
+    clock.set(at(30));
+    let (status, answer) =
+        admin_json(&r, "POST", "/v1/events", event("order-p", "shopper-p", "purchase", at(30))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let result = &answer["results"][0];
+    assert_eq!(result["status"], "accepted");
+    assert!(
+        result["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["journey"] == "cart_abandon" && d["action"] == "convert"),
+        "{answer}"
+    );
+    let (_, again) = admin_json(&r, "POST", "/v1/events", event("order-p", "shopper-p", "purchase", at(30))).await;
+    assert_eq!(again["results"][0]["status"], "duplicate", "idempotent by event id");
+
+    clock.set(at(61));
+    server.scheduler.run_due().await.unwrap();
+    assert_eq!(outbox_count(&server, "pending").await, 1, "only Q's reminder is queued");
+    let (status, _) = admin_json(&r, "POST", "/v1/events", event("order-q", "shopper-q", "purchase", at(61))).await;
+    assert_eq!(status, StatusCode::OK);
+    clock.set(at(62));
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!((report.sent, report.suppressed), (0, 1), "{report:?}");
+
+    // R buys and refunds: no review.
+    let buyer = serde_json::json!([
+        { "id": "order-r", "customer_id": "cust-r", "name": "purchase", "time": at(62).to_rfc3339(),
+          "traits": { "email": "r@example.com" }, "consent": { "email": true } },
+        { "id": "refund-r", "customer_id": "cust-r", "name": "refund", "time": at(24 * 60).to_rfc3339() }
+    ]);
+    let (status, answer) = admin_json(&r, "POST", "/v1/events", buyer).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    clock.set(at(10 * 24 * 60 + 70));
+    server.scheduler.run_due().await.unwrap();
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!(report.sent, 2, "{report:?}");
+    let mut to = smtp.recipients();
+    to.sort();
+    assert_eq!(to, vec!["p@example.com".to_owned(), "q@example.com".into()]);
+    assert!(smtp.messages().iter().all(|m| m["data"].as_str().unwrap().contains("Subject: post-purchase-review")));
+    let (_, report) = admin_json(&r, "GET", "/v1/analytics", serde_json::Value::Null).await;
+    assert_eq!(report["journeys"]["cart_abandon"]["conversions"], 2, "{report}");
+    assert_eq!(report["journeys"]["post_purchase"]["exits"]["exit_rule"], 1, "{report}");
+    server.shutdown().await;
+}
+
+/// SMS opted out → the email fallback goes out; SMS allowed → a signed webhook call,
+/// retried after a failure, delivered once.
+pub async fn sms_opt_out_falls_back_to_email(db: TestDb) {
+    let smtp = SmtpSink::start();
+    let hooks = Hooks::start(1).await;
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    st.delivery.sms_webhook = Some(hooks.url.clone());
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+
+    let shoppers = serde_json::json!([
+        { "id": "bis-m", "customer_id": "cust-m", "name": "back_in_stock",
+          "traits": { "email": "m@example.com", "phone": "+15550001" }, "consent": { "sms": false, "email": true } },
+        { "id": "bis-n", "customer_id": "cust-n", "name": "back_in_stock",
+          "traits": { "email": "n@example.com", "phone": "+15550002" }, "consent": { "sms": true, "email": true } }
+    ]);
+    let (status, answer) = admin_json(&r, "POST", "/v1/events", shoppers).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let m_send =
+        answer["results"][0]["decisions"].as_array().unwrap().iter().find(|d| d["action"] == "send").cloned().unwrap();
+    assert_eq!(m_send["channel"], "email", "{answer}");
+
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!((report.sent, report.retried), (1, 1), "{report:?}");
+    assert_eq!(smtp.recipients(), vec!["m@example.com".to_owned()]);
+    assert!(hooks.bodies().is_empty());
+
+    clock.set(at(3));
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let calls = hooks.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let (headers, body, raw) = &calls[0];
+    assert_eq!(body["to"], "+15550002");
+    assert_eq!(body["channel"], "sms");
+    assert_eq!(body["content"], "bis-sms");
+    let signature = headers["x-waymark-signature"].to_str().unwrap();
+    let (t, v1) = signature.strip_prefix("t=").unwrap().split_once(",v1=").unwrap();
+    let expected =
+        waymark::server::delivery::webhook::sign(WEBHOOK_SECRET.as_bytes(), t.parse().unwrap(), raw).unwrap();
+    assert_eq!(v1, expected);
+    assert_eq!(headers["idempotency-key"].to_str().unwrap(), body["key"].as_str().unwrap());
+
+    clock.set(at(60));
+    assert_eq!(server.outbox.deliver_due().await.unwrap().total(), 0, "nothing sent twice");
+    assert_eq!(outbox_count(&server, "sent").await, 2);
+    server.shutdown().await;
+}
+
+/// Two replicas on one database work the same due timers: every reminder exactly once.
+pub async fn two_replicas_deliver_exactly_once(db: TestDb, shoppers: usize) {
+    let smtp = SmtpSink::start();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    let a = server_with(st.clone(), &clock).await;
+    let b = Server::start(st, clock.clone()).await.unwrap();
+    let events: Vec<serde_json::Value> = (0..shoppers)
+        .map(|i| {
+            serde_json::json!({ "id": format!("cart-{i}"), "anonymous_id": format!("s-{i}"), "name": "add_to_cart",
+                "time": at(0).to_rfc3339(), "traits": { "email": format!("s{i}@example.com") }, "consent": { "email": true } })
+        })
+        .collect();
+    let (status, answer) = admin_json(&a.router(), "POST", "/v1/events", serde_json::Value::Array(events)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    clock.set(at(61));
+    let (ta, tb) = tokio::join!(a.scheduler.run_due(), b.scheduler.run_due());
+    let (ta, tb) = (ta.unwrap(), tb.unwrap());
+    eprintln!("ticked: replica a {ta}, replica b {tb}");
+    let mut sent = (0, 0);
+    for _ in 0..20 {
+        let (ra, rb) = tokio::join!(a.outbox.deliver_due(), b.outbox.deliver_due());
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        sent = (sent.0 + ra.sent, sent.1 + rb.sent);
+        if ra.total() + rb.total() == 0 {
+            break;
+        }
+    }
+    eprintln!("delivered: replica a {}, replica b {}", sent.0, sent.1);
+    let mut to = smtp.recipients();
+    to.sort();
+    let mut expected: Vec<String> = (0..shoppers).map(|i| format!("s{i}@example.com")).collect();
+    expected.sort();
+    assert_eq!(to, expected, "each reminder exactly once");
+    a.shutdown().await;
+    b.shutdown().await;
+}
