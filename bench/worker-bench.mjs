@@ -147,7 +147,7 @@ await stopAll();
 
 // --- report ----------------------------------------------------------------------------
 const out = [];
-out.push(`waymark worker bench — workerd ${w.child.spawnfile ? "" : ""}(npm workerd), ${REQUESTS} sequential requests per kind, backend sync ${WITH_BACKEND ? "ON" : "off"}`);
+out.push(`waymark worker bench — workerd (npm workerd), ${REQUESTS} sequential requests per kind, backend sync ${WITH_BACKEND ? "ON" : "off"}`);
 out.push("");
 out.push("cold start (fresh workerd process, median of " + COLD + "):");
 out.push(`  spawn → listening        ${f(median(colds.map((c) => c.listening)), 1)} ms`);
