@@ -11,5 +11,5 @@ const api = createWaymark({
   init: (wasm) => initWasm(wasm === undefined ? undefined : { module_or_path: wasm }),
 });
 
-export const { Waymark, WaymarkError, Engine, State, CHANNELS, fromDataLayer, version, init } = api;
+export const { Waymark, WaymarkError, Engine, State, CHANNELS, fromDataLayer, encodeProperties, version, init } = api;
 export default Waymark;

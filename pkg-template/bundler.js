@@ -5,5 +5,5 @@ import { createWaymark } from "./core.js";
 
 const api = createWaymark({ name: "bundler", bindings: glue, init() {} });
 
-export const { Waymark, WaymarkError, Engine, State, CHANNELS, fromDataLayer, version, init } = api;
+export const { Waymark, WaymarkError, Engine, State, CHANNELS, fromDataLayer, encodeProperties, version, init } = api;
 export default Waymark;

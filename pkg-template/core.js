@@ -6,6 +6,8 @@
 // wakeup), cross-tab convergence (storage event + merge) and sync with the backend
 // (POST /v1/sync, batched, retried with backoff, flushed on page hide).
 
+import { encodeProperties } from "./encode.js";
+
 const STATE_KEY = "waymark:state";
 const ID_KEY = "waymark:id";
 const MAX_TIMEOUT = 2 ** 31 - 1;
@@ -251,7 +253,13 @@ export function createWaymark(runtime) {
      */
     track(name, properties) {
       if (this._closed) throw closedError();
-      const decisions = this._engine.ingest(this._state, name, this._clock(), properties);
+      let encoded;
+      try {
+        encoded = encodeProperties(properties);
+      } catch (e) {
+        throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
+      }
+      const decisions = this._engine.ingestEncoded(this._state, name, this._clock(), encoded);
       this._changed(decisions);
       return decisions;
     }
@@ -674,6 +682,7 @@ export function createWaymark(runtime) {
     State,
     CHANNELS,
     fromDataLayer,
+    encodeProperties,
     version: () => runtime.bindings.version(),
     init: ensureInit,
   };

@@ -274,6 +274,8 @@ export class Engine {
   static fromJson(bundle: BundleSource): Engine;
   journeys(): string[];
   ingest(state: State, name: EventName, now: number, properties?: EventProperties | null): Decision[];
+  /** `ingest` with properties from `encodeProperties` (what `track` uses: cheaper boundary). */
+  ingestEncoded(state: State, name: EventName, now: number, properties: Uint8Array): Decision[];
   tick(state: State, now: number): Decision[];
   nextWakeup(state: State): number | undefined;
   intent(state: State, now: number): Intent;
@@ -306,6 +308,8 @@ export class State {
 export const CHANNELS: readonly Channel[];
 /** Event name and properties of a GA4 dataLayer entry (or gtag arguments), or undefined. */
 export function fromDataLayer(entry: unknown): Event | undefined;
+/** Event properties as the postcard bytes `Engine.ingestEncoded` takes (a view into a shared buffer). */
+export function encodeProperties(properties?: EventProperties | null): Uint8Array;
 /** The waymark version of the wasm module. */
 export function version(): string;
 /** Loads the wasm module ahead of `Waymark.load` (optional). */

@@ -12,5 +12,5 @@ const api = createWaymark({
   init: (wasm) => void initSync({ module: wasm ?? wasmModule }),
 });
 
-export const { Waymark, WaymarkError, Engine, State, CHANNELS, fromDataLayer, version, init } = api;
+export const { Waymark, WaymarkError, Engine, State, CHANNELS, fromDataLayer, encodeProperties, version, init } = api;
 export default Waymark;

@@ -17,6 +17,8 @@
 # Env:
 #   WAYMARK_PANIC   immediate-abort (default on the Debian route: panics become bare traps,
 #                   smaller module; the engine never panics by design) | abort
+#   WAYMARK_OPT_LEVEL  rustc opt-level for this build (default: Cargo.toml's release "s";
+#                   "z" is ~15% smaller gzipped and slower)
 #   PKG_DIR         output directory (default: $REPO_ROOT/pkg)
 set -euo pipefail
 # shellcheck source=scripts/setup-wasm.sh
@@ -46,6 +48,7 @@ esac
 
 step "cargo rustc --crate-type cdylib --no-default-features --release ($WASM_ROUTE route, panic=$panic)"
 t0=$SECONDS
+[ -n "${WAYMARK_OPT_LEVEL:-}" ] && export CARGO_PROFILE_RELEASE_OPT_LEVEL="$WAYMARK_OPT_LEVEL"
 RUSTFLAGS="${rustflags[*]}" wasm_cargo rustc --quiet --lib --crate-type cdylib --no-default-features --release --locked \
     || die "wasm32 build failed (route: $WASM_ROUTE). See scripts/check-wasm.sh's hints and ../shared/TOOLCHAIN.md"
 raw_wasm="$WASM_OUT_DIR/waymark.wasm"

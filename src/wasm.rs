@@ -185,6 +185,36 @@ impl WasmEngine {
         decisions(&self.engine.ingest(&mut state.state, &event, now))
     }
 
+    /// `ingest` with the properties already encoded by the JS layer as postcard
+    /// (`encodeProperties` in the package: a map of tagged values, the encoding
+    /// [`Value`] has in states): one copy into wasm memory instead of a walk over the JS
+    /// object with a boundary crossing per key. This is what `track` calls.
+    #[wasm_bindgen(js_name = ingestEncoded)]
+    pub fn ingest_encoded(
+        &self,
+        state: &mut WasmState,
+        name: &str,
+        now: f64,
+        properties: &[u8],
+    ) -> Result<Array, JsValue> {
+        let now = timestamp(now)?;
+        if name.trim().is_empty() {
+            return Err(error("empty_event_name", "event name is empty: use a GA4 name such as \"view_item\""));
+        }
+        let properties = if properties.is_empty() {
+            BTreeMap::new()
+        } else {
+            let (map, rest) = postcard::take_from_bytes::<BTreeMap<String, Value>>(properties)
+                .map_err(|e| error("bad_properties", &format!("encoded event properties do not decode: {e}")))?;
+            if !rest.is_empty() {
+                return Err(error("bad_properties", "encoded event properties have trailing bytes"));
+            }
+            map
+        };
+        let event = Event::new(name, now, properties);
+        decisions(&self.engine.ingest(&mut state.state, &event, now))
+    }
+
     /// Runs timers due at or before `now`; call it at `nextWakeup`.
     pub fn tick(&self, state: &mut WasmState, now: f64) -> Result<Array, JsValue> {
         let now = timestamp(now)?;
@@ -343,7 +373,8 @@ impl WasmState {
     /// Journeys the shopper is in now.
     #[wasm_bindgen(js_name = activeJourneys)]
     pub fn active_journeys(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.state.runs.iter().filter(|r| r.is_active()).map(|r| r.journey.clone()).collect();
+        let mut ids: Vec<String> =
+            self.state.runs.iter().filter(|r| r.is_active()).map(|r| r.journey.clone()).collect();
         ids.dedup();
         ids
     }

@@ -8,7 +8,7 @@ import { test } from "node:test";
 
 import { ROOT, cli, hex, rfc3339, tempDir, waymark } from "./helpers.mjs";
 
-const { Engine, State } = waymark;
+const { Engine, State, encodeProperties } = waymark;
 const SCENARIOS = join(ROOT, "tests/cases/scenarios");
 const EXPECTATION_KEYS = ["expect", "absent", "tier", "count", "note"];
 const MAX_TIMER_ROUNDS = 100_000;
@@ -34,8 +34,14 @@ function prepare(file) {
 
 const toMs = (time) => (typeof time === "number" ? Math.trunc(time) : Date.parse(time));
 
+/** Both ways into the engine: JS values (serde-wasm-bindgen) and track's encoded bytes. */
+const INGEST = {
+  values: (engine, state, name, time, properties) => engine.ingest(state, name, time, properties),
+  encoded: (engine, state, name, time, properties) => engine.ingestEncoded(state, name, time, encodeProperties(properties)),
+};
+
 /** src/simulate.rs's Simulator over the wasm API. */
-function replay(engine, lines) {
+function replay(engine, lines, ingest) {
   const shoppers = new Map();
   const out = [];
   const record = (shopper, d) =>
@@ -78,7 +84,7 @@ function replay(engine, lines) {
     for (const [channel, granted] of Object.entries(line.consent || {})) state.setConsent(channel, granted, time);
     if (line.traits) state.setTraits(line.traits, time);
     const decisions =
-      line.name != null ? engine.ingest(state, line.name, time, line.properties || {}) : engine.tick(state, time);
+      line.name != null ? ingest(engine, state, line.name, time, line.properties || {}) : engine.tick(state, time);
     for (const d of decisions) record(shopper, d);
   }
   const states = {};
@@ -115,16 +121,17 @@ for (const file of files) {
 
     const want = native(dir);
     const engine = Engine.fromBytes(readFileSync(join(dir, "bundle.bin")));
-    const got = replay(engine, lines);
-
     assert.ok(want.decisions.length > 0, "the native replay decided something");
-    assert.equal(got.decisions.length, want.decisions.length, "decision count");
-    for (let i = 0; i < want.decisions.length; i++) {
-      assert.equal(JSON.stringify(got.decisions[i]), JSON.stringify(want.decisions[i]), `decision ${i + 1}`);
-    }
-    assert.deepEqual(Object.keys(got.states).sort(), Object.keys(want.states).sort(), "shoppers");
-    for (const [shopper, bytes] of Object.entries(want.states)) {
-      assert.equal(got.states[shopper], bytes, `state bytes of ${shopper}`);
+    for (const [way, ingest] of Object.entries(INGEST)) {
+      const got = replay(engine, lines, ingest);
+      assert.equal(got.decisions.length, want.decisions.length, `${way}: decision count`);
+      for (let i = 0; i < want.decisions.length; i++) {
+        assert.equal(JSON.stringify(got.decisions[i]), JSON.stringify(want.decisions[i]), `${way}: decision ${i + 1}`);
+      }
+      assert.deepEqual(Object.keys(got.states).sort(), Object.keys(want.states).sort(), `${way}: shoppers`);
+      for (const [shopper, bytes] of Object.entries(want.states)) {
+        assert.equal(got.states[shopper], bytes, `${way}: state bytes of ${shopper}`);
+      }
     }
     engine.free();
   });

@@ -1,0 +1,133 @@
+// Event properties → the postcard bytes of a Rust `BTreeMap<String, Value>`, written
+// straight from the JS object (no JSON text, one copy into wasm memory). JSON semantics:
+// `undefined`, functions and symbols are left out of objects and become null in arrays,
+// non-finite numbers become null, `toJSON` (Date) is honoured, as JSON.stringify does.
+//
+// Value's binary shape: a varint variant index (0 null, 1 bool, 2 number, 3 string,
+// 4 array, 5 object), then bool as one byte, number as f64 little-endian, string as
+// varint length + UTF-8, array as varint count + values, object as varint count +
+// (string key, value) pairs.
+
+const MAX_DEPTH = 64;
+const utf8 = new TextEncoder();
+let buf = new Uint8Array(4096);
+let view = new DataView(buf.buffer);
+let pos = 0;
+
+function reserve(n) {
+  if (pos + n <= buf.length) return;
+  let size = buf.length * 2;
+  while (size < pos + n) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, pos));
+  buf = next;
+  view = new DataView(buf.buffer);
+}
+
+function varint(n) {
+  reserve(5);
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[pos++] = n;
+}
+
+function string(s) {
+  const len = s.length;
+  if (len < 128) {
+    // Short ASCII (ids, names, categories): bytes written as they are read.
+    reserve(len + 1);
+    const start = pos;
+    buf[pos++] = len;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[pos++] = c;
+    }
+    if (i === len) return;
+    pos = start;
+  }
+  const bytes = utf8.encode(s);
+  varint(bytes.length);
+  reserve(bytes.length);
+  buf.set(bytes, pos);
+  pos += bytes.length;
+}
+
+const skipped = (v) => v === undefined || typeof v === "function" || typeof v === "symbol";
+
+function value(v, depth) {
+  if (depth > MAX_DEPTH) throw new RangeError(`nested deeper than ${MAX_DEPTH} levels (a cycle?)`);
+  if (v !== null && typeof v === "object" && typeof v.toJSON === "function") v = v.toJSON();
+  switch (typeof v) {
+    case "string":
+      reserve(1);
+      buf[pos++] = 3;
+      string(v);
+      return;
+    case "number":
+      if (!Number.isFinite(v)) break;
+      reserve(9);
+      buf[pos++] = 2;
+      view.setFloat64(pos, v, true);
+      pos += 8;
+      return;
+    case "boolean":
+      reserve(2);
+      buf[pos++] = 1;
+      buf[pos++] = v ? 1 : 0;
+      return;
+    case "bigint":
+      throw new TypeError("BigInt values are not JSON: convert them to numbers or strings");
+    case "object":
+      if (v === null) break;
+      if (Array.isArray(v)) {
+        reserve(1);
+        buf[pos++] = 4;
+        varint(v.length);
+        for (let i = 0; i < v.length; i++) {
+          const item = v[i];
+          value(skipped(item) ? null : item, depth + 1);
+        }
+        return;
+      }
+      reserve(1);
+      buf[pos++] = 5;
+      entries(v, depth + 1);
+      return;
+  }
+  reserve(1);
+  buf[pos++] = 0;
+}
+
+function entries(obj, depth) {
+  const keys = Object.keys(obj);
+  let n = 0;
+  for (let i = 0; i < keys.length; i++) if (!skipped(obj[keys[i]])) n++;
+  varint(n);
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i]];
+    if (skipped(v)) continue;
+    string(keys[i]);
+    value(v, depth);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Encodes event properties (a plain object, or undefined/null for none). The result is a
+ * view into a shared buffer: pass it to wasm before the next call. Throws a TypeError /
+ * RangeError for values JSON cannot carry (BigInt, cycles).
+ */
+export function encodeProperties(properties) {
+  if (properties === undefined || properties === null) return EMPTY;
+  if (typeof properties !== "object" || Array.isArray(properties)) {
+    throw new TypeError(`event properties must be a plain object, found ${Array.isArray(properties) ? "an array" : typeof properties}`);
+  }
+  pos = 0;
+  entries(properties, 1);
+  return buf.subarray(0, pos);
+}
