@@ -34,7 +34,7 @@ esac
 
 OUT="${WAYMARK_DEMO_DIR:-$REPO_ROOT/out/demo}"
 mkdir -p "$OUT"
-BIN="$CARGO_TARGET_DIR/release/waymark"
+BIN="${WAYMARK_BIN:-$CARGO_TARGET_DIR/release/waymark}"  # WAYMARK_BIN: use another build (tests)
 
 command -v node >/dev/null 2>&1 || die "node not found: install Node.js 20 (apt-get install nodejs npm)"
 

@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-SECTIONS=(setup lockfile fmt clippy clippy-no-default test server wasm node e2e)
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test server wasm node worker e2e)
 
 # Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
 # a no-op when present.
@@ -119,9 +119,33 @@ section_e2e() {
         (cd www && npm ci --no-audit --no-fund --loglevel=error)
     fi
     scripts/build-pkg.sh
-    cargo build --quiet --release --locked --features server --bin waymark
+    # The debug build the server and worker sections use: no second (LTO) build of the backend.
+    cargo build --quiet --locked --features server --bin waymark
     # One file at a time: the files share loopback ports and the machine's two cores.
-    node --test --test-concurrency=1 tests/e2e/
+    WAYMARK_BIN="$CARGO_TARGET_DIR/debug/waymark" node --test --test-concurrency=1 tests/e2e/
+}
+
+# The edge worker in real workerd (npm `workerd`), in front of the test origin, syncing with
+# `waymark serve` on SQLite (tests/worker/). Reuses pkg/ when the node section built it.
+section_worker() {
+    command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 18 (apt-get install nodejs npm)"
+    # `npm install`, not `npm ci`: the registry here lacks workerd's other-platform optional
+    # packages at this version, so the lock file cannot list them and `npm ci` refuses it.
+    (cd "$REPO_ROOT/worker" && npm install --no-audit --no-fund --loglevel=error)
+    # npm 11 skips workerd's install script; its binary comes from @cloudflare/workerd-linux-64.
+    "$REPO_ROOT/worker/node_modules/.bin/workerd" --version >/dev/null \
+        || die "workerd does not run: see worker/README.md (npm install in worker/)"
+    # pkg/ as the node section left it, unless missing or older than the sources.
+    local wasm="$REPO_ROOT/pkg/web/waymark_bg.wasm"
+    if [ ! -f "$wasm" ] || [ -n "$(find "$REPO_ROOT/src" "$REPO_ROOT/Cargo.lock" "$REPO_ROOT/pkg-template" \
+            -newer "$wasm" -type f -print -quit)" ]; then
+        "$REPO_ROOT/scripts/build-pkg.sh"
+    fi
+    cargo build --quiet --locked --features server --bin waymark
+    local bin="$CARGO_TARGET_DIR/debug/waymark"
+    "$bin" serve --help >/dev/null 2>&1 || die "$bin has no 'serve' command (feature server)"
+    node "$REPO_ROOT/worker/build.mjs" --pkg "$REPO_ROOT/pkg" --waymark "$bin"
+    WAYMARK_BIN="$bin" node --test "$REPO_ROOT"/tests/worker/*.test.mjs
 }
 
 case "${1:-}" in
