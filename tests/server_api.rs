@@ -296,3 +296,24 @@ async fn serve_binary_starts_and_stops_gracefully() {
     let exit = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
 }
+
+#[tokio::test]
+async fn shopper_report_lists_timers_and_outbox() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let (status, answer) = admin_json(&r, "GET", "/v1/shoppers/nobody", serde_json::Value::Null).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_shopper")));
+    let purchase =
+        serde_json::json!({ "id": "order-1", "customer_id": "c-5", "name": "purchase", "properties": { "value": 40 } });
+    assert_eq!(admin_json(&r, "POST", "/v1/events", purchase).await.0, StatusCode::OK);
+    let (status, report) = admin_json(&r, "GET", "/v1/shoppers/c-5", serde_json::Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let timers = report["timers"].as_array().unwrap();
+    let review = timers.iter().find(|t| t["journey"] == "post_purchase").expect("post-purchase timer");
+    assert_eq!(review["due"].as_i64(), Some(t0().0 + 10 * 86_400_000), "{report}");
+    assert_eq!(report["active_journeys"], serde_json::json!(["post_purchase"]));
+    assert!(report["outbox"].as_array().unwrap().is_empty());
+    let (status, _, _) = call(&r, Request::get("/v1/shoppers/c-5").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "admin only");
+    server.shutdown().await;
+}

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,7 @@ use super::journeys::{compile_json, Journeys};
 use super::metrics::Metrics;
 use super::storage::{anon_key, customer_key, Db};
 use super::sync::{Done, Identity, ServerEvent, Work, Writer};
-use super::{analytics, openapi};
+use super::{analytics, inspect, openapi};
 use crate::journey::{Bundle, Channel};
 use crate::simulate::OutputRecord;
 use crate::state::ShopperState;
@@ -77,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/bundle", get(get_bundle).put(put_bundle))
         .route("/v1/token", post(token))
         .route("/v1/analytics", get(analytics_report))
+        .route("/v1/shoppers/{id}", get(shopper_report))
         .route("/v1/openapi.json", get(openapi_document))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -457,6 +458,41 @@ async fn analytics_report(
     let s = &state.0;
     auth::admin(&headers, &s.settings.admin_token)?;
     Ok(Json(analytics::report(s.db.reader()).await.map_err(ApiError::storage)?))
+}
+
+/// `GET /v1/shoppers/{id}` (admin): what the backend holds for a shopper, by anonymous or
+/// customer id — pending timers, outbox rows (queued, sent, suppressed, failed) with reasons.
+async fn shopper_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = &state.0;
+    auth::admin(&headers, &s.settings.admin_token)?;
+    let mut found = s.db.state_by_alias(&customer_key(&id)).await.map_err(ApiError::storage)?;
+    if found.is_none() {
+        found = s.db.state_by_alias(&anon_key(&id)).await.map_err(ApiError::storage)?;
+    }
+    let Some((key, shopper)) = found else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_shopper",
+            format!("no shopper with anonymous or customer id {id:?} has synced or been sent an event"),
+        ));
+    };
+    let (outbox, suppressed) = inspect::outbox(s.db.reader(), &key).await.map_err(ApiError::storage)?;
+    let now = s.clock.now();
+    let (score, tier) = s.journeys.current().engine.intent(&shopper, now);
+    Ok(Json(serde_json::json!({
+        "shopper": key,
+        "ids": shopper.ids,
+        "state_bytes": shopper.encode().len(),
+        "intent": { "score": score, "tier": tier.as_str() },
+        "active_journeys": shopper.runs.iter().filter(|r| r.is_active()).map(|r| r.journey.as_str()).collect::<Vec<_>>(),
+        "timers": inspect::timers(&shopper),
+        "outbox": outbox,
+        "suppressed": suppressed,
+    })))
 }
 
 async fn openapi_document() -> Json<serde_json::Value> {

@@ -8,7 +8,8 @@
 //! - `storage` — SQLite / Postgres through sqlx, migrations, the shopper key scheme;
 //! - `scheduler` — due timers → `Engine::tick` → outbox, in one transaction;
 //! - `outbox` + `delivery` — claim, recheck, deliver (SMTP, webhooks), retry;
-//! - `journeys` — the published bundle; `analytics`, `metrics`; `config`, `clock`.
+//! - `journeys` — the published bundle; `analytics`, `metrics`; `config`, `clock`;
+//! - `inspect` — one shopper's timers and outbox rows (`GET /v1/shoppers/{id}`).
 
 pub mod analytics;
 pub mod app;
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod inspect;
 pub mod journeys;
 pub mod metrics;
 pub mod openapi;

@@ -86,6 +86,9 @@ pub fn document() -> Value {
             "/v1/analytics": { "get": {
                 "summary": "Exit analytics per journey: entries, exits by outcome, sends, suppressions by reason, deliveries",
                 "security": admin, "responses": { "200": { "description": "{journeys: {id: {...}}}" } } } },
+            "/v1/shoppers/{id}": { "get": {
+                "summary": "One shopper, by anonymous or customer id: pending timers, outbox rows (pending, sent, suppressed, failed) with reasons, intent",
+                "security": admin, "responses": { "200": { "description": "{shopper, ids, timers, outbox, suppressed, intent, ...}" }, "404": error_response("unknown_shopper") } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
             "/readyz": { "get": { "summary": "Readiness (database reachable)", "responses": { "200": { "description": "ready" }, "503": error_response("not_ready") } } },
