@@ -26,8 +26,6 @@ pub struct Db {
     write: AnyPool,
     read: AnyPool,
     postgres: bool,
-    /// Alive while any clone is: the SQLite checkpointer stops when the last one goes.
-    _alive: std::sync::Arc<()>,
 }
 
 /// A stored shopper row.
@@ -95,7 +93,7 @@ impl Db {
             let options = AnyConnectOptions::from_str(url)?;
             let pool = AnyPoolOptions::new().max_connections(connections.max(2)).connect_with(options).await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            return Ok(Db { write: pool.clone(), read: pool, postgres, _alive: std::sync::Arc::new(()) });
+            return Ok(Db { write: pool.clone(), read: pool, postgres });
         }
         let url = if url.contains("mode=") {
             url.to_owned()
@@ -106,20 +104,15 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(&url)?;
         let pragmas = sqlite_pragmas;
-        let write = AnyPoolOptions::new()
-            .max_connections(1)
-            .after_connect(sqlite_writer_pragmas)
-            .connect_with(options.clone())
-            .await?;
+        let write =
+            AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = AnyPoolOptions::new()
             .max_connections(connections.max(1))
             .after_connect(pragmas)
             .connect_with(options)
             .await?;
-        let alive = std::sync::Arc::new(());
-        tokio::spawn(checkpointer(read.clone(), std::sync::Arc::downgrade(&alive)));
-        Ok(Db { write, read, postgres, _alive: alive })
+        Ok(Db { write, read, postgres })
     }
 
     /// True on Postgres (work is claimed with `FOR UPDATE SKIP LOCKED`).
@@ -572,38 +565,6 @@ fn sqlite_pragmas(
         }
         Ok(())
     })
-}
-
-/// The writer connection: as [`sqlite_pragmas`], and the WAL is copied back into the
-/// database file by [`checkpointer`] on a reader connection instead of by the commit that
-/// crosses 1000 pages (that commit would wait for the copy and its fsync: the tail of
-/// `/v1/sync`). The writer still checkpoints itself past 64 MB of WAL, should the
-/// checkpointer fall behind.
-fn sqlite_writer_pragmas(
-    conn: &mut AnyConnection,
-    meta: sqlx::pool::PoolConnectionMetadata,
-) -> futures_like::BoxFuture<'_, Result<(), sqlx::Error>> {
-    Box::pin(async move {
-        sqlite_pragmas(conn, meta).await?;
-        sqlx::query("PRAGMA wal_autocheckpoint = 16384").execute(&mut *conn).await?;
-        Ok(())
-    })
-}
-
-/// Checkpoints the SQLite WAL every 100 ms (PASSIVE: never waits for, nor blocks, the
-/// writer; commits stay durable in the WAL either way). Stops with the last `Db` clone.
-async fn checkpointer(read: AnyPool, alive: std::sync::Weak<()>) {
-    let mut every = tokio::time::interval(std::time::Duration::from_millis(100));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if alive.upgrade().is_none() || read.is_closed() {
-            break;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&read).await {
-            tracing::debug!(error = %e, "wal checkpoint");
-        }
-    }
 }
 
 mod futures_like {
