@@ -326,13 +326,13 @@ pub async fn write_shopper(
 /// keeps a handful of prepared statements instead of one per batch size.
 const CHUNK: usize = 256;
 
-/// Sizes of the statements a list of `n` items is cut into: full chunks, then the rest
-/// rounded up to a power of two.
-fn padded_chunks(n: usize) -> impl Iterator<Item = (usize, usize, usize)> {
-    (0..n.div_ceil(CHUNK)).map(move |i| {
-        let start = i * CHUNK;
-        let len = (n - start).min(CHUNK);
-        (start, len, len.next_power_of_two())
+/// The statements a list is cut into: chunks of at most [`CHUNK`], each padded to a power
+/// of two by repeating its last element (the padded length comes with each chunk).
+fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<Item = &T>)> {
+    items.chunks(CHUNK).map(|chunk| {
+        let padded = chunk.len().next_power_of_two();
+        let pad = std::iter::repeat_n(chunk.last(), padded - chunk.len()).flatten();
+        (padded, chunk.iter().chain(pad))
     })
 }
 
@@ -377,15 +377,15 @@ pub struct Resolved {
 /// (aliases absent from the answer are unknown).
 pub async fn resolve_and_load(conn: &mut AnyConnection, aliases: &[&str]) -> StorageResult<Vec<Resolved>> {
     let mut out = Vec::with_capacity(aliases.len());
-    for (start, len, padded) in padded_chunks(aliases.len()) {
+    for (padded, chunk) in padded_chunks(aliases) {
         let sql = format!(
             "SELECT a.alias, a.shopper_id, s.state, s.version FROM shopper_aliases a \
              LEFT JOIN shoppers s ON s.id = a.shopper_id WHERE a.alias IN ({})",
             placeholders(padded)
         );
         let mut q = sqlx::query(&sql);
-        for i in 0..padded {
-            q = q.bind(aliases[start + i.min(len - 1)].to_owned());
+        for alias in chunk {
+            q = q.bind((*alias).to_owned());
         }
         for row in q.fetch_all(&mut *conn).await? {
             let alias: String = row.try_get("alias")?;
@@ -404,11 +404,11 @@ pub async fn resolve_and_load(conn: &mut AnyConnection, aliases: &[&str]) -> Sto
 /// Loads many rows by key, one statement per chunk (absent keys are left out).
 pub async fn load_shoppers(conn: &mut AnyConnection, keys: &[&str]) -> StorageResult<Vec<(String, StoredShopper)>> {
     let mut out = Vec::with_capacity(keys.len());
-    for (start, len, padded) in padded_chunks(keys.len()) {
+    for (padded, chunk) in padded_chunks(keys) {
         let sql = format!("SELECT id, state, version FROM shoppers WHERE id IN ({})", placeholders(padded));
         let mut q = sqlx::query(&sql);
-        for i in 0..padded {
-            q = q.bind(keys[start + i.min(len - 1)].to_owned());
+        for key in chunk {
+            q = q.bind((*key).to_owned());
         }
         for row in q.fetch_all(&mut *conn).await? {
             let key: String = row.try_get("id")?;
@@ -468,7 +468,7 @@ pub async fn write_shoppers(
     let mut written = Vec::with_capacity(rows.len());
     let inserts: Vec<&ShopperWrite<'_>> = rows.iter().filter(|r| r.expected.is_none()).collect();
     let updates: Vec<&ShopperWrite<'_>> = rows.iter().filter(|r| r.expected.is_some()).collect();
-    for (start, len, padded) in padded_chunks(inserts.len()) {
+    for (padded, chunk) in padded_chunks(&inserts) {
         let values = value_rows(padded, 3, |sql, i| {
             sql.push_str(&format!("${}, ${}, 1, CAST(${} AS BIGINT), $0", i, i + 1, i + 2));
         });
@@ -480,8 +480,7 @@ pub async fn write_shoppers(
              ON CONFLICT (id) DO NOTHING RETURNING id"
         );
         let mut q = sqlx::query(&sql);
-        for i in 0..padded {
-            let r = inserts[start + i.min(len - 1)];
+        for r in chunk {
             q = q.bind(r.key.to_owned()).bind(r.bytes.clone()).bind(r.wake_at.map(|t| t.0));
         }
         q = q.bind(now.0);
@@ -489,7 +488,7 @@ pub async fn write_shoppers(
             written.push(row.try_get("id")?);
         }
     }
-    for (start, len, padded) in padded_chunks(updates.len()) {
+    for (padded, chunk) in padded_chunks(&updates) {
         let values = value_rows(padded, 4, |sql, i| {
             sql.push_str(&format!("${}, ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT)", i, i + 1, i + 2, i + 3));
         });
@@ -501,8 +500,7 @@ pub async fn write_shoppers(
              RETURNING shoppers.id"
         );
         let mut q = sqlx::query(&sql);
-        for i in 0..padded {
-            let r = updates[start + i.min(len - 1)];
+        for r in chunk {
             q = q.bind(r.key.to_owned()).bind(r.bytes.clone()).bind(r.wake_at.map(|t| t.0)).bind(r.expected);
         }
         q = q.bind(now.0);
