@@ -19,6 +19,8 @@ use crate::value::Value;
 const STEP_BUDGET: u32 = 256;
 /// Timer firings handled in one call (a shopper's backlog of due timers).
 const TIMER_BUDGET: usize = 4096;
+/// The entry properties of a run that is gone (conditions then see no `entry.*`).
+static NO_ENTRY: BTreeMap<String, Value> = BTreeMap::new();
 
 /// Runs journeys of one bundle over shopper states.
 #[derive(Debug, Clone)]
@@ -255,7 +257,7 @@ impl Engine {
                         step.clone(),
                         Action::Cancel,
                         vec![Reason::ConversionCancelled],
-                        format!("pending follow-ups of {} cancelled: the shopper converted", run.journey),
+                        concat(&["pending follow-ups of ", &run.journey, " cancelled: the shopper converted"]),
                     ));
                 }
                 out.push(decision(
@@ -264,12 +266,12 @@ impl Engine {
                     step,
                     Action::Convert,
                     vec![Reason::Converted],
-                    format!("{} converted on {}", run.journey, event.name),
+                    concat(&[&run.journey, " converted on ", &event.name]),
                 ));
-                let message = format!("left {} as converted", run.journey);
+                let message = concat(&["left ", &run.journey, " as converted"]);
                 exit_run(run, now, Outcome::Converted, Reason::Converted, message, out);
             } else if exit_rule {
-                let message = format!("left {}: exit rule matched {}", run.journey, event.name);
+                let message = concat(&["left ", &run.journey, ": exit rule matched ", &event.name]);
                 exit_run(run, now, Outcome::ExitRule, Reason::ExitRule, message, out);
             } else if let Some(next) = performed {
                 if let Some(step) = journey.steps.get(next) {
@@ -326,7 +328,7 @@ impl Engine {
                 None,
                 Action::Suppress,
                 vec![Reason::OutsideSchedule],
-                format!("{} is not running at this time", journey.id),
+                concat(&[&journey.id, " is not running at this time"]),
             ));
             return;
         }
@@ -342,7 +344,7 @@ impl Engine {
                 None,
                 Action::Suppress,
                 vec![reason],
-                format!("no re-entry into {}: {}", journey.id, reason.code()),
+                concat(&["no re-entry into ", &journey.id, ": ", reason.code()]),
             ));
             return;
         }
@@ -365,7 +367,7 @@ impl Engine {
             Some(start.id.clone()),
             Action::Enter,
             vec![why],
-            format!("entered {} on {}", journey.id, trigger),
+            concat(&["entered ", &journey.id, " on ", trigger]),
         ));
     }
 
@@ -375,13 +377,12 @@ impl Engine {
         match journey.reentry {
             Reentry::Once => Some(Reason::ReentryOnce),
             Reentry::Multiple { lock, cap, window } => {
-                let times: Vec<Timestamp> = entries.collect();
-                if times.iter().any(|t| now < t.plus(lock)) {
+                if entries.any(|t| now < t.plus(lock)) {
                     return Some(Reason::ReentryLocked);
                 }
                 if let Some(cap) = cap {
                     let since = window.map_or(Timestamp(i64::MIN), |w| now.minus(w));
-                    if times.iter().filter(|t| **t >= since).count() >= cap as usize {
+                    if state.entries(&journey.id).filter(|t| *t >= since).count() >= cap as usize {
                         return Some(Reason::ReentryCapped);
                     }
                 }
@@ -400,7 +401,9 @@ impl Engine {
         at: Timestamp,
         out: &mut Vec<Decision>,
     ) {
-        let mut budget: BTreeMap<usize, u32> = BTreeMap::new();
+        // Steps taken per run index in this call (runs are never added or removed while
+        // runs advance, so indices stay valid).
+        let mut budget: Vec<u32> = Vec::new();
         loop {
             let mut pending = Vec::new();
             for index in ready.drain(..) {
@@ -426,7 +429,7 @@ impl Engine {
         at: Timestamp,
         out: &mut Vec<Decision>,
         pending: &mut Vec<Pending>,
-        budget: &mut BTreeMap<usize, u32>,
+        budget: &mut Vec<u32>,
     ) {
         loop {
             let Some(run) = state.runs.get(index) else { return };
@@ -442,7 +445,10 @@ impl Engine {
                 return;
             };
             let Some(step) = journey.steps.get(step_index) else { return };
-            let spent = budget.entry(index).or_insert(0);
+            if budget.len() <= index {
+                budget.resize(index + 1, 0);
+            }
+            let Some(spent) = budget.get_mut(index) else { return };
             *spent += 1;
             if *spent > STEP_BUDGET {
                 if let Some(run) = state.runs.get_mut(index) {
@@ -454,16 +460,17 @@ impl Engine {
             let next: usize = match &step.kind {
                 StepKind::Exit => {
                     if let Some(run) = state.runs.get_mut(index) {
-                        let message = format!("{} finished at {}", journey.id, step.id);
+                        let message = concat(&[&journey.id, " finished at ", &step.id]);
                         exit_run(run, at, Outcome::Completed, Reason::ExitReached, message, out);
                     }
                     return;
                 }
                 StepKind::Branch { cases, default } => {
-                    let entry = state.runs.get(index).map(|r| r.entry.clone()).unwrap_or_default();
+                    let state: &ShopperState = state;
+                    let entry = state.runs.get(index).map_or(&NO_ENTRY, |r| &r.entry);
                     cases
                         .iter()
-                        .find(|(cond, _)| self.holds(cond, event, Some(&entry), state, at))
+                        .find(|(cond, _)| self.holds(cond, event, Some(entry), state, at))
                         .map_or(*default, |(_, n)| *n)
                 }
                 StepKind::Split { variants, holdout_bp } => {
@@ -474,7 +481,7 @@ impl Engine {
                             next
                         }
                         None => {
-                            let message = format!("held out of {} at split {}", journey.id, step.id);
+                            let message = concat(&["held out of ", &journey.id, " at split ", &step.id]);
                             exit_run(run, at, Outcome::Holdout, Reason::Holdout, message, out);
                             return;
                         }
@@ -496,9 +503,9 @@ impl Engine {
                 }
                 StepKind::WaitFor { trigger, timeout, on_performed, on_timed_out } => {
                     let due = wake_at.unwrap_or_else(|| since.plus(*timeout));
-                    let entry = state.runs.get(index).map(|r| r.entry.clone()).unwrap_or_default();
                     if let WaitTrigger::State(cond) = trigger {
-                        if self.holds(cond, event, Some(&entry), state, at) {
+                        let entry = state.runs.get(index).map_or(&NO_ENTRY, |r| &r.entry);
+                        if self.holds(cond, event, Some(entry), state, at) {
                             if let Some(step) = journey.steps.get(*on_performed) {
                                 if let Some(run) = state.runs.get_mut(index) {
                                     goto(run, &step.id, at);
@@ -591,7 +598,7 @@ impl Engine {
                             None,
                             Action::Cancel,
                             vec![Reason::IncentiveReplaced],
-                            format!("incentive {} withdrawn: {} has priority", old.id, journey.id),
+                            concat(&["incentive ", &old.id, " withdrawn: ", &journey.id, " has priority"]),
                         ));
                     }
                     state.contacts.push(Contact { at, channel, journey: journey_hash, session });
@@ -622,8 +629,14 @@ impl Engine {
                 }
                 Verdict::Suppress { reasons } => {
                     d.action = Action::Suppress;
-                    d.message =
-                        format!("did not send {} on {}: {}", send.content, send.channel.as_str(), codes(&reasons));
+                    d.message = concat(&[
+                        "did not send ",
+                        &send.content,
+                        " on ",
+                        send.channel.as_str(),
+                        ": ",
+                        &codes(&reasons),
+                    ]);
                     d.reasons = reasons;
                     out.push(d);
                     self.move_past_send(state, p.run, journey, send, at, &mut moved);
@@ -662,7 +675,7 @@ impl Engine {
 
     fn remove_run(&self, state: &mut ShopperState, index: usize, at: Timestamp, out: &mut Vec<Decision>) {
         if let Some(run) = state.runs.get_mut(index) {
-            let message = format!("{} or its step is no longer published", run.journey);
+            let message = concat(&[&run.journey, " or its step is no longer published"]);
             exit_run(run, at, Outcome::Removed, Reason::Removed, message, out);
         }
     }
@@ -830,12 +843,32 @@ fn decision(
     }
 }
 
+/// The parts joined, in one allocation: decision messages are built on every ingest,
+/// and `format!`'s machinery is slow (and large) in wasm.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 fn codes(reasons: &[Reason]) -> String {
-    reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+    let mut out = String::new();
+    for (i, r) in reasons.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(r.code());
+    }
+    out
 }
 
 fn send_message(d: &Decision, channel: Channel, reasons: &[Reason]) -> String {
     let what = d.content.as_deref().unwrap_or("");
-    let offer = d.incentive.as_deref().map(|i| format!(" with incentive {i}")).unwrap_or_default();
-    format!("send {what}{offer} on {} for {} ({})", channel.as_str(), d.journey, codes(reasons))
+    let (with, offer) = match d.incentive.as_deref() {
+        Some(i) => (" with incentive ", i),
+        None => ("", ""),
+    };
+    concat(&["send ", what, with, offer, " on ", channel.as_str(), " for ", &d.journey, " (", &codes(reasons), ")"])
 }

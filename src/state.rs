@@ -407,6 +407,11 @@ impl ShopperState {
     /// Restores the invariants: sorted, de-duplicated, bounded. Every step keeps a
     /// choice that does not depend on input order, which is what makes merge a join.
     pub fn normalize(&mut self) {
+        if self.is_normalized() {
+            // The common case (an ingest that entered nothing new): sorting, dedup and
+            // trimming would all be no-ops, so skip their copies and allocations.
+            return;
+        }
         // INVARIANT: ids sorted, unique, at most MAX_IDS (the smallest kept).
         crate::sort::sort(&mut self.ids);
         self.ids.dedup();
@@ -455,6 +460,38 @@ impl ShopperState {
             self.incentives.truncate(MAX_INCENTIVES);
             crate::sort::sort_by(&mut self.incentives, |a, b| a.key().cmp(&b.key()));
         }
+    }
+}
+
+impl ShopperState {
+    /// Whether every invariant `normalize` restores already holds: each list strictly
+    /// increasing by its key (so sorted and without duplicates) and within its bounds.
+    /// When true, `normalize` would leave the state unchanged.
+    fn is_normalized(&self) -> bool {
+        let ids = self.ids.len() <= MAX_IDS && self.ids.windows(2).all(|w| matches!(w, [a, b] if a < b));
+        let contacts =
+            self.contacts.len() <= MAX_CONTACTS && self.contacts.windows(2).all(|w| matches!(w, [a, b] if a < b));
+        let incentives = self.incentives.len() <= MAX_INCENTIVES
+            && self.incentives.windows(2).all(|w| matches!(w, [a, b] if a.key() < b.key()));
+        let mut runs = self.runs.len() <= MAX_RUNS;
+        let mut per_journey = 0usize;
+        for (i, run) in self.runs.iter().enumerate() {
+            if !runs {
+                break;
+            }
+            match i.checked_sub(1).and_then(|p| self.runs.get(p)) {
+                Some(prev) if prev.journey == run.journey => {
+                    per_journey += 1;
+                    runs = prev.entered_at < run.entered_at && per_journey <= MAX_RUNS_PER_JOURNEY;
+                }
+                Some(prev) => {
+                    per_journey = 1;
+                    runs = prev.journey < run.journey;
+                }
+                None => per_journey = 1,
+            }
+        }
+        ids && contacts && incentives && runs
     }
 }
 

@@ -2,6 +2,7 @@
 // worker/build.mjs — puts what the worker imports into worker/src/vendor/ (git-ignored):
 //
 //   waymark.js        the npm package's web-target glue (initSync + Engine/State bindings)
+//   core.js, decode.js, encode.js  the package's JS layer over that glue
 //   waymark_bg.wasm   the optimized engine, imported as a compiled module
 //   bundle.bin        the journeys compiled with `waymark bundle` — the bundle the worker
 //                     decides with until (and whenever) the backend's GET /v1/bundle cannot
@@ -72,6 +73,13 @@ if (glue === null) {
 mkdirSync(vendor, { recursive: true });
 copyFileSync(glue.js, join(vendor, "waymark.js"));
 copyFileSync(glue.wasm, join(vendor, "waymark_bg.wasm"));
+// The package's JS layer: it completes the raw bindings (events in and decisions out cross
+// the boundary as packed bytes that these modules encode and decode).
+for (const layer of ["core.js", "decode.js", "encode.js"]) {
+  const from = join(dirname(dirname(glue.js)), layer);
+  if (!existsSync(from)) fail(`${from} is missing: the package's JS layer (scripts/build-pkg.sh) is needed`);
+  copyFileSync(from, join(vendor, layer));
+}
 
 const out = join(vendor, "bundle.bin");
 const cmd = waymark ? [waymark] : ["cargo", "run", "--quiet", "--"];

@@ -61,7 +61,9 @@ before(async () => {
   if (noVendor) return;
   const glue = await import(join(WORKER_DIR, "src", "vendor", "waymark.js"));
   glue.initSync({ module: new WebAssembly.Module(readFileSync(join(WORKER_DIR, "src", "vendor", "waymark_bg.wasm"))) });
-  wasm = glue;
+  // The package's JS layer over the same glue, as the worker uses it.
+  const { createWaymark } = await import(join(WORKER_DIR, "src", "vendor", "core.js"));
+  wasm = createWaymark({ name: "node-check", bindings: glue, init: () => {} });
   origin = await startOrigin();
   if (noBackend) return;
   backend = await startBackend({ journeys: JOURNEYS });

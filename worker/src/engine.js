@@ -9,7 +9,13 @@
 
 import wasmModule from "./vendor/waymark_bg.wasm";
 import embeddedBundle from "./vendor/bundle.bin";
-import { initSync, Engine, State } from "./vendor/waymark.js";
+import * as glue from "./vendor/waymark.js";
+import { createWaymark } from "./vendor/core.js";
+
+// The package's JS layer completes the raw bindings: `ingest` / `tick` take and return
+// plain objects (packed bytes across the boundary), as in the browser and in Node.
+const { Engine, State } = createWaymark({ name: "worker", bindings: glue, init: () => {} });
+const { initSync } = glue;
 
 export { State };
 
