@@ -321,6 +321,196 @@ pub async fn write_shopper(
     Ok(done == 1)
 }
 
+/// Rows per multi-row statement. Lists are padded to a power of two (by repeating the
+/// last element, harmless in `IN (…)` and in conditional updates) so that each connection
+/// keeps a handful of prepared statements instead of one per batch size.
+const CHUNK: usize = 256;
+
+/// The statements a list is cut into: chunks of at most [`CHUNK`], each padded to a power
+/// of two by repeating its last element (the padded length comes with each chunk).
+fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<Item = &T>)> {
+    items.chunks(CHUNK).map(|chunk| {
+        let padded = chunk.len().next_power_of_two();
+        let pad = std::iter::repeat_n(chunk.last(), padded - chunk.len()).flatten();
+        (padded, chunk.iter().chain(pad))
+    })
+}
+
+/// `$first, $first+1, …` for `count` rows of `width` placeholders each, as `(…), (…)`.
+fn value_rows(count: usize, width: usize, row: impl Fn(&mut String, usize)) -> String {
+    let mut sql = String::with_capacity(count * width * 6);
+    for r in 0..count {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        row(&mut sql, r * width + 1);
+        sql.push(')');
+    }
+    sql
+}
+
+fn placeholders(count: usize) -> String {
+    let mut sql = String::with_capacity(count * 5);
+    for i in 1..=count {
+        if i > 1 {
+            sql.push_str(", ");
+        }
+        sql.push('$');
+        sql.push_str(&i.to_string());
+    }
+    sql
+}
+
+/// What one alias resolves to, with the row it points at when that row exists.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The alias asked for.
+    pub alias: String,
+    /// The row key it points at.
+    pub key: String,
+    /// That row, when it exists.
+    pub row: Option<StoredShopper>,
+}
+
+/// Resolves many aliases and loads the rows they point at, one statement per chunk
+/// (aliases absent from the answer are unknown).
+pub async fn resolve_and_load(conn: &mut AnyConnection, aliases: &[&str]) -> StorageResult<Vec<Resolved>> {
+    let mut out = Vec::with_capacity(aliases.len());
+    for (padded, chunk) in padded_chunks(aliases) {
+        let sql = format!(
+            "SELECT a.alias, a.shopper_id, s.state, s.version FROM shopper_aliases a \
+             LEFT JOIN shoppers s ON s.id = a.shopper_id WHERE a.alias IN ({})",
+            placeholders(padded)
+        );
+        let mut q = sqlx::query(&sql);
+        for alias in chunk {
+            q = q.bind((*alias).to_owned());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let alias: String = row.try_get("alias")?;
+            let key: String = row.try_get("shopper_id")?;
+            let state: Option<Vec<u8>> = row.try_get("state")?;
+            let row = match state {
+                Some(bytes) => Some(StoredShopper { state: decode(&key, &bytes)?, version: row.try_get("version")? }),
+                None => None,
+            };
+            out.push(Resolved { alias, key, row });
+        }
+    }
+    Ok(out)
+}
+
+/// Loads many rows by key, one statement per chunk (absent keys are left out).
+pub async fn load_shoppers(conn: &mut AnyConnection, keys: &[&str]) -> StorageResult<Vec<(String, StoredShopper)>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for (padded, chunk) in padded_chunks(keys) {
+        let sql = format!("SELECT id, state, version FROM shoppers WHERE id IN ({})", placeholders(padded));
+        let mut q = sqlx::query(&sql);
+        for key in chunk {
+            q = q.bind((*key).to_owned());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let key: String = row.try_get("id")?;
+            let bytes: Vec<u8> = row.try_get("state")?;
+            let state = decode(&key, &bytes)?;
+            out.push((key, StoredShopper { state, version: row.try_get("version")? }));
+        }
+    }
+    Ok(out)
+}
+
+/// Points many aliases at rows (alias, key), one statement per power-of-two piece (an
+/// upsert must not name a row twice, so these lists are not padded).
+pub async fn set_aliases(conn: &mut AnyConnection, pairs: &[(String, String)]) -> StorageResult<()> {
+    let mut rest = pairs;
+    while !rest.is_empty() {
+        let take = if rest.len() >= CHUNK { CHUNK } else { 1 << rest.len().ilog2() };
+        let (now, later) = rest.split_at(take);
+        let rows = value_rows(take, 2, |sql, i| {
+            sql.push_str(&format!("${}, ${}", i, i + 1));
+        });
+        let sql = format!(
+            "INSERT INTO shopper_aliases (alias, shopper_id) VALUES {rows} \
+             ON CONFLICT (alias) DO UPDATE SET shopper_id = excluded.shopper_id"
+        );
+        let mut q = sqlx::query(&sql);
+        for (alias, key) in now {
+            q = q.bind(alias.clone()).bind(key.clone());
+        }
+        q.execute(&mut *conn).await?;
+        rest = later;
+    }
+    Ok(())
+}
+
+/// One row for [`write_shoppers`].
+#[derive(Debug)]
+pub struct ShopperWrite<'a> {
+    /// Row key.
+    pub key: &'a str,
+    /// Encoded state.
+    pub bytes: Vec<u8>,
+    /// Version the row must still have (None: the row must not exist yet).
+    pub expected: Option<i64>,
+    /// Next timer.
+    pub wake_at: Option<Timestamp>,
+}
+
+/// Writes many rows, each only if it is still at its expected version (as
+/// [`write_shopper`]), one statement per chunk; returns the keys written (the others
+/// lost a race and must be re-read and merged).
+pub async fn write_shoppers(
+    conn: &mut AnyConnection,
+    rows: &[ShopperWrite<'_>],
+    now: Timestamp,
+) -> StorageResult<Vec<String>> {
+    let mut written = Vec::with_capacity(rows.len());
+    let inserts: Vec<&ShopperWrite<'_>> = rows.iter().filter(|r| r.expected.is_none()).collect();
+    let updates: Vec<&ShopperWrite<'_>> = rows.iter().filter(|r| r.expected.is_some()).collect();
+    for (padded, chunk) in padded_chunks(&inserts) {
+        let values = value_rows(padded, 3, |sql, i| {
+            sql.push_str(&format!("${}, ${}, 1, CAST(${} AS BIGINT), $0", i, i + 1, i + 2));
+        });
+        // $0 is not a placeholder: the time goes last.
+        let last = padded * 3 + 1;
+        let values = values.replace("$0", &format!("${last}"));
+        let sql = format!(
+            "INSERT INTO shoppers (id, state, version, wake_at, updated_at) VALUES {values} \
+             ON CONFLICT (id) DO NOTHING RETURNING id"
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(r.key.to_owned()).bind(r.bytes.clone()).bind(r.wake_at.map(|t| t.0));
+        }
+        q = q.bind(now.0);
+        for row in q.fetch_all(&mut *conn).await? {
+            written.push(row.try_get("id")?);
+        }
+    }
+    for (padded, chunk) in padded_chunks(&updates) {
+        let values = value_rows(padded, 4, |sql, i| {
+            sql.push_str(&format!("${}, ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT)", i, i + 1, i + 2, i + 3));
+        });
+        let last = padded * 4 + 1;
+        let sql = format!(
+            "WITH v (id, state, wake_at, version) AS (VALUES {values}) \
+             UPDATE shoppers SET state = v.state, version = shoppers.version + 1, wake_at = v.wake_at, \
+             updated_at = ${last} FROM v WHERE shoppers.id = v.id AND shoppers.version = v.version \
+             RETURNING shoppers.id"
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(r.key.to_owned()).bind(r.bytes.clone()).bind(r.wake_at.map(|t| t.0)).bind(r.expected);
+        }
+        q = q.bind(now.0);
+        for row in q.fetch_all(&mut *conn).await? {
+            written.push(row.try_get("id")?);
+        }
+    }
+    Ok(written)
+}
+
 /// Records an event id; false when it was seen before (idempotency).
 pub async fn first_sighting(
     conn: &mut AnyConnection,

@@ -255,6 +255,7 @@ struct Batch<'a> {
     now: Timestamp,
     slots: BTreeMap<String, Slot>,
     aliases: BTreeMap<String, Option<String>>,
+    new_aliases: BTreeMap<String, String>,
     moved: BTreeMap<String, String>,
     outbox: Vec<OutboxRow>,
     tally: Tally,
@@ -276,11 +277,13 @@ async fn apply_batch(
         now,
         slots: BTreeMap::new(),
         aliases: BTreeMap::new(),
+        new_aliases: BTreeMap::new(),
         moved: BTreeMap::new(),
         outbox: Vec::new(),
         tally: Tally::default(),
         decisions: Vec::new(),
     };
+    b.prefetch(items).await?;
     let mut pending = Vec::with_capacity(items.len());
     for (identity, work) in items {
         pending.push(b.apply(identity, work).await?);
@@ -317,6 +320,68 @@ fn follow(moved: &BTreeMap<String, String>, mut key: String) -> String {
 }
 
 impl Batch<'_> {
+    /// Resolves every id of the batch and loads the rows they point at up front, in a few
+    /// multi-row statements instead of two per job; `resolve` then works from memory
+    /// (ids seen for the first time fall through to `alias` / `slot` as before).
+    async fn prefetch(&mut self, items: &[(&Identity, &Work)]) -> StorageResult<()> {
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        for (identity, _) in items {
+            if let Some(anon) = &identity.anonymous {
+                wanted.insert(anon_key(anon));
+            }
+            if let Some(customer) = &identity.customer {
+                wanted.insert(customer_key(customer));
+            }
+        }
+        let asked: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let found = storage::resolve_and_load(&mut self.tx, &asked).await?;
+        for r in found {
+            if let Some(row) = r.row {
+                self.slots.entry(r.key.clone()).or_insert_with(|| Slot {
+                    before: Some(row.state.clone()),
+                    state: row.state,
+                    version: Some(row.version),
+                    dirty: false,
+                });
+            }
+            self.aliases.insert(r.alias, Some(r.key));
+        }
+        // Rows still to look for: targets of aliases whose row is gone, and the own key of
+        // each unknown id (a new shopper: usually absent, then a fresh state).
+        let mut missing: BTreeSet<String> = BTreeSet::new();
+        for alias in wanted {
+            match self.aliases.get(&alias) {
+                Some(Some(key)) => {
+                    if !self.slots.contains_key(key) {
+                        missing.insert(key.clone());
+                    }
+                }
+                _ => {
+                    self.aliases.insert(alias.clone(), None);
+                    if !self.slots.contains_key(&alias) {
+                        missing.insert(alias);
+                    }
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let asked: Vec<&str> = missing.iter().map(String::as_str).collect();
+        for (key, row) in storage::load_shoppers(&mut self.tx, &asked).await? {
+            missing.remove(&key);
+            self.slots.insert(
+                key,
+                Slot { before: Some(row.state.clone()), state: row.state, version: Some(row.version), dirty: false },
+            );
+        }
+        for key in missing {
+            let slot = fresh_slot(&key);
+            self.slots.insert(key, slot);
+        }
+        Ok(())
+    }
+
     async fn apply(&mut self, identity: &Identity, work: &Work) -> StorageResult<Result<Pending, ApiError>> {
         let key = self.resolve(identity).await?;
         let now = self.now;
@@ -424,8 +489,9 @@ impl Batch<'_> {
         Ok(found)
     }
 
+    /// Points an alias at a row; written with the batch's other aliases in `flush`.
     async fn set_alias(&mut self, alias: &str, key: &str) -> StorageResult<()> {
-        storage::set_alias(&mut self.tx, alias, key).await?;
+        self.new_aliases.insert(alias.to_owned(), key.to_owned());
         self.aliases.insert(alias.to_owned(), Some(key.to_owned()));
         Ok(())
     }
@@ -438,10 +504,7 @@ impl Batch<'_> {
         let stored = storage::load_shopper(&mut self.tx, key, "").await?;
         let slot = match stored {
             Some(s) => Slot { before: Some(s.state.clone()), state: s.state, version: Some(s.version), dirty: false },
-            None => {
-                let id = key.split_once(':').map(|(_, id)| id).unwrap_or(key);
-                Slot { state: ShopperState::new(id), version: None, before: None, dirty: false }
-            }
+            None => fresh_slot(key),
         };
         self.slots.insert(key.to_owned(), slot);
         Ok(())
@@ -457,6 +520,11 @@ impl Batch<'_> {
             }
         }
         storage::fold_into(&mut self.tx, from, to).await?;
+        for value in self.new_aliases.values_mut() {
+            if value == from {
+                *value = to.to_owned();
+            }
+        }
         for value in self.aliases.values_mut() {
             if value.as_deref() == Some(from) {
                 *value = Some(to.to_owned());
@@ -466,19 +534,40 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Writes every changed slot, in key order (a fixed lock order between replicas).
+    /// Writes the new aliases, then every changed slot: first all at once (conditional on
+    /// the version each was read at), then, for rows another replica wrote meanwhile, one
+    /// by one after re-reading and merging.
     async fn flush(&mut self) -> StorageResult<()> {
         let now = self.now;
+        if !self.new_aliases.is_empty() {
+            let pairs: Vec<(String, String)> = std::mem::take(&mut self.new_aliases).into_iter().collect();
+            storage::set_aliases(&mut self.tx, &pairs).await?;
+        }
+        let engine = self.engine;
+        let rows: Vec<storage::ShopperWrite<'_>> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(key, slot)| storage::ShopperWrite {
+                key,
+                bytes: slot.state.encode(),
+                expected: slot.version,
+                wake_at: engine.next_wakeup(&slot.state),
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let written: BTreeSet<String> = storage::write_shoppers(&mut self.tx, &rows, now).await?.into_iter().collect();
+        drop(rows);
         for (key, slot) in self.slots.iter_mut().filter(|(_, s)| s.dirty) {
-            let mut written = false;
+            if written.contains(key) {
+                self.tally.state_diff(slot.before.as_ref(), &slot.state);
+                continue;
+            }
+            // Another replica wrote first: merge with what it wrote and try again.
+            let mut done = false;
             for _ in 0..WRITE_RETRIES {
-                let wake = self.engine.next_wakeup(&slot.state);
-                if storage::write_shopper(&mut self.tx, key, &slot.state, slot.version, wake, now).await? {
-                    self.tally.state_diff(slot.before.as_ref(), &slot.state);
-                    written = true;
-                    break;
-                }
-                // Another replica wrote first: merge with what it wrote and try again.
                 match storage::load_shopper(&mut self.tx, key, "").await? {
                     Some(fresh) => {
                         let mut merged = fresh.state.clone();
@@ -492,8 +581,14 @@ impl Batch<'_> {
                         slot.before = None;
                     }
                 }
+                let wake = engine.next_wakeup(&slot.state);
+                if storage::write_shopper(&mut self.tx, key, &slot.state, slot.version, wake, now).await? {
+                    self.tally.state_diff(slot.before.as_ref(), &slot.state);
+                    done = true;
+                    break;
+                }
             }
-            if !written {
+            if !done {
                 return Err(StorageError::Sql(sqlx::Error::Protocol(format!(
                     "shopper {key}: still conflicting after {WRITE_RETRIES} merges"
                 ))));
@@ -501,6 +596,12 @@ impl Batch<'_> {
         }
         Ok(())
     }
+}
+
+/// A new shopper's slot: a fresh state named by the id in its key.
+fn fresh_slot(key: &str) -> Slot {
+    let id = key.split_once(':').map(|(_, id)| id).unwrap_or(key);
+    Slot { state: ShopperState::new(id), version: None, before: None, dirty: false }
 }
 
 /// Links the identity's ids into the state (login: the customer id becomes primary).
