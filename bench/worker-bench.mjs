@@ -130,7 +130,7 @@ const stateBytes = Math.floor(((cookieLen - 23) * 3) / 4) - 1;
 // --- size ------------------------------------------------------------------------------
 const files = [];
 for (const f of readdirSync(join(WORKER_DIR, "src"))) if (f.endsWith(".js")) files.push(join(WORKER_DIR, "src", f));
-for (const f of ["waymark.js", "waymark_bg.wasm", "bundle.bin"]) files.push(join(WORKER_DIR, "src", "vendor", f));
+for (const f of ["waymark.js", "core.js", "decode.js", "encode.js", "waymark_bg.wasm", "bundle.bin"]) files.push(join(WORKER_DIR, "src", "vendor", f));
 let raw = 0;
 let gz = 0;
 const sizes = {};
