@@ -16,9 +16,9 @@ secs="${SECONDS_PER_PHASE:-5}"
 conc="${CONCURRENCY:-64}"
 shoppers="${SHOPPERS:-10000}"
 
-step "building the load generator (profile load)"
-cargo build --locked --quiet --profile load --features server --example load_sync
-bin="$CARGO_TARGET_DIR/load/examples/load_sync"
+step "building the load generator (profile fast)"
+cargo build --locked --quiet --profile fast --features server --example load_sync
+bin="$CARGO_TARGET_DIR/fast/examples/load_sync"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/waymark-load.XXXXXX")"
 pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-load-pg.XXXXXX")"

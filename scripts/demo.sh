@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — `make demo`, the README's main command: from a fresh clone,
 #   1. builds the npm package (pkg/, scripts/build-pkg.sh) and the backend
-#      (cargo build --release --features server),
+#      (cargo build --profile fast --features server),
 #   2. starts `waymark serve` on SQLite (out/demo/waymark.db) with the shipped trigger
 #      templates and the seed journeys published, and a local SMTP receiver that keeps
 #      every email in out/demo/mail.jsonl (when python3 has aiosmtpd),
@@ -23,7 +23,7 @@ build=1
 case "${1:-}" in
     replay)
         step "waymark simulate --journeys templates examples/journeys --events examples/events.ndjson --until 2026-07-01T00:00:00Z"
-        exec cargo run --quiet --release --locked -- simulate --journeys templates examples/journeys \
+        exec cargo run --quiet --profile fast --locked -- simulate --journeys templates examples/journeys \
             --events examples/events.ndjson --until 2026-07-01T00:00:00Z
         ;;
     --no-build) build=0 ;;
@@ -34,7 +34,7 @@ esac
 
 OUT="${WAYMARK_DEMO_DIR:-$REPO_ROOT/out/demo}"
 mkdir -p "$OUT"
-BIN="${WAYMARK_BIN:-$CARGO_TARGET_DIR/release/waymark}"  # WAYMARK_BIN: use another build (tests)
+BIN="${WAYMARK_BIN:-$CARGO_TARGET_DIR/fast/waymark}"  # WAYMARK_BIN: use another build (tests)
 
 command -v node >/dev/null 2>&1 || die "node not found: install Node.js 20 (apt-get install nodejs npm)"
 
@@ -43,8 +43,8 @@ if [ "$build" = 1 ]; then
     [ -x scripts/build-pkg.sh ] || die "scripts/build-pkg.sh is missing: the npm package build (issue 4) has not landed"
     step "npm package (scripts/build-pkg.sh)"
     scripts/build-pkg.sh
-    step "backend (cargo build --release --features server)"
-    cargo build --release --locked --features server --bin waymark
+    step "backend (cargo build --profile fast --features server)"
+    cargo build --profile fast --locked --features server --bin waymark
 fi
 [ -f pkg/package.json ] || die "pkg/ is not built: run 'make demo' without --no-build"
 [ -x "$BIN" ] || die "$BIN is missing: run 'make demo' without --no-build"

@@ -168,7 +168,7 @@ export const TOKEN_SECRET = "e2e-token-secret-0123456789";
 
 export function waymarkBinary() {
   const target = process.env.CARGO_TARGET_DIR || path.join(REPO, "target");
-  return process.env.WAYMARK_BIN || path.join(target, "release", "waymark");
+  return process.env.WAYMARK_BIN || path.join(target, "debug", "waymark");
 }
 
 // `waymark serve` on SQLite. Same db + port on restart (the "backend comes back" test).

@@ -4,7 +4,7 @@
 //
 //   node --test --test-concurrency=1 tests/e2e/
 //
-// Needs: pkg/ (make pkg), the backend binary (cargo build --release --features server),
+// Needs: pkg/ (make pkg), the backend binary (cargo build --features server, or WAYMARK_BIN),
 // /usr/bin/chromium, www/node_modules (npm ci in www/), python3 with aiosmtpd.
 // Screenshots go to out/screenshots/, process logs to out/e2e/.
 import { test, before, after } from "node:test";
