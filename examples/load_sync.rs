@@ -141,17 +141,25 @@ async fn main() {
     let start = Instant::now();
     let mut issued = 0u64;
     let mut handles = Vec::new();
+    // In-flight requests are bounded (as a real client's connection pool is): without a
+    // bound, a short stall makes the client open hundreds of new connections and the
+    // handshakes starve the server. Latency counts from each request's *scheduled* time,
+    // so waiting for a slot is measured too (no coordinated omission).
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(4 * concurrency));
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     while start.elapsed().as_secs_f64() < seconds {
         tick.tick().await;
         let due = (start.elapsed().as_secs_f64() * rate) as u64;
         while issued < due {
             let s = issued as usize % people.len();
+            let scheduled = start + Duration::from_secs_f64(issued as f64 / rate);
+            let permit = in_flight.clone().acquire_owned().await.unwrap();
             let (client, url, people, lat, errs) =
                 (client.clone(), url.clone(), people.clone(), latencies.clone(), open_errors.clone());
             handles.push(tokio::spawn(async move {
+                let _slot = permit;
                 match one(&client, &url, &people[s]).await {
-                    Some(ms) => lat.lock().unwrap().push(ms),
+                    Some(_) => lat.lock().unwrap().push(scheduled.elapsed().as_secs_f64() * 1000.0),
                     None => {
                         errs.fetch_add(1, Ordering::Relaxed);
                     }
