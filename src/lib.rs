@@ -30,6 +30,7 @@
 //! use waymark::journey::{compile_bundle, model::BundleSource, validate::FixedZones};
 //! use waymark::{Action, Engine, Event, ShopperState, Timestamp, Value};
 //!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let source: BundleSource = serde_json::from_str(r#"{ "journeys": [{
 //!     "id": "welcome",
 //!     "entry": { "event": "view_item", "where": { "price": { "$gt": 50 } } },
@@ -37,19 +38,23 @@
 //!         { "id": "nudge", "type": "send", "channel": "onsite", "content": "free-shipping-banner" },
 //!         { "id": "done", "type": "exit" }
 //!     ]
-//! }] }"#).unwrap();
-//! let engine = Engine::new(compile_bundle(&source, &FixedZones).unwrap());
+//! }] }"#)?;
+//! // Validation reports every error with its JSON path.
+//! let bundle = compile_bundle(&source, &FixedZones).map_err(|errors| format!("{errors:?}"))?;
+//! let engine = Engine::new(bundle);
 //!
 //! let mut state = ShopperState::new("anon-42");
-//! let now = Timestamp::parse_rfc3339("2026-06-01T10:00:00Z").unwrap();
+//! let now = Timestamp::parse_rfc3339("2026-06-01T10:00:00Z")?;
 //! let props = BTreeMap::from([("price".to_owned(), Value::from(80.0))]);
 //! let decisions = engine.ingest(&mut state, &Event::new("Product Viewed", now, props), now);
 //!
-//! let send = decisions.iter().find(|d| d.action == Action::Send).unwrap();
+//! let send = decisions.iter().find(|d| d.action == Action::Send).ok_or("no send decision")?;
 //! assert_eq!(send.content.as_deref(), Some("free-shipping-banner"));
 //! assert_eq!(send.reason(), "allowed");
 //! let bytes = state.encode();
-//! assert_eq!(ShopperState::decode(&bytes).unwrap(), state);
+//! assert_eq!(ShopperState::decode(&bytes)?, state);
+//! # Ok(())
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 

@@ -771,38 +771,21 @@ impl Checker<'_> {
                     Some(w) => self.duration(format!("{path}/window"), "reentry window", w).map(Some),
                     None => Some(None),
                 };
-                let mut ok = true;
-                if let Some(cap) = src.cap {
-                    if !(1..=MAX_REENTRY_CAP).contains(&cap) {
-                        self.err(
-                            format!("{path}/cap"),
-                            JourneyErrorKind::BadReentry {
-                                message: format!("reentry cap {cap} is out of range: write 1 to {MAX_REENTRY_CAP} entries per window"),
-                            },
-                        );
-                        ok = false;
-                    }
+                let mut problems: Vec<(&str, String)> = Vec::new();
+                if let Some(cap) = src.cap.filter(|cap| !(1..=MAX_REENTRY_CAP).contains(cap)) {
+                    problems.push((
+                        "cap",
+                        format!("reentry cap {cap} is out of range: write 1 to {MAX_REENTRY_CAP} entries per window"),
+                    ));
                 }
                 match (src.cap.is_some(), src.window.is_some()) {
-                    (true, false) => {
-                        self.err(
-                            format!("{path}/cap"),
-                            JourneyErrorKind::BadReentry {
-                                message: "reentry `cap` needs a `window` to count entries in, e.g. `\"cap\": 2, \"window\": \"60d\"`".into(),
-                            },
-                        );
-                        ok = false;
-                    }
-                    (false, true) => {
-                        self.err(
-                            format!("{path}/window"),
-                            JourneyErrorKind::BadReentry {
-                                message: "reentry `window` needs a `cap` (entries allowed within it), e.g. `\"cap\": 2, \"window\": \"60d\"`".into(),
-                            },
-                        );
-                        ok = false;
-                    }
+                    (true, false) => problems.push(("cap", "reentry `cap` needs a `window` to count entries in, e.g. `\"cap\": 2, \"window\": \"60d\"`".into())),
+                    (false, true) => problems.push(("window", "reentry `window` needs a `cap` (entries allowed within it), e.g. `\"cap\": 2, \"window\": \"60d\"`".into())),
                     _ => {}
+                }
+                let ok = problems.is_empty();
+                for (field, message) in problems {
+                    self.err(format!("{path}/{field}"), JourneyErrorKind::BadReentry { message });
                 }
                 let (lock, window) = (lock?, window?);
                 ok.then_some(Reentry::Multiple { lock, cap: src.cap, window })
