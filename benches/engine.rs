@@ -3,7 +3,6 @@
 //! next to JSON, printed before the timings.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -11,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use waymark::journey::diagnostics::compile_paths;
 use waymark::journey::Channel;
 use waymark::tzdb::Tzdb;
-use waymark::{Engine, Event, ShopperState, Timestamp, Value};
+use waymark::{Engine, Event, Map, ShopperState, Timestamp, Value};
 
 const T0: i64 = 1_780_300_800_000;
 
@@ -23,7 +22,7 @@ fn engine() -> Engine {
 }
 
 fn view(i: i64, at: i64) -> Event {
-    let mut p = BTreeMap::new();
+    let mut p = Map::new();
     p.insert("item_id".to_owned(), Value::from(format!("sku-{}", i % 40)));
     p.insert("item_category".to_owned(), Value::from(format!("cat-{}", i % 4)));
     p.insert("price".to_owned(), Value::from(49.0));
@@ -38,11 +37,11 @@ fn typical(engine: &Engine) -> ShopperState {
     for i in 0..6 {
         engine.ingest(&mut s, &view(i, T0 + i * 40_000), Timestamp(T0 + i * 40_000));
     }
-    let mut cart = BTreeMap::new();
+    let mut cart = Map::new();
     cart.insert("item_id".to_owned(), Value::from("sku-3"));
     cart.insert("price".to_owned(), Value::from(49.0));
     engine.ingest(&mut s, &Event::new("add_to_cart", Timestamp(T0 + 300_000), cart), Timestamp(T0 + 300_000));
-    let mut search = BTreeMap::new();
+    let mut search = Map::new();
     search.insert("search_term".to_owned(), Value::from("linen shirt"));
     engine.ingest(&mut s, &Event::new("search", Timestamp(T0 + 320_000), search), Timestamp(T0 + 320_000));
     s

@@ -3,26 +3,25 @@
 //!   cargo run --release --example profile_ingest [events]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use waymark::journey::diagnostics::compile_paths;
 use waymark::tzdb::Tzdb;
-use waymark::{Engine, Event, ShopperState, Timestamp, Value};
+use waymark::{Engine, Event, Map, ShopperState, Timestamp, Value};
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let engine = Engine::new(compile_paths(&[root.join("templates"), root.join("examples/journeys")], &Tzdb).unwrap());
     let cats = ["shoes", "bags", "hats", "coats"];
-    let events: Vec<BTreeMap<String, Value>> = (0..64)
+    let events: Vec<Map> = (0..64)
         .map(|i| {
-            let mut item = BTreeMap::new();
+            let mut item = Map::new();
             item.insert("item_id".to_owned(), Value::from(format!("sku-{i}")));
             item.insert("item_category".to_owned(), Value::from(cats[i % 4]));
             item.insert("price".to_owned(), Value::from(10.0 + i as f64));
             item.insert("quantity".to_owned(), Value::from(1.0));
-            let mut p = BTreeMap::new();
+            let mut p = Map::new();
             p.insert("items".to_owned(), Value::Array(vec![Value::Object(item)]));
             p
         })

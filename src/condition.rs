@@ -6,13 +6,12 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::time::{Duration, Timestamp};
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// Deepest JSON nesting a condition may have (objects and arrays each count one level).
 pub const MAX_DEPTH: usize = 32;
@@ -41,7 +40,7 @@ pub struct EvalEnv<'a> {
     /// The engine's "now", for `$within` / `$olderThan`.
     pub now: Timestamp,
     /// Saved groups for `$inGroup` / `$notInGroup`.
-    pub groups: Option<&'a BTreeMap<String, Vec<Value>>>,
+    pub groups: Option<&'a Map<Vec<Value>>>,
 }
 
 /// How a condition uses a path (see [`Condition::referenced_paths`]).
@@ -273,7 +272,7 @@ impl Condition {
     /// The empty condition (always true).
     pub fn always() -> Condition {
         Condition {
-            source: Value::Object(BTreeMap::new()),
+            source: Value::Object(Map::new()),
             root: Node::All(Vec::new()),
             paths: Vec::new(),
             roots: Vec::new(),

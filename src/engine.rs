@@ -2,7 +2,6 @@
 //! decisions taken — entries, sends, suppressions, conversions, exits, cancellations.
 //! Pure: `now` is an input, every choice is deterministic, and no input makes it panic.
 
-use std::collections::BTreeMap;
 
 use crate::condition::{Condition, EvalEnv};
 use crate::decision::{Action, Decision, Reason};
@@ -13,14 +12,14 @@ use crate::policy::{self, Candidate, Situation, Verdict};
 use crate::scope::ShopperScope;
 use crate::state::{Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, MAX_REMEMBERED_BYTES};
 use crate::time::Timestamp;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// Step transitions one run may take in one call before it is stopped (cycle guard).
 const STEP_BUDGET: u32 = 256;
 /// Timer firings handled in one call (a shopper's backlog of due timers).
 const TIMER_BUDGET: usize = 4096;
 /// The entry properties of a run that is gone (conditions then see no `entry.*`).
-static NO_ENTRY: BTreeMap<String, Value> = BTreeMap::new();
+static NO_ENTRY: Map = Map::new();
 
 /// Runs journeys of one bundle over shopper states.
 #[derive(Debug, Clone)]
@@ -710,7 +709,7 @@ impl Engine {
         &self,
         matcher: &EventMatch,
         event: &Event,
-        entry: Option<&BTreeMap<String, Value>>,
+        entry: Option<&Map>,
         state: &ShopperState,
         now: Timestamp,
     ) -> bool {
@@ -721,7 +720,7 @@ impl Engine {
         &self,
         condition: &Condition,
         event: Option<&Event>,
-        entry: Option<&BTreeMap<String, Value>>,
+        entry: Option<&Map>,
         state: &ShopperState,
         now: Timestamp,
     ) -> bool {
@@ -764,8 +763,8 @@ fn pick_variant<'v>(
     variants.last().map(|(name, _, next)| (name.as_str(), *next))
 }
 
-fn remember(journey: &Journey, event: Option<&Event>) -> BTreeMap<String, Value> {
-    let mut kept = BTreeMap::new();
+fn remember(journey: &Journey, event: Option<&Event>) -> Map {
+    let mut kept = Map::new();
     let Some(event) = event else { return kept };
     for key in &journey.remember {
         let value = match key.as_str() {

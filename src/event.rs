@@ -2,12 +2,11 @@
 //! canonical vocabulary, Segment-style aliases mapped onto them, and readers for the
 //! GA4 `items[]` array (item_id, item_category, price, quantity).
 
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// One thing a shopper did, at a time, with properties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,7 +17,7 @@ pub struct Event {
     pub time: Timestamp,
     /// Event properties (GA4 parameters); `items` is the GA4 items array.
     #[serde(default)]
-    pub properties: BTreeMap<String, Value>,
+    pub properties: Map,
 }
 
 /// GA4 ecommerce and engagement event names waymark understands natively.
@@ -86,7 +85,7 @@ const PROPERTY_ALIASES: &[(&str, &str)] = &[
 
 impl Event {
     /// Builds an event, mapping the name (and Segment property names) to GA4.
-    pub fn new(name: &str, time: Timestamp, properties: BTreeMap<String, Value>) -> Event {
+    pub fn new(name: &str, time: Timestamp, properties: Map) -> Event {
         let canonical = canonical_name(name);
         let mut properties = properties;
         if canonical != name {
@@ -102,7 +101,7 @@ impl Event {
         // condition (`items` + `$elemMatch`) fits both shapes.
         if !properties.contains_key("items") {
             if let Some(id) = properties.get("item_id").cloned() {
-                let mut item = BTreeMap::new();
+                let mut item = Map::new();
                 item.insert("item_id".to_owned(), id);
                 for key in ["item_category", "price", "quantity"] {
                     if let Some(v) = properties.get(key) {
@@ -182,7 +181,7 @@ mod tests {
 
     #[test]
     fn aliases_map_to_ga4() {
-        let mut props = BTreeMap::new();
+        let mut props = Map::new();
         props.insert("product_id".to_owned(), Value::from("sku-1"));
         props.insert("category".to_owned(), Value::from("shoes"));
         props.insert("price".to_owned(), Value::from(40.0));

@@ -4,14 +4,13 @@
 //! hysteresis so the tier does not flap. Every transcendental goes through `libm` and
 //! decay is computed from event timestamps only, so wasm and native agree bit for bit.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::event::Event;
 use crate::time::{Duration, Timestamp, DAY, MINUTE};
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 // ---------------------------------------------------------------------------------------
 // Features
@@ -138,7 +137,7 @@ pub struct IntentModelSource {
     pub bias: Option<f64>,
     /// Weight per feature name (see [`FEATURES`]).
     #[serde(default, alias = "coefficients", skip_serializing_if = "Option::is_none")]
-    pub weights: Option<BTreeMap<String, f64>>,
+    pub weights: Option<Map<f64>>,
     /// Tier thresholds on the score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiers: Option<TiersSource>,
@@ -1066,10 +1065,10 @@ mod tests {
     use super::*;
 
     fn view(t: i64, id: &str, cat: &str) -> Event {
-        let mut item = BTreeMap::new();
+        let mut item = Map::new();
         item.insert("item_id".to_owned(), Value::from(id));
         item.insert("item_category".to_owned(), Value::from(cat));
-        let mut props = BTreeMap::new();
+        let mut props = Map::new();
         props.insert("items".to_owned(), Value::Array(vec![Value::Object(item)]));
         Event::new("view_item", Timestamp(t), props)
     }

@@ -26,9 +26,8 @@
 //! # Example
 //!
 //! ```
-//! use std::collections::BTreeMap;
 //! use waymark::journey::{compile_bundle, model::BundleSource, validate::FixedZones};
-//! use waymark::{Action, Engine, Event, ShopperState, Timestamp, Value};
+//! use waymark::{Action, Engine, Event, Map, ShopperState, Timestamp, Value};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let source: BundleSource = serde_json::from_str(r#"{ "journeys": [{
@@ -45,7 +44,7 @@
 //!
 //! let mut state = ShopperState::new("anon-42");
 //! let now = Timestamp::parse_rfc3339("2026-06-01T10:00:00Z")?;
-//! let props = BTreeMap::from([("price".to_owned(), Value::from(80.0))]);
+//! let props = Map::from_iter([("price".to_owned(), Value::from(80.0))]);
 //! let decisions = engine.ingest(&mut state, &Event::new("Product Viewed", now, props), now);
 //!
 //! let send = decisions.iter().find(|d| d.action == Action::Send).ok_or("no send decision")?;
@@ -84,4 +83,4 @@ pub use engine::Engine;
 pub use event::Event;
 pub use state::ShopperState;
 pub use time::{Duration, Timestamp};
-pub use value::Value;
+pub use value::{Map, Value};

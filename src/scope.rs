@@ -4,7 +4,6 @@
 //! an unprefixed path tries the current event, then the entry event, then traits.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use crate::condition::Scope;
 use crate::event::Event;
@@ -12,14 +11,14 @@ use crate::intent::IntentModel;
 use crate::journey::Channel;
 use crate::state::ShopperState;
 use crate::time::Timestamp;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// Everything a condition may look at for one shopper.
 pub struct ShopperScope<'a> {
     /// The event being ingested, if any.
     pub event: Option<&'a Event>,
     /// The run's remembered entry properties, if evaluating inside a run.
-    pub entry: Option<&'a BTreeMap<String, Value>>,
+    pub entry: Option<&'a Map>,
     /// The shopper.
     pub state: &'a ShopperState,
     /// For `intent.score`.

@@ -33,10 +33,10 @@ pub struct InputLine {
     pub name: Option<String>,
     /// Event properties.
     #[serde(default)]
-    pub properties: BTreeMap<String, Value>,
+    pub properties: crate::value::Map,
     /// Traits to set first (email, phone, birthday, …).
     #[serde(default)]
-    pub traits: BTreeMap<String, Value>,
+    pub traits: crate::value::Map,
     /// Consent to set first: `{"email": true, "sms": false}`.
     #[serde(default)]
     pub consent: BTreeMap<String, bool>,

@@ -5,14 +5,13 @@
 //! browser tab, the edge and the backend converge in any order.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::intent::Signals;
 use crate::journey::Channel;
 use crate::time::Timestamp;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// Encoding version written as the first byte.
 pub const STATE_VERSION: u8 = 1;
@@ -168,7 +167,7 @@ pub struct Run {
     /// Where it is.
     pub status: RunStatus,
     /// Remembered entry-event properties (for `$ref: entry.*`).
-    pub entry: BTreeMap<String, Value>,
+    pub entry: Map,
     /// Identity hashed for A/B splits (fixed at entry).
     pub bucket: String,
     /// Split variant taken, if any.
@@ -253,9 +252,9 @@ pub struct ShopperState {
     /// Intent signals.
     pub signals: Signals,
     /// Consent per channel, latest wins (a revoke wins a tie).
-    pub consent: BTreeMap<Channel, Stamped<bool>>,
+    pub consent: litemap::LiteMap<Channel, Stamped<bool>>,
     /// Traits, latest wins.
-    pub traits: BTreeMap<String, Stamped<Value>>,
+    pub traits: Map<Stamped<Value>>,
 }
 
 impl ShopperState {

@@ -4,11 +4,17 @@
 //! and as a compact tagged enum in binary formats (postcard), which cannot carry
 //! self-describing data. Objects are sorted maps, so encodings are deterministic.
 
-use std::collections::BTreeMap;
 use std::fmt;
+
+use litemap::LiteMap;
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A JSON object: entries sorted by key in one vector. Objects here are small (event
+/// properties, traits), where a sorted vector is faster than a tree and much less code
+/// in the wasm module; in postcard it is the same bytes as any map.
+pub type Map<V = Value> = LiteMap<String, V>;
 
 /// A JSON value with sorted object keys.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -25,7 +31,7 @@ pub enum Value {
     /// A JSON array.
     Array(Vec<Value>),
     /// A JSON object with keys in sorted order.
-    Object(BTreeMap<String, Value>),
+    Object(Map),
 }
 
 impl Value {
@@ -86,7 +92,7 @@ impl Value {
     }
 
     /// The map, when this is an object.
-    pub fn as_object(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_object(&self) -> Option<&Map> {
         match self {
             Value::Object(map) => Some(map),
             _ => None,
@@ -204,15 +210,15 @@ impl From<bool> for Value {
     }
 }
 
-/// The binary (postcard) shape: an ordinary tagged enum.
-#[derive(Serialize, Deserialize)]
+/// The binary (postcard) shape: an ordinary tagged enum (variant index, then content).
+#[derive(Deserialize)]
 enum Tagged {
     Null,
     Bool(bool),
     Number(f64),
     String(String),
     Array(Vec<Value>),
-    Object(BTreeMap<String, Value>),
+    Object(Map),
 }
 
 impl Serialize for Value {
@@ -233,16 +239,15 @@ impl Serialize for Value {
                 Value::Object(map) => map.serialize(serializer),
             }
         } else {
-            // Borrowing variants would avoid the clone, but states are small; keep one shape.
-            let tagged = match self {
-                Value::Null => Tagged::Null,
-                Value::Bool(b) => Tagged::Bool(*b),
-                Value::Number(n) => Tagged::Number(*n),
-                Value::String(s) => Tagged::String(s.clone()),
-                Value::Array(items) => Tagged::Array(items.clone()),
-                Value::Object(map) => Tagged::Object(map.clone()),
-            };
-            tagged.serialize(serializer)
+            // The same bytes `Tagged` would write, without cloning into it.
+            match self {
+                Value::Null => serializer.serialize_unit_variant("Tagged", 0, "Null"),
+                Value::Bool(b) => serializer.serialize_newtype_variant("Tagged", 1, "Bool", b),
+                Value::Number(n) => serializer.serialize_newtype_variant("Tagged", 2, "Number", n),
+                Value::String(s) => serializer.serialize_newtype_variant("Tagged", 3, "String", s),
+                Value::Array(items) => serializer.serialize_newtype_variant("Tagged", 4, "Array", items),
+                Value::Object(map) => serializer.serialize_newtype_variant("Tagged", 5, "Object", map),
+            }
         }
     }
 }
@@ -340,7 +345,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = BTreeMap::new();
+        let mut map = Map::new();
         while let Some((k, v)) = access.next_entry::<String, Value>()? {
             map.insert(k, v);
         }

@@ -9,7 +9,6 @@
 //! never a panic. Time is an input (epoch ms from the JS clock); the core stays pure.
 //! The idiomatic API (`Waymark.load`, `track`, storage, sync) lives in `pkg-template/`.
 
-use std::collections::BTreeMap;
 
 use js_sys::{Array, Error as JsError, Reflect};
 use wasm_bindgen::prelude::*;
@@ -24,7 +23,7 @@ use crate::journey::{compile_bundle, FixedZones, JourneyError};
 use crate::journey::{Bundle, Channel};
 use crate::state::ShopperState;
 use crate::time::Timestamp;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// A JS `Error` with `message` and a stable `code` property.
 fn error(code: &str, message: &str) -> JsValue {
@@ -53,13 +52,13 @@ fn channel(name: &str) -> Result<Channel, JsValue> {
     })
 }
 
-/// Postcard bytes of a `BTreeMap<String, Value>` (`encodeProperties` in the package);
+/// Postcard bytes of a `Map` (`encodeProperties` in the package);
 /// empty bytes are an empty map.
-fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<BTreeMap<String, Value>, JsValue> {
+fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<Map, JsValue> {
     if bytes.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(Map::new());
     }
-    let (map, rest) = postcard::take_from_bytes::<BTreeMap<String, Value>>(bytes)
+    let (map, rest) = postcard::take_from_bytes::<Map>(bytes)
         .map_err(|e| error(code, &format!("encoded {what} do not decode: {e}")))?;
     if !rest.is_empty() {
         return Err(error(code, &format!("encoded {what} have trailing bytes")));
@@ -89,7 +88,7 @@ const REASON_BASE: usize = CHANNEL_BASE + Channel::ALL.len();
 /// The string table of one engine and the index of each bundle string in it.
 struct Strings {
     list: Vec<String>,
-    index: BTreeMap<String, u32>,
+    index: Map<u32>,
 }
 
 impl Strings {
@@ -97,7 +96,7 @@ impl Strings {
         let mut list: Vec<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
         list.extend(Channel::ALL.iter().map(|c| c.as_str().to_owned()));
         list.extend(Reason::ALL.iter().map(|r| r.code().to_owned()));
-        let mut index = BTreeMap::new();
+        let mut index = Map::new();
         let mut add = |list: &mut Vec<String>, text: &str| {
             if !index.contains_key(text) {
                 index.insert(text.to_owned(), list.len() as u32);

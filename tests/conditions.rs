@@ -12,14 +12,13 @@
 )]
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use waymark::condition::{Condition, EvalEnv, PathKind, Scope};
 use waymark::time::Timestamp;
-use waymark::value::Value;
+use waymark::value::{Map, Value};
 
-type Groups = BTreeMap<String, Vec<Value>>;
+type Groups = Map<Vec<Value>>;
 
 fn to_value(json: &serde_json::Value) -> Value {
     serde_json::from_value(json.clone()).unwrap()

@@ -3,14 +3,13 @@
 //! the external send checks, and the state size bound over a long shopper history.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 use waymark::journey::model::BundleSource;
 use waymark::journey::validate::FixedZones;
 use waymark::journey::{compile_bundle, Channel};
 use waymark::state::{RunStatus, MAX_RUNS};
-use waymark::{Action, Decision, Engine, Event, Reason, ShopperState, Timestamp, Value};
+use waymark::{Action, Decision, Engine, Event, Map, Reason, ShopperState, Timestamp, Value};
 
 const T0: i64 = 1_780_300_800_000; // 2026-06-01T08:00:00Z
 const MIN: i64 = 60_000;
@@ -21,7 +20,7 @@ fn engine(journeys: Json, policy: Json) -> Engine {
 }
 
 fn event(name: &str, at: i64, props: Json) -> Event {
-    let props: BTreeMap<String, Value> = serde_json::from_value(props).unwrap();
+    let props: Map = serde_json::from_value(props).unwrap();
     Event::new(name, Timestamp(at), props)
 }
 

@@ -2,7 +2,6 @@
 //! tier), the state size bound, merge laws (proptest), score range, hysteresis and lookups.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use waymark::event::Event;
 use waymark::intent::{IntentModel, IntentModelSource, Signals, Tier, FEATURES, SIGNAL_NAMES};
 use waymark::time::{Duration, Timestamp, MINUTE};
-use waymark::value::Value;
+use waymark::value::{Map, Value};
 
 const TIMEOUT: Duration = Duration(30 * MINUTE);
 
@@ -39,7 +38,7 @@ struct Step {
     #[serde(default)]
     event: Option<String>,
     #[serde(default)]
-    properties: BTreeMap<String, Value>,
+    properties: Map,
     /// Shorthand for `properties.items`.
     #[serde(default)]
     items: Option<Vec<Value>>,
@@ -55,7 +54,7 @@ struct Step {
     score_max: Option<f64>,
     /// Expected `signals.<name>` lookups.
     #[serde(default)]
-    signals: BTreeMap<String, Value>,
+    signals: Map,
 }
 
 fn run_case(path: &Path) -> Vec<String> {
@@ -137,7 +136,7 @@ fn cases() {
 // ---------------------------------------------------------------------------------------
 
 fn item(id: &str, category: &str, price: f64) -> Value {
-    let mut m = BTreeMap::new();
+    let mut m = Map::new();
     m.insert("item_id".to_owned(), Value::from(id));
     m.insert("item_category".to_owned(), Value::from(category));
     m.insert("price".to_owned(), Value::from(price));
@@ -242,7 +241,7 @@ fn no_flapping_around_a_threshold() {
         "hysteresis": 0.05, "half_life": "20m"
     }))
     .unwrap();
-    let mut w = BTreeMap::new();
+    let mut w = Map::new();
     for f in FEATURES {
         w.insert(f.to_owned(), 0.0);
     }

@@ -3,14 +3,13 @@
 //! no matter how many events, and bad bytes decode to typed errors, never a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use waymark::journey::Channel;
 use waymark::state::{
     Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, StateError, MAX_CONTACTS, STATE_VERSION,
 };
-use waymark::{Timestamp, Value};
+use waymark::{Map, Timestamp, Value};
 
 fn channel() -> impl Strategy<Value = Channel> {
     prop::sample::select(Channel::ALL.to_vec())
@@ -38,7 +37,7 @@ fn run() -> impl Strategy<Value = Run> {
             } else {
                 RunStatus::Active { step: step.into(), since: entered_at, wake_at: Some(wake) }
             },
-            entry: BTreeMap::new(),
+            entry: Map::new(),
             bucket: "anon".into(),
             variant: None,
         })
@@ -250,7 +249,7 @@ fn fixtures_decode_as_recorded() {
             since: t,
             wake_at: Some(t.plus(waymark::Duration(3_600_000))),
         },
-        entry: BTreeMap::from([("item_id".to_owned(), Value::from("sku-3"))]),
+        entry: Map::from_iter([("item_id".to_owned(), Value::from("sku-3"))]),
         bucket: "cust-42".into(),
         variant: None,
     });

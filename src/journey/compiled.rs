@@ -2,14 +2,13 @@
 //! times are typed, conditions are compiled, zones carry their offset tables. It is
 //! postcard-serializable, so the browser can load a validated bundle without re-checking.
 
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::condition::Condition;
 use crate::intent::IntentModel;
 use crate::time::{Duration, Timestamp, Zone};
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// Delivery channel of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -85,7 +84,7 @@ pub struct Bundle {
     /// Global policy.
     pub policy: Policy,
     /// Saved groups for `$inGroup`.
-    pub groups: BTreeMap<String, Vec<Value>>,
+    pub groups: Map<Vec<Value>>,
 }
 
 /// A compiled journey.

@@ -326,7 +326,7 @@ pub fn compile_bundle(src: &BundleSource, zones: &dyn ZoneSource) -> Result<Bund
     match policy {
         Some(policy) if ck.errors.is_empty() => {
             journeys.sort_by(|a, b| a.id.cmp(&b.id));
-            Ok(Bundle { journeys, policy, groups: src.groups.clone() })
+            Ok(Bundle { journeys, policy, groups: src.groups.iter().map(|(k, v)| (k.clone(), v.clone())).collect() })
         }
         _ => Err(ck.errors),
     }

@@ -185,9 +185,9 @@ struct EventInput {
     #[serde(default)]
     time: Option<Value>,
     #[serde(default)]
-    properties: BTreeMap<String, Value>,
+    properties: crate::value::Map,
     #[serde(default)]
-    traits: BTreeMap<String, Value>,
+    traits: crate::value::Map,
     #[serde(default)]
     consent: BTreeMap<String, bool>,
 }

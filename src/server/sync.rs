@@ -25,7 +25,6 @@ use crate::event::Event;
 use crate::journey::Channel;
 use crate::state::ShopperState;
 use crate::time::Timestamp;
-use crate::value::Value;
 
 /// Conflict retries of one row write before the batch gives up.
 const WRITE_RETRIES: usize = 8;
@@ -57,9 +56,9 @@ pub struct ServerEvent {
     /// Event name; None = only traits / consent.
     pub name: Option<String>,
     /// Properties.
-    pub properties: BTreeMap<String, Value>,
+    pub properties: crate::value::Map,
     /// Traits to set first.
-    pub traits: BTreeMap<String, Value>,
+    pub traits: crate::value::Map,
     /// Consent to set first.
     pub consent: BTreeMap<Channel, bool>,
 }
