@@ -61,7 +61,7 @@ pub enum StateError {
         len: usize,
     },
     /// A trait value over the size limit.
-    #[error("trait {key:?} is {len} bytes of JSON (limit {MAX_TRAIT_BYTES}); store large data in your CRM and keep a key here")]
+    #[error("trait \"{key}\" is {len} bytes of JSON (limit {MAX_TRAIT_BYTES}); store large data in your CRM and keep a key here")]
     TraitTooLarge {
         /// Trait name.
         key: String,
@@ -69,7 +69,7 @@ pub enum StateError {
         len: usize,
     },
     /// Too many distinct traits.
-    #[error("too many traits: {MAX_TRAITS} is the limit; {key:?} was not stored")]
+    #[error("too many traits: {MAX_TRAITS} is the limit; \"{key}\" was not stored")]
     TooManyTraits {
         /// The trait that did not fit.
         key: String,

@@ -28,19 +28,19 @@ pub const DAY: i64 = 24 * HOUR;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TimeError {
     /// The duration text is not of the form `30d`, `1h30m`, `2w`, `3mo`.
-    #[error("bad duration {found:?}: write a number and a unit, e.g. \"30m\", \"12h\", \"14d\", \"2w\", \"2mo\" (units: ms s m h d w mo y)")]
+    #[error("bad duration \"{found}\": write a number and a unit, e.g. \"30m\", \"12h\", \"14d\", \"2w\", \"2mo\" (units: ms s m h d w mo y)")]
     BadDuration {
         /// The text that was given.
         found: String,
     },
     /// The timestamp is not RFC 3339.
-    #[error("bad timestamp {found:?}: expected RFC 3339, e.g. \"2026-11-23T09:30:00Z\"")]
+    #[error("bad timestamp \"{found}\": expected RFC 3339, e.g. \"2026-11-23T09:30:00Z\"")]
     BadTimestamp {
         /// The text that was given.
         found: String,
     },
     /// A time of day that is not HH:MM.
-    #[error("bad time of day {found:?}: expected \"HH:MM\" (24-hour), e.g. \"21:00\"")]
+    #[error("bad time of day \"{found}\": expected \"HH:MM\" (24-hour), e.g. \"21:00\"")]
     BadTimeOfDay {
         /// The text that was given.
         found: String,

@@ -48,7 +48,7 @@ fn timestamp(ms: f64) -> Result<Timestamp, JsValue> {
 
 fn channel(name: &str) -> Result<Channel, JsValue> {
     Channel::parse(name).ok_or_else(|| {
-        error("unknown_channel", &format!("unknown channel {name:?}: use onsite, inapp, email, sms, push or ads"))
+        error("unknown_channel", &format!("unknown channel \"{name}\": use onsite, inapp, email, sms, push or ads"))
     })
 }
 
