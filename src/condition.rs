@@ -1275,57 +1275,7 @@ fn write_js_join(out: &mut dyn fmt::Write, items: &[Value], depth: usize) -> fmt
 
 /// JavaScript `Number.prototype.toString()` for a number.
 fn write_js_number(out: &mut dyn fmt::Write, n: f64) -> fmt::Result {
-    if n.is_nan() {
-        return out.write_str("NaN");
-    }
-    if n == 0.0 {
-        return out.write_str("0");
-    }
-    if n.is_infinite() {
-        return out.write_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
-    }
-    if n < 0.0 {
-        out.write_str("-")?;
-    }
-    // Shortest round-trip digits, as JavaScript uses: "d.ddde±x".
-    let mut sci = StackBuf::new();
-    write!(sci, "{:e}", n.abs())?;
-    let (mantissa, exp) = sci.as_str().split_once('e').ok_or(fmt::Error)?;
-    let exp: i32 = exp.parse().map_err(|_| fmt::Error)?;
-    let mut digits = StackBuf::new();
-    for c in mantissa.chars().filter(char::is_ascii_digit) {
-        digits.write_char(c)?;
-    }
-    let digits = digits.as_str();
-    let k = digits.len() as i32;
-    let point = exp + 1; // the decimal point sits after `point` digits
-    let zeros = |out: &mut dyn fmt::Write, count: i32| -> fmt::Result {
-        for _ in 0..count {
-            out.write_char('0')?;
-        }
-        Ok(())
-    };
-    if k <= point && point <= 21 {
-        out.write_str(digits)?;
-        zeros(out, point - k)
-    } else if 0 < point && point <= 21 {
-        let (int, frac) = digits.split_at_checked(point as usize).ok_or(fmt::Error)?;
-        out.write_str(int)?;
-        out.write_char('.')?;
-        out.write_str(frac)
-    } else if -6 < point && point <= 0 {
-        out.write_str("0.")?;
-        zeros(out, -point)?;
-        out.write_str(digits)
-    } else {
-        let (first, rest) = digits.split_at_checked(1).ok_or(fmt::Error)?;
-        out.write_str(first)?;
-        if !rest.is_empty() {
-            out.write_char('.')?;
-            out.write_str(rest)?;
-        }
-        write!(out, "e{}{}", if point > 0 { "+" } else { "-" }, (point - 1).abs())
-    }
+    crate::jsnum::write(out, n)
 }
 
 fn is_js_space(c: char) -> bool {
@@ -1365,40 +1315,10 @@ fn js_str_to_number(s: &str) -> f64 {
         return sign * f64::INFINITY;
     }
     // StrUnsignedDecimalLiteral: digits [. digits] [e [+-] digits], at least one digit.
-    let bytes = body.as_bytes();
-    let mut i = 0;
-    let mut mantissa_digits = 0;
-    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-        mantissa_digits += 1;
+    match body.as_bytes().first() {
+        Some(b'+' | b'-') => f64::NAN,
+        _ => crate::jsnum::parse_decimal(body).map_or(f64::NAN, |v| sign * v),
     }
-    if bytes.get(i) == Some(&b'.') {
-        i += 1;
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-            mantissa_digits += 1;
-        }
-    }
-    if mantissa_digits == 0 {
-        return f64::NAN;
-    }
-    if matches!(bytes.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(bytes.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let start = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == start {
-            return f64::NAN;
-        }
-    }
-    if i != bytes.len() {
-        return f64::NAN;
-    }
-    body.parse::<f64>().map_or(f64::NAN, |v| sign * v)
 }
 
 /// JavaScript `Number(v)`.

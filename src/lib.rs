@@ -63,6 +63,7 @@ pub mod engine;
 pub mod event;
 pub mod intent;
 pub mod journey;
+pub mod jsnum;
 pub mod policy;
 pub mod scope;
 #[cfg(feature = "server")]

@@ -78,7 +78,7 @@ impl Value {
     pub fn as_number_lenient(&self) -> Option<f64> {
         match self {
             Value::Number(n) => Some(*n),
-            Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+            Value::String(s) => crate::jsnum::parse_decimal(s.trim()).filter(|n| n.is_finite()),
             _ => None,
         }
     }
@@ -127,7 +127,7 @@ impl Value {
                 if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 {
                     let _ = write!(out, "{}", *n as i64);
                 } else if n.is_finite() {
-                    let _ = write!(out, "{n}");
+                    let _ = crate::jsnum::write(out, *n);
                 } else {
                     out.push_str("null");
                 }

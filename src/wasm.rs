@@ -37,10 +37,21 @@ fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
+/// `String(n)` by the JS engine (see `crate::jsnum`).
+pub(crate) fn js_number_to_string(n: f64) -> String {
+    js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default()
+}
+
+/// `parseFloat(text)` by the JS engine, for text `crate::jsnum` checked is a decimal literal.
+pub(crate) fn js_parse_float(text: &str) -> f64 {
+    js_sys::parse_float(text)
+}
+
 /// Epoch milliseconds from JS (`Date.now()`), as a [`Timestamp`].
 fn timestamp(ms: f64) -> Result<Timestamp, JsValue> {
     if !ms.is_finite() {
-        return Err(error("bad_time", &format!("time must be epoch milliseconds (a finite number), found {ms}")));
+        let found = if ms.is_nan() { "NaN" } else { "Infinity" };
+        return Err(error("bad_time", &format!("time must be epoch milliseconds (a finite number), found {found}")));
     }
     // `as` saturates: times beyond ±292 million years clamp, they never wrap.
     Ok(Timestamp(ms as i64))
