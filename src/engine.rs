@@ -2,7 +2,6 @@
 //! decisions taken — entries, sends, suppressions, conversions, exits, cancellations.
 //! Pure: `now` is an input, every choice is deterministic, and no input makes it panic.
 
-
 use crate::condition::{Condition, EvalEnv};
 use crate::decision::{Action, Decision, Reason};
 use crate::event::Event;

@@ -2,7 +2,6 @@
 //! canonical vocabulary, Segment-style aliases mapped onto them, and readers for the
 //! GA4 `items[]` array (item_id, item_category, price, quantity).
 
-
 use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;

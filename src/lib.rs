@@ -64,6 +64,7 @@ pub mod event;
 pub mod intent;
 pub mod journey;
 pub mod jsnum;
+pub mod map;
 pub mod policy;
 pub mod scope;
 #[cfg(feature = "server")]

@@ -252,7 +252,7 @@ pub struct ShopperState {
     /// Intent signals.
     pub signals: Signals,
     /// Consent per channel, latest wins (a revoke wins a tie).
-    pub consent: litemap::LiteMap<Channel, Stamped<bool>>,
+    pub consent: crate::map::SortedMap<Channel, Stamped<bool>>,
     /// Traits, latest wins.
     pub traits: Map<Stamped<Value>>,
 }

@@ -6,15 +6,13 @@
 
 use std::fmt;
 
-use litemap::LiteMap;
+use crate::map::SortedMap;
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A JSON object: entries sorted by key in one vector. Objects here are small (event
-/// properties, traits), where a sorted vector is faster than a tree and much less code
-/// in the wasm module; in postcard it is the same bytes as any map.
-pub type Map<V = Value> = LiteMap<String, V>;
+/// A JSON object: entries sorted by key (see [`SortedMap`]).
+pub type Map<V = Value> = SortedMap<String, V>;
 
 /// A JSON value with sorted object keys.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -182,13 +182,14 @@ fn refs_resolve_through_the_root_scope_inside_elem_match() {
     scope.entry = json("{}");
     assert!(!cond.eval(&scope, &env), "a missing $ref makes the comparison false");
 
-    let roots: Vec<&str> = cond.referenced_roots().collect();
-    assert_eq!(roots, ["entry", "intent", "items"]);
-    let paths: Vec<(&str, PathKind)> = cond.referenced_paths().collect();
-    assert_eq!(
-        paths,
-        [("entry.item_id", PathKind::Ref), ("intent.score", PathKind::Attribute), ("items", PathKind::Attribute)]
-    );
+    assert_eq!(cond.referenced_roots(), ["entry", "intent", "items"]);
+    let expected =
+        [("entry.item_id", PathKind::Ref), ("intent.score", PathKind::Attribute), ("items", PathKind::Attribute)];
+    let expected: Vec<(String, PathKind)> = expected.iter().map(|(p, k)| ((*p).to_owned(), *k)).collect();
+    assert_eq!(cond.referenced_paths(), expected);
+    // The binary form keeps what the paths are computed from.
+    let back = Condition::from_bytes(&cond.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.referenced_paths(), expected);
 }
 
 #[test]
@@ -226,17 +227,52 @@ fn deep_nesting_is_rejected_not_overflowed() {
 }
 
 #[test]
-fn always_and_serde_forms() {
+fn always_and_binary_forms() {
     let always = Condition::always();
     assert!(always.is_always());
     assert!(always.eval(&Value::Null, &EvalEnv { now: Timestamp(0), groups: None }));
-    let c = Condition::compile(&json(r#"{"name": {"$regexi": "^ab"}}"#)).unwrap();
-    // Human-readable form is the JSON source.
-    assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"name":{"$regexi":"^ab"}}"#);
-    let back: Condition = serde_json::from_str(r#"{"name":{"$regexi":"^ab"}}"#).unwrap();
+    let source = json(r#"{"name": {"$regexi": "^ab"}, "n": {"$gt": 2}}"#);
+    let c = Condition::compile(&source).unwrap();
+    assert_eq!(c.source(), Some(&source));
+    // The binary form is the compiled tree (the regex as a DFA), without the source.
+    let bytes = postcard::to_allocvec(&c).unwrap();
+    let back: Condition = postcard::from_bytes(&bytes).unwrap();
     assert_eq!(back, c);
-    // A stored form that does not compile is a decode error, not a panic.
-    let bad = postcard::to_allocvec(&json(r#"{"name":{"$regex":"("}}"#)).unwrap();
-    assert!(postcard::from_bytes::<Condition>(&bad).is_err());
+    assert_eq!(back.source(), None);
+    assert!(back.eval(&json(r#"{"name": "ABC", "n": 3}"#), &EvalEnv { now: Timestamp(0), groups: None }));
     assert!(postcard::from_bytes::<Condition>(&[0xff, 0x01, 0x02]).is_err());
+}
+
+/// Condition bytes that are cut, flipped or nested absurdly deep are decode errors, never
+/// panics or stack overflows.
+#[test]
+fn corrupt_condition_bytes_are_errors() {
+    let c = Condition::compile(&json(
+        r#"{"$or": [{"sku": {"$regex": "^SALE-\\d+$"}}, {"tags": {"$elemMatch": {"$in": ["a", {"$ref": "entry.t"}]}}},
+                    {"price": {"$gte": 10, "$lt": "20"}}, {"t": {"$within": "30d"}}, {"v": {"$vgt": "1.2.3"}}]}"#,
+    ))
+    .unwrap();
+    let bytes = c.to_bytes().unwrap();
+    assert_eq!(Condition::from_bytes(&bytes).unwrap(), c);
+    for cut in 0..bytes.len() {
+        assert!(Condition::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(Condition::from_bytes(&trailing).unwrap_err().code(), "condition_trailing_bytes");
+    let env = EvalEnv { now: Timestamp(0), groups: None };
+    for i in 0..bytes.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[i] ^= flip;
+            if let Ok(decoded) = Condition::from_bytes(&bad) {
+                decoded.eval(&json(r#"{"sku": "SALE-1", "tags": ["a"], "price": 12}"#), &env);
+            }
+        }
+    }
+    // `$not` (tag 3) a million times over: refused at the depth limit.
+    let deep = vec![3u8; 1_000_000];
+    assert_eq!(Condition::from_bytes(&deep).unwrap_err().code(), "condition_too_deep");
+    // A count far beyond the bytes present is refused before anything is allocated.
+    assert_eq!(Condition::from_bytes(&[0, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap_err().code(), "condition_truncated");
 }

@@ -3,7 +3,6 @@
 //! the external send checks, and the state size bound over a long shopper history.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-
 use serde_json::{json, Value as Json};
 use waymark::journey::model::BundleSource;
 use waymark::journey::validate::FixedZones;

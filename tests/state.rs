@@ -3,7 +3,6 @@
 //! no matter how many events, and bad bytes decode to typed errors, never a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-
 use proptest::prelude::*;
 use waymark::journey::Channel;
 use waymark::state::{

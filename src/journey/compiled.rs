@@ -1,7 +1,7 @@
 //! The compiled bundle: what the engine runs. Step references are indices, durations and
 //! times are typed, conditions are compiled, zones carry their offset tables. It is
-//! postcard-serializable, so the browser can load a validated bundle without re-checking.
-
+//! postcard-serializable, conditions in their compiled binary form (regexes as DFAs), so
+//! the browser loads a validated bundle without re-checking or compiling anything.
 
 use serde::{Deserialize, Serialize};
 
@@ -349,12 +349,14 @@ impl Journey {
     }
 
     /// Entry-event properties some condition reads (`entry.item_id` → `item_id`).
-    pub fn entry_keys_referenced(&self) -> std::collections::BTreeSet<&str> {
+    pub fn entry_keys_referenced(&self) -> std::collections::BTreeSet<String> {
         self.conditions()
             .into_iter()
             .flat_map(|c| c.referenced_paths())
-            .filter_map(|(path, _)| path.strip_prefix("entry."))
-            .map(|rest| rest.split('.').next().unwrap_or(rest))
+            .filter_map(|(path, _)| {
+                let rest = path.strip_prefix("entry.")?;
+                Some(rest.split('.').next().unwrap_or(rest).to_owned())
+            })
             .collect()
     }
 }
@@ -393,7 +395,9 @@ impl Policy {
 }
 
 /// First byte of [`Bundle::to_bytes`]; bumped whenever the compiled form changes shape.
-pub const BUNDLE_FORMAT_VERSION: u8 = 1;
+/// Version 2: conditions are stored compiled (their evaluation tree, regexes as DFAs)
+/// instead of as JSON source.
+pub const BUNDLE_FORMAT_VERSION: u8 = 2;
 
 /// Why bundle bytes could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

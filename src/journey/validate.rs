@@ -621,7 +621,7 @@ impl Checker<'_> {
         };
         if src.entry.remember.is_none() {
             // Keep only what a condition reads back (`entry.x`): state stays small.
-            let referenced: Vec<String> = journey.entry_keys_referenced().into_iter().map(str::to_owned).collect();
+            let referenced = journey.entry_keys_referenced();
             journey.remember.retain(|key| referenced.contains(key));
         }
         Some(journey)
