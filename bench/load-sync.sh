@@ -2,6 +2,8 @@
 # bench/load-sync.sh — /v1/sync throughput and latency on SQLite and on Postgres, next to a
 # raw single-row upsert loop on the same database in the same run (the ceiling).
 # Loopback only; each phase runs SECONDS (default 5): about 4 × SECONDS per database.
+# SQLite runs twice: synchronous=FULL (the default: durable against power loss) and
+# NORMAL (--sqlite-synchronous normal: durable against a crash of the process only).
 #
 #   bench/load-sync.sh                 both databases
 #   SECONDS_PER_PHASE=10 CONCURRENCY=128 bench/load-sync.sh
@@ -25,9 +27,11 @@ pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-load-pg.XXXXXX")"
 cleanup() { "$REPO_ROOT/scripts/pg-test.sh" stop "$pgdir" || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-step "SQLite (WAL, synchronous=FULL)"
-RUST_LOG=warn timeout $((secs * 6 + 60)) "$bin" --db "sqlite://$work/load.db" --seconds "$secs" \
-    --concurrency "$conc" --shoppers "$shoppers" | tee "$work/sqlite.json"
+for sync in full normal; do
+    step "SQLite (WAL, synchronous=${sync^^})"
+    RUST_LOG=warn timeout $((secs * 6 + 60)) "$bin" --db "sqlite://$work/load-$sync.db" --seconds "$secs" \
+        --concurrency "$conc" --shoppers "$shoppers" --sqlite-synchronous "$sync" | tee "$work/sqlite-$sync.json"
+done
 
 step "Postgres (fsync on, synchronous_commit on)"
 base="$(PG_EXTRA_OPTS="-c fsync=on -c synchronous_commit=on -c shared_buffers=128MB" "$REPO_ROOT/scripts/pg-test.sh" start "$pgdir")"
@@ -39,11 +43,12 @@ RUST_LOG=warn timeout $((secs * 6 + 60)) "$bin" --db "$(psql_db)" --seconds "$se
     --concurrency "$conc" --shoppers "$shoppers" | tee "$work/postgres.json"
 
 step "summary"
-python3 - "$work/sqlite.json" "$work/postgres.json" <<'PY'
+python3 - "$work/sqlite-full.json" "$work/sqlite-normal.json" "$work/postgres.json" <<'PY'
 import json, sys
-print(f"{'db':10} {'syncs/s':>9} {'raw upserts/s':>14} {'@rate/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
+print(f"{'db':15} {'syncs/s':>9} {'raw upserts/s':>14} {'@rate/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
 for path in sys.argv[1:]:
     r = json.load(open(path))
-    print(f"{r['db']:10} {r['sync_per_s_max']:>9.0f} {r['raw_upsert_per_s']:>14.0f} "
+    db = r['db'] + (f" ({r['sqlite_synchronous']})" if r['db'] == 'sqlite' else '')
+    print(f"{db:15} {r['sync_per_s_max']:>9.0f} {r['raw_upsert_per_s']:>14.0f} "
           f"{r['open_loop_rate_achieved']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f}")
 PY

@@ -5,7 +5,9 @@
 //! 3. the ceiling: a raw single-row upsert loop (one statement, autocommit) on the same
 //!    database for `--seconds`.
 //!
-//! Prints one JSON line of figures.
+//! `--sqlite-synchronous normal` runs SQLite with `synchronous = NORMAL` instead of the
+//! default FULL. Logs go to stderr by `RUST_LOG` (e.g. `waymark::server::sync=debug` for
+//! each batch's size and duration). Prints one JSON line of figures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use waymark::server::auth::{self, Claims};
 use waymark::server::clock::Clock;
 use waymark::server::config::Settings;
+use waymark::server::sqlite::Synchronous;
 use waymark::server::Server;
 use waymark::{ShopperState, Timestamp};
 
@@ -73,6 +76,10 @@ async fn one(client: &reqwest::Client, url: &str, s: &Shopper) -> Option<f64> {
 
 #[tokio::main]
 async fn main() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let db = arg("--db", "sqlite:///tmp/waymark-load.db");
     let seconds: f64 = arg("--seconds", "5").parse().unwrap();
     let concurrency: usize = arg("--concurrency", "64").parse().unwrap();
@@ -80,6 +87,10 @@ async fn main() {
     let mut settings = Settings::new(&db, ADMIN, SECRET);
     settings.background = false;
     settings.db_connections = 8;
+    settings.sqlite_synchronous = match arg("--sqlite-synchronous", "full").as_str() {
+        "normal" => Synchronous::Normal,
+        _ => Synchronous::Full,
+    };
     let server = Server::start(settings, Clock::System).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/sync", listener.local_addr().unwrap());
@@ -193,6 +204,7 @@ async fn main() {
         "{}",
         serde_json::json!({
             "db": kind,
+            "sqlite_synchronous": arg("--sqlite-synchronous", "full"),
             "concurrency": concurrency,
             "shoppers": n,
             "state_bytes": body.len(),

@@ -6,6 +6,7 @@
 //!   `auth` — shopper tokens and the admin token, `openapi` — the API document;
 //! - `sync` — the group-commit writer every state change goes through;
 //! - `storage` — SQLite / Postgres through sqlx, migrations, the shopper key scheme;
+//!   `sqlite` — SQLite's connection settings (durability) and WAL checkpointer;
 //! - `scheduler` — due timers → `Engine::tick` → outbox, in one transaction;
 //! - `outbox` + `delivery` — claim, recheck, deliver (SMTP, webhooks), retry;
 //! - `journeys` — the published bundle; `analytics`, `metrics`; `config`, `clock`;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod scheduler;
+pub mod sqlite;
 pub mod storage;
 pub mod sync;
 
@@ -83,7 +85,7 @@ impl Server {
     /// (when `settings.background`) the scheduler and outbox loops.
     pub async fn start(settings: Settings, clock: Clock) -> Result<Server, StartError> {
         settings.validate().map_err(StartError::Config)?;
-        let db = Db::connect(&settings.db, settings.db_connections).await?;
+        let db = Db::connect(&settings.db, settings.db_connections, settings.sqlite_synchronous).await?;
         let journeys = Journeys::new();
         journeys.refresh(&db).await?;
         let metrics = Metrics::new()?;

@@ -1,8 +1,9 @@
 //! Storage through sqlx's `Any` driver: one code path for SQLite (the default, one file,
 //! nothing to install) and Postgres (several replicas). Migrations live in
 //! `migrations/sqlite` and `migrations/postgres` and run on start. SQLite gets a pool of
-//! one writing connection (writes are serialized there, never "database is locked") and a
-//! pool of readers (WAL); Postgres one pool for both.
+//! one writing connection (writes are serialized there, never "database is locked"), a
+//! pool of readers (WAL) and a connection for the WAL checkpointer (`sqlite`); Postgres
+//! one pool for both.
 //!
 //! Key scheme: a shopper's state is one row of `shoppers`, keyed `cust:<customer id>` once
 //! the shopper logged in, else `anon:<anonymous id>`. `shopper_aliases` maps every key ever
@@ -17,6 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::Row;
 use sqlx::{AnyConnection, AnyPool};
 
+use super::sqlite::{self, Synchronous};
 use crate::state::ShopperState;
 use crate::time::Timestamp;
 
@@ -25,6 +27,8 @@ use crate::time::Timestamp;
 pub struct Db {
     write: AnyPool,
     read: AnyPool,
+    /// SQLite: the checkpointer's connection.
+    checkpoint: Option<AnyPool>,
     postgres: bool,
 }
 
@@ -85,15 +89,16 @@ pub fn customer_key(id: &str) -> String {
 }
 
 impl Db {
-    /// Connects, creates the SQLite file when missing, and migrates.
-    pub async fn connect(url: &str, connections: u32) -> StorageResult<Db> {
+    /// Connects, creates the SQLite file when missing, and migrates; on SQLite, starts the
+    /// WAL checkpointer (it stops with [`Db::close`]). `synchronous` applies to SQLite only.
+    pub async fn connect(url: &str, connections: u32, synchronous: Synchronous) -> StorageResult<Db> {
         sqlx::any::install_default_drivers();
         let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
         if postgres {
             let options = AnyConnectOptions::from_str(url)?;
             let pool = AnyPoolOptions::new().max_connections(connections.max(2)).connect_with(options).await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            return Ok(Db { write: pool.clone(), read: pool, postgres });
+            return Ok(Db { write: pool.clone(), read: pool, checkpoint: None, postgres });
         }
         let url = if url.contains("mode=") {
             url.to_owned()
@@ -103,16 +108,24 @@ impl Db {
             format!("{url}?mode=rwc")
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pragmas = sqlite_pragmas;
-        let write =
-            AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect_with(options.clone()).await?;
+        let write = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(sqlite::on_connect(synchronous, true))
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = AnyPoolOptions::new()
             .max_connections(connections.max(1))
-            .after_connect(pragmas)
+            .after_connect(sqlite::on_connect(synchronous, false))
+            .connect_with(options.clone())
+            .await?;
+        let checkpoint = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(sqlite::on_connect(synchronous, false))
             .connect_with(options)
             .await?;
-        Ok(Db { write, read, postgres })
+        tokio::spawn(sqlite::checkpointer(checkpoint.clone()));
+        Ok(Db { write, read, checkpoint: Some(checkpoint), postgres })
     }
 
     /// True on Postgres (work is claimed with `FOR UPDATE SKIP LOCKED`).
@@ -139,8 +152,17 @@ impl Db {
         &self.read
     }
 
-    /// Closes both pools.
+    /// The writing connection, for a caller that runs several transactions in a row on it
+    /// (the group-commit writer). On SQLite it is the only one: give it back soon.
+    pub async fn writer(&self) -> StorageResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.write.acquire().await?)
+    }
+
+    /// Closes the pools (and so stops the checkpointer).
     pub async fn close(&self) {
+        if let Some(checkpoint) = &self.checkpoint {
+            checkpoint.close().await;
+        }
         self.write.close().await;
         self.read.close().await;
     }
@@ -321,18 +343,19 @@ pub async fn write_shopper(
     Ok(done == 1)
 }
 
-/// Rows per multi-row statement. Lists are padded to a power of two (by repeating the
-/// last element, harmless in `IN (…)` and in conditional updates) so that each connection
-/// keeps a handful of prepared statements instead of one per batch size.
+/// Rows per multi-row statement. Lists are padded to a power of two so that each
+/// connection keeps a handful of prepared statements instead of one per batch size; the
+/// padding rows are NULL (no `IN (…)` matches NULL, and the writes skip rows whose key is
+/// NULL), so a padded statement does exactly what the unpadded one would.
 const CHUNK: usize = 256;
 
 /// The statements a list is cut into: chunks of at most [`CHUNK`], each padded to a power
-/// of two by repeating its last element (the padded length comes with each chunk).
-fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<Item = &T>)> {
+/// of two with `None` (the padded length comes with each chunk).
+fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<Item = Option<&T>>)> {
     items.chunks(CHUNK).map(|chunk| {
         let padded = chunk.len().next_power_of_two();
-        let pad = std::iter::repeat_n(chunk.last(), padded - chunk.len()).flatten();
-        (padded, chunk.iter().chain(pad))
+        let pad = std::iter::repeat_n(None, padded - chunk.len());
+        (padded, chunk.iter().map(Some).chain(pad))
     })
 }
 
@@ -373,19 +396,23 @@ pub struct Resolved {
     pub row: Option<StoredShopper>,
 }
 
+fn resolve_and_load_sql(padded: usize) -> String {
+    format!(
+        "SELECT a.alias, a.shopper_id, s.state, s.version FROM shopper_aliases a \
+         LEFT JOIN shoppers s ON s.id = a.shopper_id WHERE a.alias IN ({})",
+        placeholders(padded)
+    )
+}
+
 /// Resolves many aliases and loads the rows they point at, one statement per chunk
 /// (aliases absent from the answer are unknown).
 pub async fn resolve_and_load(conn: &mut AnyConnection, aliases: &[&str]) -> StorageResult<Vec<Resolved>> {
     let mut out = Vec::with_capacity(aliases.len());
     for (padded, chunk) in padded_chunks(aliases) {
-        let sql = format!(
-            "SELECT a.alias, a.shopper_id, s.state, s.version FROM shopper_aliases a \
-             LEFT JOIN shoppers s ON s.id = a.shopper_id WHERE a.alias IN ({})",
-            placeholders(padded)
-        );
+        let sql = resolve_and_load_sql(padded);
         let mut q = sqlx::query(&sql);
         for alias in chunk {
-            q = q.bind((*alias).to_owned());
+            q = q.bind(alias.map(|a| (*a).to_owned()));
         }
         for row in q.fetch_all(&mut *conn).await? {
             let alias: String = row.try_get("alias")?;
@@ -408,7 +435,7 @@ pub async fn load_shoppers(conn: &mut AnyConnection, keys: &[&str]) -> StorageRe
         let sql = format!("SELECT id, state, version FROM shoppers WHERE id IN ({})", placeholders(padded));
         let mut q = sqlx::query(&sql);
         for key in chunk {
-            q = q.bind((*key).to_owned());
+            q = q.bind(key.map(|k| (*k).to_owned()));
         }
         for row in q.fetch_all(&mut *conn).await? {
             let key: String = row.try_get("id")?;
@@ -420,26 +447,22 @@ pub async fn load_shoppers(conn: &mut AnyConnection, keys: &[&str]) -> StorageRe
     Ok(out)
 }
 
-/// Points many aliases at rows (alias, key), one statement per power-of-two piece (an
-/// upsert must not name a row twice, so these lists are not padded).
+/// Points many aliases at rows (alias, key), one upsert per chunk.
 pub async fn set_aliases(conn: &mut AnyConnection, pairs: &[(String, String)]) -> StorageResult<()> {
-    let mut rest = pairs;
-    while !rest.is_empty() {
-        let take = if rest.len() >= CHUNK { CHUNK } else { 1 << rest.len().ilog2() };
-        let (now, later) = rest.split_at(take);
-        let rows = value_rows(take, 2, |sql, i| {
-            sql.push_str(&format!("${}, ${}", i, i + 1));
+    for (padded, chunk) in padded_chunks(pairs) {
+        let rows = value_rows(padded, 2, |sql, i| {
+            sql.push_str(&format!("CAST(${} AS TEXT), CAST(${} AS TEXT)", i, i + 1));
         });
         let sql = format!(
-            "INSERT INTO shopper_aliases (alias, shopper_id) VALUES {rows} \
+            "WITH v (alias, shopper_id) AS (VALUES {rows}) \
+             INSERT INTO shopper_aliases (alias, shopper_id) SELECT alias, shopper_id FROM v WHERE v.alias IS NOT NULL \
              ON CONFLICT (alias) DO UPDATE SET shopper_id = excluded.shopper_id"
         );
         let mut q = sqlx::query(&sql);
-        for (alias, key) in now {
-            q = q.bind(alias.clone()).bind(key.clone());
+        for pair in chunk {
+            q = q.bind(pair.map(|(alias, _)| alias.clone())).bind(pair.map(|(_, key)| key.clone()));
         }
         q.execute(&mut *conn).await?;
-        rest = later;
     }
     Ok(())
 }
@@ -457,51 +480,59 @@ pub struct ShopperWrite<'a> {
     pub wake_at: Option<Timestamp>,
 }
 
+fn write_shoppers_sql(padded: usize) -> String {
+    let values = value_rows(padded, 4, |sql, i| {
+        sql.push_str(&format!(
+            "CAST(${} AS TEXT), ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT)",
+            i,
+            i + 1,
+            i + 2,
+            i + 3
+        ));
+    });
+    let last = padded * 4 + 1;
+    format!(
+        "WITH v (id, state, version, wake_at) AS (VALUES {values}) \
+         INSERT INTO shoppers (id, state, version, wake_at, updated_at) \
+         SELECT id, state, version, wake_at, CAST(${last} AS BIGINT) FROM v WHERE v.id IS NOT NULL \
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version, \
+         wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+         WHERE shoppers.version = excluded.version - 1 \
+         RETURNING id"
+    )
+}
+
 /// Writes many rows, each only if it is still at its expected version (as
 /// [`write_shopper`]), one statement per chunk; returns the keys written (the others
 /// lost a race and must be re-read and merged).
+///
+/// New and changed rows go through one `INSERT … ON CONFLICT (id) DO UPDATE … WHERE`:
+/// each row carries the version it creates (`expected + 1`, or 1 for a new row) and
+/// replaces the stored row only when that is one below it — never, for a new row, as
+/// versions start at 1. Every row is found through the primary key whatever the batch
+/// size, so a batch costs time in proportion to its rows, not to the table. (The join
+/// `UPDATE shoppers … FROM (VALUES …)` used before let SQLite's planner switch, from a
+/// few hundred rows on, to scanning the whole table against an automatic index on the
+/// version column: batches grow exactly when the writer falls behind, so one slow commit
+/// made the next ones slower, and latency ran away to seconds.) A row deleted meanwhile
+/// (folded into a customer row by another replica) is inserted again, as the re-read
+/// after a conflict would do. Rows arrive sorted by key, so replicas on Postgres lock them
+/// in the same order.
 pub async fn write_shoppers(
     conn: &mut AnyConnection,
     rows: &[ShopperWrite<'_>],
     now: Timestamp,
 ) -> StorageResult<Vec<String>> {
     let mut written = Vec::with_capacity(rows.len());
-    let inserts: Vec<&ShopperWrite<'_>> = rows.iter().filter(|r| r.expected.is_none()).collect();
-    let updates: Vec<&ShopperWrite<'_>> = rows.iter().filter(|r| r.expected.is_some()).collect();
-    for (padded, chunk) in padded_chunks(&inserts) {
-        let values = value_rows(padded, 3, |sql, i| {
-            sql.push_str(&format!("${}, ${}, 1, CAST(${} AS BIGINT), $0", i, i + 1, i + 2));
-        });
-        // $0 is not a placeholder: the time goes last.
-        let last = padded * 3 + 1;
-        let values = values.replace("$0", &format!("${last}"));
-        let sql = format!(
-            "INSERT INTO shoppers (id, state, version, wake_at, updated_at) VALUES {values} \
-             ON CONFLICT (id) DO NOTHING RETURNING id"
-        );
+    for (padded, chunk) in padded_chunks(rows) {
+        let sql = write_shoppers_sql(padded);
         let mut q = sqlx::query(&sql);
         for r in chunk {
-            q = q.bind(r.key.to_owned()).bind(r.bytes.clone()).bind(r.wake_at.map(|t| t.0));
-        }
-        q = q.bind(now.0);
-        for row in q.fetch_all(&mut *conn).await? {
-            written.push(row.try_get("id")?);
-        }
-    }
-    for (padded, chunk) in padded_chunks(&updates) {
-        let values = value_rows(padded, 4, |sql, i| {
-            sql.push_str(&format!("${}, ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT)", i, i + 1, i + 2, i + 3));
-        });
-        let last = padded * 4 + 1;
-        let sql = format!(
-            "WITH v (id, state, wake_at, version) AS (VALUES {values}) \
-             UPDATE shoppers SET state = v.state, version = shoppers.version + 1, wake_at = v.wake_at, \
-             updated_at = ${last} FROM v WHERE shoppers.id = v.id AND shoppers.version = v.version \
-             RETURNING shoppers.id"
-        );
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q.bind(r.key.to_owned()).bind(r.bytes.clone()).bind(r.wake_at.map(|t| t.0)).bind(r.expected);
+            q = q
+                .bind(r.map(|r| r.key.to_owned()))
+                .bind(r.map(|r| r.bytes.clone()).unwrap_or_default())
+                .bind(r.map(|r| r.expected.unwrap_or(0) + 1))
+                .bind(r.and_then(|r| r.wake_at.map(|t| t.0)));
         }
         q = q.bind(now.0);
         for row in q.fetch_all(&mut *conn).await? {
@@ -551,21 +582,82 @@ pub async fn raw_upsert(conn: &mut AnyConnection, key: &str, bytes: &[u8], now: 
     Ok(())
 }
 
-/// Per-connection SQLite settings: WAL (readers never block the writer), full fsync at
-/// commit (a sync is durable before it is answered), and waiting instead of failing on a lock.
-fn sqlite_pragmas(
-    conn: &mut AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> futures_like::BoxFuture<'_, Result<(), sqlx::Error>> {
-    Box::pin(async move {
-        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 10000"] {
-            sqlx::query(pragma).execute(&mut *conn).await?;
-        }
-        Ok(())
-    })
-}
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use std::collections::BTreeSet;
 
-mod futures_like {
-    /// A boxed, sendable future (what sqlx's `after_connect` wants).
-    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+    use super::*;
+
+    async fn sqlite_with_rows(dir: &tempfile::TempDir, rows: usize) -> Db {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, 2, Synchronous::Full).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for i in 0..rows {
+            raw_upsert(&mut tx, &format!("anon:{i:05}"), &[1, 2, 3], Timestamp(0)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        db
+    }
+
+    async fn plan(db: &Db, sql: &str, params: usize) -> String {
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sql);
+        for _ in 0..params {
+            q = q.bind(None::<String>);
+        }
+        let rows = q.fetch_all(db.reader()).await.unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    /// The batch statements find rows through the keys whatever the batch size: a plan
+    /// that scans a table makes a batch cost time in proportion to the table.
+    #[tokio::test]
+    async fn batch_statements_never_scan_a_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_with_rows(&dir, 2000).await;
+        sqlx::query("ANALYZE").execute(db.reader()).await.unwrap();
+        for padded in [1, 16, 64, 128, 256] {
+            let write = plan(&db, &format!("EXPLAIN QUERY PLAN {}", write_shoppers_sql(padded)), padded * 4 + 1).await;
+            assert!(!write.contains("SCAN shoppers"), "{padded} rows: {write}");
+            let read = plan(&db, &format!("EXPLAIN QUERY PLAN {}", resolve_and_load_sql(padded)), padded).await;
+            assert!(!read.contains("SCAN shoppers") && !read.contains("SCAN a"), "{padded} rows: {read}");
+        }
+        db.close().await;
+    }
+
+    /// Each row is written only over the version it was read at, across chunks and padding.
+    #[tokio::test]
+    async fn write_shoppers_is_conditional_per_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_with_rows(&dir, 300).await;
+        let keys: Vec<String> = (0..300).map(|i| format!("anon:{i:05}")).collect();
+        let fresh = "anon:new".to_owned();
+        let mut rows: Vec<ShopperWrite<'_>> = keys
+            .iter()
+            .map(|key| ShopperWrite { key, bytes: vec![9], expected: Some(1), wake_at: Some(Timestamp(7)) })
+            .collect();
+        rows[3].expected = Some(5); // stale: another writer got there first
+        rows[4].expected = None; // "new", but the row exists
+        rows.push(ShopperWrite { key: &fresh, bytes: vec![8], expected: None, wake_at: None });
+        let mut tx = db.begin().await.unwrap();
+        let written: BTreeSet<String> =
+            write_shoppers(&mut tx, &rows, Timestamp(1)).await.unwrap().into_iter().collect();
+        tx.commit().await.unwrap();
+        assert_eq!(written.len(), 299);
+        assert!(!written.contains(&keys[3]) && !written.contains(&keys[4]) && written.contains(&fresh));
+        let mut conn = db.reader().acquire().await.unwrap();
+        for key in [&keys[3], &keys[4]] {
+            let kept: (Vec<u8>, i64) = sqlx::query_as("SELECT state, version FROM shoppers WHERE id = $1")
+                .bind(key.clone())
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(kept, (vec![1, 2, 3], 1), "{key} keeps what it had");
+        }
+        let counts: (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), SUM(version) FROM shoppers").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(counts, (301, 300 + 298 + 1));
+        drop(conn);
+        db.close().await;
+    }
 }

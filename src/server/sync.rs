@@ -7,9 +7,11 @@
 //! join, so the order of copies does not matter).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::analytics::Tally;
@@ -168,14 +170,28 @@ impl Writer {
     }
 }
 
+/// How long the writer keeps the writing connection while jobs keep coming. Between
+/// back-to-back batches it skips the pool's hand-back (a spawned task and a test round
+/// trip to the database) and the next acquire; past this it hands it back anyway, so the
+/// scheduler and the outbox get their turn on SQLite's single writing connection.
+const HOLD: Duration = Duration::from_millis(100);
+
 async fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, mut shutdown: watch::Receiver<bool>) {
+    let mut held: Option<(PoolConnection<Any>, Instant)> = None;
     loop {
-        let first = tokio::select! {
-            job = rx.recv() => job,
-            _ = shutdown.changed() => {
-                // Finish what was accepted, refuse the rest.
-                rx.close();
-                rx.recv().await
+        let first = match rx.try_recv() {
+            Ok(job) => Some(job),
+            Err(_) => {
+                // Idle: give the connection back before waiting.
+                held = None;
+                tokio::select! {
+                    job = rx.recv() => job,
+                    _ = shutdown.changed() => {
+                        // Finish what was accepted, refuse the rest.
+                        rx.close();
+                        rx.recv().await
+                    }
+                }
             }
         };
         let Some(first) = first else { break };
@@ -186,19 +202,37 @@ async fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, mut shutdown: watc
                 Err(_) => break,
             }
         }
-        process(&ctx, batch).await;
+        if held.as_ref().is_some_and(|(_, since)| since.elapsed() >= HOLD) {
+            held = None;
+        }
+        let mut conn = match held.take() {
+            Some(held) => held,
+            None => match ctx.db.writer().await {
+                Ok(conn) => (conn, Instant::now()),
+                Err(e) => {
+                    fail(batch, &e);
+                    continue;
+                }
+            },
+        };
+        if process(&ctx, &mut conn.0, batch).await {
+            held = Some(conn);
+        }
     }
     tracing::info!("writer stopped: every accepted job committed");
 }
 
-async fn process(ctx: &WriterContext, batch: Vec<Job>) {
+/// Applies and commits a batch, answers its jobs; false when it failed (the connection
+/// is then not reused).
+async fn process(ctx: &WriterContext, conn: &mut AnyConnection, batch: Vec<Job>) -> bool {
     let published = ctx.journeys.current();
     let now = ctx.clock.now();
     let items: Vec<(&Identity, &Work)> = batch.iter().map(|j| (&j.identity, &j.work)).collect();
+    let started = Instant::now();
     let mut attempt = 0;
     let outcome = loop {
         attempt += 1;
-        match apply_batch(&ctx.db, &published.engine, &items, now).await {
+        match apply_batch(conn, &published.engine, &items, now).await {
             Ok(results) => break Ok(results),
             Err(e) if attempt < BATCH_RETRIES && transient(&e) => {
                 tracing::warn!(error = %e, attempt, "batch failed, retrying");
@@ -206,6 +240,7 @@ async fn process(ctx: &WriterContext, batch: Vec<Job>) {
             Err(e) => break Err(e),
         }
     };
+    tracing::debug!(jobs = batch.len(), micros = started.elapsed().as_micros() as u64, "batch committed");
     ctx.metrics.batch_size.with_label_values(&["writer"]).observe(batch.len() as f64);
     match outcome {
         Ok((results, decisions)) => {
@@ -214,13 +249,20 @@ async fn process(ctx: &WriterContext, batch: Vec<Job>) {
                 ctx.metrics.commit_seconds.with_label_values(&["writer"]).observe(job.arrived.elapsed().as_secs_f64());
                 let _ = job.reply.send(result);
             }
+            true
         }
         Err(e) => {
-            tracing::error!(error = %e, jobs = batch.len(), "group commit failed");
-            for job in batch {
-                let _ = job.reply.send(Err(ApiError::storage(&e)));
-            }
+            fail(batch, &e);
+            false
         }
+    }
+}
+
+/// Answers every job of a batch that could not be committed with the error.
+fn fail(batch: Vec<Job>, e: &StorageError) {
+    tracing::error!(error = %e, jobs = batch.len(), "group commit failed");
+    for job in batch {
+        let _ = job.reply.send(Err(ApiError::storage(e)));
     }
 }
 
@@ -249,7 +291,7 @@ enum Pending {
 }
 
 struct Batch<'a> {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    tx: sqlx::Transaction<'a, Any>,
     engine: &'a Engine,
     now: Timestamp,
     slots: BTreeMap<String, Slot>,
@@ -264,12 +306,12 @@ struct Batch<'a> {
 type BatchResult = (Vec<Result<Done, ApiError>>, Vec<Decision>);
 
 async fn apply_batch(
-    db: &Db,
+    conn: &mut AnyConnection,
     engine: &Engine,
     items: &[(&Identity, &Work)],
     now: Timestamp,
 ) -> StorageResult<BatchResult> {
-    let tx = db.begin().await?;
+    let tx = conn.begin().await?;
     let mut b = Batch {
         tx,
         engine,
