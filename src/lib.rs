@@ -79,6 +79,7 @@ pub mod tzdb;
 pub mod value;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+pub mod wire;
 
 pub use decision::{Action, Decision, Reason};
 pub use engine::Engine;

@@ -288,7 +288,7 @@ impl ShopperState {
             return Err(StateError::UnsupportedVersion { found: *version });
         }
         let (mut state, rest): (ShopperState, &[u8]) = postcard::take_from_bytes(body)
-            .map_err(|e| StateError::Corrupt { len: bytes.len(), detail: e.to_string() })?;
+            .map_err(|e| StateError::Corrupt { len: bytes.len(), detail: crate::wire::problem(&e).to_owned() })?;
         if !rest.is_empty() {
             return Err(StateError::Corrupt { len: bytes.len(), detail: format!("{} trailing bytes", rest.len()) });
         }

@@ -452,8 +452,8 @@ impl Bundle {
         if version != BUNDLE_FORMAT_VERSION {
             return Err(BundleError::UnsupportedVersion { found: version, expected: BUNDLE_FORMAT_VERSION });
         }
-        let (bundle, trailing) =
-            postcard::take_from_bytes::<Bundle>(rest).map_err(|e| BundleError::Corrupt { message: e.to_string() })?;
+        let (bundle, trailing) = postcard::take_from_bytes::<Bundle>(rest)
+            .map_err(|e| BundleError::Corrupt { message: crate::wire::problem(&e).to_owned() })?;
         if !trailing.is_empty() {
             return Err(BundleError::Corrupt {
                 message: format!("{} unexpected bytes after the bundle", trailing.len()),
