@@ -269,6 +269,7 @@ export function createWaymark(runtime) {
     /** Use `Waymark.load`; the constructor takes an engine already built. */
     constructor(engine, options = {}) {
       this._engine = engine;
+      if (options.debug) engine.traceSkips = true;
       this._table = engine.strings();
       this._options = options;
       this._clock = typeof options.clock === "function" ? options.clock : Date.now;

@@ -27,6 +27,20 @@ static NO_ENTRY: BTreeMap<String, Value> = BTreeMap::new();
 pub struct Engine {
     bundle: Bundle,
     journey_hashes: Vec<u32>,
+    options: EngineOptions,
+}
+
+/// How an [`Engine`] reports what it did. The default reports the decisions anyone acts
+/// on; the rest is opt-in for debugging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Also report entry skips: a journey whose entry matched but that was not entered
+    /// because of its schedule (`outside_schedule`) or its re-entry rules
+    /// (`reentry_once`, `reentry_locked`, `reentry_capped`), as `suppress` decisions.
+    /// These explain, they decide nothing (a shopper browsing while a re-entry lock holds
+    /// would produce one on every matching event), so they are off by default. Send
+    /// suppressions (consent, caps, quiet hours, conflicts, ...) are always reported.
+    pub trace_skips: bool,
 }
 
 /// The answer of [`Engine::may_send`] and [`Engine::recheck_send`].
@@ -46,10 +60,25 @@ struct Pending {
 }
 
 impl Engine {
-    /// An engine for a compiled bundle.
+    /// An engine for a compiled bundle, with the default [`EngineOptions`].
     pub fn new(bundle: Bundle) -> Engine {
+        Engine::with_options(bundle, EngineOptions::default())
+    }
+
+    /// An engine for a compiled bundle, with options.
+    pub fn with_options(bundle: Bundle, options: EngineOptions) -> Engine {
         let journey_hashes = bundle.journeys.iter().map(|j| journey_hash(&j.id)).collect();
-        Engine { bundle, journey_hashes }
+        Engine { bundle, journey_hashes, options }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> EngineOptions {
+        self.options
+    }
+
+    /// Changes the options (they only affect what later calls report).
+    pub fn set_options(&mut self, options: EngineOptions) {
+        self.options = options;
     }
 
     /// The bundle it runs.
@@ -322,6 +351,9 @@ impl Engine {
         }
         let schedule = &journey.schedule;
         if schedule.start.is_some_and(|s| now < s) || schedule.end.is_some_and(|e| now >= e) {
+            if !self.options.trace_skips {
+                return;
+            }
             out.push(decision(
                 now,
                 &journey.id,
@@ -338,6 +370,9 @@ impl Engine {
             }
         }
         if let Some(reason) = self.reentry_block(state, journey, now) {
+            if !self.options.trace_skips {
+                return;
+            }
             out.push(decision(
                 now,
                 &journey.id,

@@ -80,7 +80,7 @@ pub mod value;
 pub mod wasm;
 
 pub use decision::{Action, Decision, Reason};
-pub use engine::Engine;
+pub use engine::{Engine, EngineOptions};
 pub use event::Event;
 pub use state::ShopperState;
 pub use time::{Duration, Timestamp};

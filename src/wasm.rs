@@ -15,7 +15,7 @@ use js_sys::{Array, Error as JsError, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::decision::{Action, Decision, Reason};
-use crate::engine::Engine as CoreEngine;
+use crate::engine::{Engine as CoreEngine, EngineOptions};
 use crate::event::Event;
 #[cfg(feature = "json-bundles")]
 use crate::journey::model::BundleSource;
@@ -249,6 +249,20 @@ impl WasmEngine {
             .map_err(|e| error("bad_bundle", &format!("not a bundle object {{journeys, policy, groups}}: {e}")))?;
         let compiled = compile_bundle(&source, &FixedZones).map_err(|errors| journey_errors(&errors))?;
         Ok(WasmEngine::new(CoreEngine::new(compiled)))
+    }
+
+    /// Whether entry skips are reported: journeys not entered because of their schedule
+    /// or re-entry rules, as `suppress` decisions (`outside_schedule`, `reentry_*`).
+    /// Off by default; the JS layer turns it on with `Waymark.load({debug: true})`.
+    #[wasm_bindgen(getter, js_name = traceSkips)]
+    pub fn trace_skips(&self) -> bool {
+        self.engine.options().trace_skips
+    }
+
+    /// Turns entry-skip reporting on or off (see the getter).
+    #[wasm_bindgen(setter, js_name = traceSkips)]
+    pub fn set_trace_skips(&mut self, on: bool) {
+        self.engine.set_options(EngineOptions { trace_skips: on, ..self.engine.options() });
     }
 
     /// Ids of the bundle's journeys.

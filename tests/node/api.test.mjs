@@ -85,6 +85,31 @@ test("the seed example: the third product in one category turns the nudge into a
   wm.close();
 });
 
+test("entry skips (re-entry lock) are reported only with debug: true", async () => {
+  const skipsOf = async (extra) => {
+    const { wm, advance } = await load({ bundle: { journeys: [escalation] }, ...extra });
+    const all = [];
+    for (const [i, minutes] of [0, 1, 1.5, 0.5].entries()) {
+      advance(minutes * MIN);
+      all.push(...wm.track("view_item", view(`shoe-${i}`, "shoes")));
+    }
+    assert.ok(all.some((d) => d.action === "send" && d.incentive === "CATEGORY10"), "the offer went out");
+    assert.ok(all.every((d) => d.action !== "suppress" || d.reason !== "allowed"));
+    const traced = wm._engine.traceSkips;
+    wm.close();
+    return { skips: all.filter((d) => d.action === "suppress" && d.reason.startsWith("reentry_")), traced };
+  };
+  const quiet = await skipsOf({});
+  assert.deepEqual(quiet.skips, [], "no entry skips by default");
+  assert.equal(quiet.traced, false);
+  const debug = await skipsOf({ debug: true });
+  assert.equal(debug.traced, true);
+  assert.equal(debug.skips.length, 1, JSON.stringify(debug.skips));
+  assert.equal(debug.skips[0].journey, "intent_escalation");
+  assert.equal(debug.skips[0].reason, "reentry_locked");
+  assert.equal(debug.skips[0].step, null);
+});
+
 test("wait_for timeout runs on tick at the engine's next wakeup", async () => {
   const { wm, at } = await load();
   wm.track("screen_view", { screen_name: "discounts" });
