@@ -805,7 +805,7 @@ fn remember(journey: &Journey, event: Option<&Event>) -> BTreeMap<String, Value>
     for key in &journey.remember {
         let value = match key.as_str() {
             "item_id" | "item_category" => event.prop(key).cloned().or_else(|| {
-                let item = event.items().into_iter().next()?;
+                let item = event.items().next()?;
                 if key == "item_id" {
                     Some(Value::from(item.id))
                 } else {

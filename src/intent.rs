@@ -814,9 +814,7 @@ impl Signals {
 
     /// view_cart / begin_checkout carry the whole cart (GA4): take it as the truth.
     fn cart_snapshot(&mut self, event: &Event) {
-        let items = event.items();
-        if !items.is_empty() {
-            let qty = items.iter().fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)));
+        if let Some(qty) = items_quantity(event) {
             self.cart_items = qty;
         }
         if let Some(v) = money(event.value()) {
@@ -1046,11 +1044,12 @@ impl Signals {
 
 /// Quantity an add/remove event moves: the items' quantities, else 1.
 fn cart_quantity(event: &Event) -> u16 {
-    let items = event.items();
-    if items.is_empty() {
-        return quantity(event.prop("quantity").and_then(Value::as_number_lenient));
-    }
-    items.iter().fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)))
+    items_quantity(event).unwrap_or_else(|| quantity(event.prop("quantity").and_then(Value::as_number_lenient)))
+}
+
+/// The sum of the items' quantities, or `None` when the event has no items.
+fn items_quantity(event: &Event) -> Option<u16> {
+    event.items().fold(None, |acc: Option<u16>, i| Some(acc.unwrap_or(0).saturating_add(quantity(i.quantity))))
 }
 
 /// Total-order key of a state's content for merge tie-breaks.
