@@ -328,7 +328,8 @@ impl Engine {
     ) {
         for journey in &self.bundle.journeys {
             let Entry::Audience(condition) = &journey.entry else { continue };
-            if state.active_run(&journey.id).is_some() || self.reentry_block(state, journey, now).is_some() {
+            let check = entry_check(state, journey, now);
+            if check.active || check.block.is_some() {
                 continue;
             }
             if self.holds(condition, event, None, state, now) {
@@ -346,7 +347,8 @@ impl Engine {
         why: Reason,
         out: &mut Vec<Decision>,
     ) {
-        if state.active_run(&journey.id).is_some() {
+        let check = entry_check(state, journey, now);
+        if check.active {
             return;
         }
         let schedule = &journey.schedule;
@@ -369,7 +371,7 @@ impl Engine {
                 return;
             }
         }
-        if let Some(reason) = self.reentry_block(state, journey, now) {
+        if let Some(reason) = check.block {
             if !self.options.trace_skips {
                 return;
             }
@@ -404,26 +406,6 @@ impl Engine {
             vec![why],
             concat(&["entered ", &journey.id, " on ", trigger]),
         ));
-    }
-
-    fn reentry_block(&self, state: &ShopperState, journey: &Journey, now: Timestamp) -> Option<Reason> {
-        let mut entries = state.entries(&journey.id).peekable();
-        entries.peek()?;
-        match journey.reentry {
-            Reentry::Once => Some(Reason::ReentryOnce),
-            Reentry::Multiple { lock, cap, window } => {
-                if entries.any(|t| now < t.plus(lock)) {
-                    return Some(Reason::ReentryLocked);
-                }
-                if let Some(cap) = cap {
-                    let since = window.map_or(Timestamp(i64::MIN), |w| now.minus(w));
-                    if state.entries(&journey.id).filter(|t| *t >= since).count() >= cap as usize {
-                        return Some(Reason::ReentryCapped);
-                    }
-                }
-                None
-            }
-        }
     }
 
     /// Moves runs as far as they go at time `at`; sends from all runs are arbitrated
@@ -831,6 +813,44 @@ fn set_wake(state: &mut ShopperState, index: usize, due: Timestamp) {
     if let Some(RunStatus::Active { wake_at, .. }) = state.runs.get_mut(index).map(|r| &mut r.status) {
         *wake_at = Some(due);
     }
+}
+
+/// What the runs of one journey say about entering it at `now`.
+struct EntryCheck {
+    /// The shopper is in the journey now.
+    active: bool,
+    /// The re-entry rule that forbids another entry, if any.
+    block: Option<Reason>,
+}
+
+/// One pass over the shopper's runs of `journey` (this runs for every matching entry
+/// event, so once rather than once per question): a run still going, and the re-entry
+/// rules — `once` after any entry; `multiple`: a lock after each entry, then a cap of
+/// entries within the window.
+fn entry_check(state: &ShopperState, journey: &Journey, now: Timestamp) -> EntryCheck {
+    let (mut active, mut entered, mut locked, mut recent) = (false, false, false, 0usize);
+    let (lock, since) = match journey.reentry {
+        Reentry::Once => (None, None),
+        Reentry::Multiple { lock, cap, window } => {
+            (Some(lock), cap.map(|_| window.map_or(Timestamp(i64::MIN), |w| now.minus(w))))
+        }
+    };
+    for run in state.runs.iter().filter(|r| r.journey == journey.id) {
+        entered = true;
+        active |= run.is_active();
+        locked |= lock.is_some_and(|lock| now < run.entered_at.plus(lock));
+        if since.is_some_and(|since| run.entered_at >= since) {
+            recent += 1;
+        }
+    }
+    let block = match journey.reentry {
+        _ if !entered => None,
+        Reentry::Once => Some(Reason::ReentryOnce),
+        Reentry::Multiple { .. } if locked => Some(Reason::ReentryLocked),
+        Reentry::Multiple { cap: Some(cap), .. } if recent >= cap as usize => Some(Reason::ReentryCapped),
+        Reentry::Multiple { .. } => None,
+    };
+    EntryCheck { active, block }
 }
 
 /// Ends a run and reports its exit, at the step it was on.
