@@ -241,13 +241,20 @@ impl Reader<'_> {
     }
 
     fn varint(&mut self) -> Result<u64, PropertiesError> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
+        // Tags, lengths and counts: nearly always one byte.
+        let first = self.byte()?;
+        if first < 0x80 {
+            return Ok(u64::from(first));
+        }
+        let mut n = u64::from(first & 0x7f);
+        let mut shift = 7;
+        while shift < 64 {
             let b = self.byte()?;
             n |= u64::from(b & 0x7f) << shift;
             if b < 0x80 {
                 return Ok(n);
             }
+            shift += 7;
         }
         Err(PropertiesError::BadVarint)
     }
@@ -377,6 +384,10 @@ mod tests {
         assert_eq!(decode_properties(&longer), Err(PropertiesError::Trailing));
         assert_eq!(decode_properties(&[1, 1, b'k', 9]), Err(PropertiesError::BadTag(9)));
         assert_eq!(decode_properties(&[1, 1, b'k', 1, 2]), Err(PropertiesError::BadBool));
+        // Multi-byte varints: a 300-character string; an 11-byte varint is refused.
+        let long: BTreeMap<String, Value> = [("k".to_owned(), Value::from("x".repeat(300)))].into_iter().collect();
+        assert_eq!(decode_properties(&postcard::to_allocvec(&long).unwrap()).unwrap(), long);
+        assert_eq!(decode_properties(&[0xff; 11]), Err(PropertiesError::BadVarint));
         // A huge count does not allocate, it fails.
         assert_eq!(decode_properties(&[0xff, 0xff, 0xff, 0xff, 0x0f]), Err(PropertiesError::Truncated));
         // Nesting: 64 levels decode, 65 do not.
