@@ -4,9 +4,9 @@
 // default (slim) module browsers and workers download; the full module (Node's entry and
 // `waymark/full`, with JSON bundles) is measured alongside.
 //
-//   node bench/wasm.mjs [--json]        (after `make pkg`; WAYMARK_BIN for a binary bundle)
+//   node bench/wasm.mjs [--json]        (after `make pkg`; builds the CLI for the bundle, or WAYMARK_BIN)
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -31,19 +31,31 @@ const sizeOf = (file) => {
 const size = sizeOf("web/waymark_bg.wasm");
 const fullSize = existsSync(join(PKG, "full/waymark_bg.wasm")) ? sizeOf("full/waymark_bg.wasm") : undefined;
 
-// --- bundle: the shipped templates + examples (binary when the CLI is at hand) -----------
-function bundle() {
-  const target = process.env.CARGO_TARGET_DIR || join(ROOT, "target");
-  const bin = [process.env.WAYMARK_BIN, join(target, "release/waymark"), join(target, "debug/waymark")].find((p) => p && existsSync(p));
-  if (bin) {
-    const out = join(mkdtempSync(join(tmpdir(), "waymark-bench-")), "bundle.bin");
-    execFileSync(bin, ["bundle", join(ROOT, "templates"), join(ROOT, "examples/journeys"), "-o", out], { stdio: "ignore" });
-    return { kind: "binary: templates + examples", path: out };
+// --- bundle: the shipped templates + examples, compiled by the CLI ----------------------
+// The slim module loads only the binary bundle, so the CLI compiles one: WAYMARK_BIN when
+// given, else `cargo build --bin waymark` (a no-op when up to date; a fresh clone has no
+// binary yet), so the bundle's format always matches the sources the package was built from.
+function cliBinary() {
+  if (process.env.WAYMARK_BIN) {
+    if (!existsSync(process.env.WAYMARK_BIN)) {
+      console.error(`WAYMARK_BIN=${process.env.WAYMARK_BIN} does not exist`);
+      process.exit(2);
+    }
+    return process.env.WAYMARK_BIN;
   }
-  const journeys = readdirSync(join(ROOT, "examples/journeys")).map((f) => JSON.parse(readFileSync(join(ROOT, "examples/journeys", f), "utf8")));
-  const out = join(mkdtempSync(join(tmpdir(), "waymark-bench-")), "bundle.json");
-  writeFileSync(out, JSON.stringify({ journeys }));
-  return { kind: "json: examples", path: out };
+  const target = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(ROOT, "target");
+  try {
+    execFileSync("cargo", ["build", "--quiet", "--locked", "--bin", "waymark"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  } catch (e) {
+    console.error(`could not build the waymark CLI for the bench bundle (cargo build --bin waymark): ${e.message}`);
+    process.exit(2);
+  }
+  return join(target, "debug/waymark");
+}
+function bundle() {
+  const out = join(mkdtempSync(join(tmpdir(), "waymark-bench-")), "bundle.bin");
+  execFileSync(cliBinary(), ["bundle", join(ROOT, "templates"), join(ROOT, "examples/journeys"), "-o", out], { stdio: "ignore" });
+  return { kind: "binary: templates + examples", path: out };
 }
 const b = bundle();
 
@@ -56,7 +68,7 @@ const probe = `
   glue.initSync({ module: bytes });
   const t2 = performance.now();
   const src = (await import("node:fs")).readFileSync(${JSON.stringify(b.path)});
-  const engine = ${JSON.stringify(b.path)}.endsWith(".bin") ? glue.Engine.fromBytes(src) : glue.Engine.fromJson(JSON.parse(src));
+  const engine = glue.Engine.fromBytes(src);
   const t3 = performance.now();
   console.log(JSON.stringify({ instantiate: t2 - t1, bundle: t3 - t2, journeys: engine.journeys().length }));
 `;
@@ -83,7 +95,7 @@ let stateBytes = 0;
 async function trackFigures(api) {
   let now = Date.parse("2026-06-01T08:00:00Z");
   const wm = await api.Waymark.load({
-    bundle: b.path.endsWith(".bin") ? new Uint8Array(src) : JSON.parse(src),
+    bundle: new Uint8Array(src),
     storage: "memory",
     timers: false,
     clock: () => now,

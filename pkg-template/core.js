@@ -269,6 +269,7 @@ export function createWaymark(runtime) {
     /** Use `Waymark.load`; the constructor takes an engine already built. */
     constructor(engine, options = {}) {
       this._engine = engine;
+      if (options.debug) engine.traceSkips = true;
       this._table = engine.strings();
       this._options = options;
       this._clock = typeof options.clock === "function" ? options.clock : Date.now;
@@ -289,6 +290,8 @@ export function createWaymark(runtime) {
       this._failures = 0;
       this._closed = false;
       this._detach = [];
+      // What the packed answer of ingest/tick says besides decisions (tier, next wakeup).
+      this._meta = { tier: undefined, wakeup: undefined };
       this._syncDelay = options.syncDelay ?? 2000;
       this._autoTimers = options.timers !== false;
 
@@ -337,8 +340,8 @@ export function createWaymark(runtime) {
         throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
       }
       const now = this._clock();
-      const decisions = decodeDecisions(this._engine.ingestPacked(this._state, name, now, encoded), this._table, now);
-      this._changed(decisions);
+      const decisions = decodeDecisions(this._engine.ingestPacked(this._state, name, now, encoded), this._table, now, this._meta);
+      this._changed(decisions, this._meta);
       return decisions;
     }
 
@@ -377,8 +380,9 @@ export function createWaymark(runtime) {
     /** Runs due timers now (the instance does this itself unless `timers: false`). */
     tick() {
       if (this._closed) throw closedError();
-      const decisions = this._engine.tick(this._state, this._clock());
-      this._changed(decisions);
+      const now = this._clock();
+      const decisions = decodeDecisions(this._engine.tickPacked(this._state, now), this._table, now, this._meta);
+      this._changed(decisions, this._meta);
       return decisions;
     }
 
@@ -627,11 +631,13 @@ export function createWaymark(runtime) {
 
     // --- internals ----------------------------------------------------------------------
 
-    _changed(decisions) {
+    /** After a change: emit, note the tier, queue persist and sync, keep the timer. `meta`:
+     * the tier and next wakeup an ingest/tick answered with (else asked of the state). */
+    _changed(decisions, meta) {
       if (decisions.length > 0) {
         for (let i = 0; i < decisions.length; i++) this._emit("decision", decisions[i]);
       }
-      const tier = this._state.tier;
+      const tier = meta ? meta.tier : this._state.tier;
       if (tier !== this._tier) {
         const from = this._tier;
         this._tier = tier;
@@ -643,7 +649,7 @@ export function createWaymark(runtime) {
       }
       this._dirty = true;
       if (this._syncTimer === undefined) this._scheduleSync(this._syncDelay);
-      this._schedule();
+      this._schedule(meta);
     }
 
     _persist() {
@@ -722,10 +728,10 @@ export function createWaymark(runtime) {
       this._schedule();
     }
 
-    /** Keeps one timer at the engine's next wakeup. */
-    _schedule() {
+    /** Keeps one timer at the engine's next wakeup (`meta.wakeup` when just answered). */
+    _schedule(meta) {
       if (!this._autoTimers || this._closed) return;
-      const at = this._engine.nextWakeup(this._state);
+      const at = meta ? meta.wakeup : this._engine.nextWakeup(this._state);
       if (at === this._timerAt) return;
       if (this._timer !== undefined) clearTimeout(this._timer);
       this._timer = undefined;

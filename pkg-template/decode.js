@@ -5,7 +5,8 @@
 
 const utf8 = new TextDecoder();
 
-let bytes = new Uint8Array(0);
+const EMPTY = new Uint8Array(0);
+let bytes = EMPTY;
 let pos = 0;
 
 function varint() {
@@ -37,11 +38,33 @@ function str(table) {
   return text(tag / 2 - 1);
 }
 
-/** Decisions from `ingestPacked` / `tickPacked` bytes; `table` is `engine.strings()`. */
-export function decodeDecisions(packed, table, now) {
+const TIERS = ["cold", "warm", "hot"];
+
+/**
+ * Decisions from `ingestPacked` / `tickPacked` bytes; `table` is `engine.strings()`.
+ * The head's tier and next wakeup go into `meta` when given (`{tier, wakeup}`, reused by
+ * the caller: no allocation per call).
+ */
+export function decodeDecisions(packed, table, now, meta) {
   bytes = packed;
   pos = 0;
+  const head = bytes[pos++];
+  if (head === undefined) throw new RangeError("packed data ends early");
+  let wakeup;
+  if (head & 4) {
+    const z = varint();
+    wakeup = now + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+  }
+  if (meta) {
+    meta.tier = TIERS[head & 3];
+    meta.wakeup = wakeup;
+  }
   const count = varint();
+  if (count === 0) {
+    bytes = EMPTY;
+    // A fresh array: callers may keep or change what track returns.
+    return [];
+  }
   const out = new Array(count);
   for (let i = 0; i < count; i++) {
     const z = varint();
@@ -71,7 +94,7 @@ export function decodeDecisions(packed, table, now) {
       message,
     };
   }
-  bytes = new Uint8Array(0);
+  bytes = EMPTY;
   return out;
 }
 
@@ -119,6 +142,6 @@ export function decodeObject(encoded) {
   try {
     return object(1);
   } finally {
-    bytes = new Uint8Array(0);
+    bytes = EMPTY;
   }
 }

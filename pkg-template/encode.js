@@ -102,17 +102,34 @@ function value(v, depth) {
   buf[pos++] = 0;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 function entries(obj, depth) {
-  const keys = Object.keys(obj);
+  // The count comes first but is known only after the walk (undefined values are left
+  // out, as JSON does): one byte is kept for it and patched, the entries moved in the rare
+  // case of 128 or more. for-in + hasOwn walks own keys in Object.keys order without
+  // allocating the keys array.
+  reserve(1);
+  const at = pos++;
   let n = 0;
-  for (let i = 0; i < keys.length; i++) if (!skipped(obj[keys[i]])) n++;
-  varint(n);
-  for (let i = 0; i < keys.length; i++) {
-    const v = obj[keys[i]];
+  for (const key in obj) {
+    if (!hasOwn.call(obj, key)) continue;
+    const v = obj[key];
     if (skipped(v)) continue;
-    string(keys[i]);
+    n++;
+    string(key);
     value(v, depth);
   }
+  if (n < 0x80) {
+    buf[at] = n;
+    return;
+  }
+  const body = buf.slice(at + 1, pos);
+  pos = at;
+  varint(n);
+  reserve(body.length);
+  buf.set(body, pos);
+  pos += body.length;
 }
 
 const EMPTY = new Uint8Array(0);

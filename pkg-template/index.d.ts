@@ -10,7 +10,10 @@ export type Tier = "cold" | "warm" | "hot";
 /** What happened. */
 export type Action = "enter" | "send" | "suppress" | "defer" | "convert" | "exit" | "cancel";
 
-/** Why: stable codes that analytics, tests and your code can key on. */
+/**
+ * Why: stable codes that analytics, tests and your code can key on. The entry skips
+ * (`reentry_*`, `outside_schedule`) appear only with `debug: true` / `Engine.traceSkips`.
+ */
 export type ReasonCode =
   | "entry_matched"
   | "audience_matched"
@@ -212,6 +215,14 @@ export interface LoadOptions {
   fetch?: typeof fetch;
   /** Where the .wasm comes from, for the browser build (URL, Response, bytes, Module). */
   wasm?: unknown;
+  /**
+   * Also report entry skips: a journey whose entry matched but that was not entered
+   * because of its schedule or re-entry rules, as `suppress` decisions with reason
+   * `outside_schedule`, `reentry_once`, `reentry_locked` or `reentry_capped`. For debug
+   * panels ("why wasn't this shopper entered?"); default false. Send suppressions
+   * (consent, caps, quiet hours, conflicts, ...) are always reported.
+   */
+  debug?: boolean;
 }
 
 export interface EventMap {
@@ -274,6 +285,8 @@ export class Engine {
   static fromBytes(bytes: Uint8Array): Engine;
   /** Node entry and `waymark/full` only; elsewhere throws `json_bundle_unsupported`. */
   static fromJson(bundle: BundleSource): Engine;
+  /** Report entry skips as `suppress` decisions (what `Waymark.load({debug: true})` sets); default false. */
+  traceSkips: boolean;
   journeys(): string[];
   ingest(state: State, name: EventName, now: number, properties?: EventProperties | null): Decision[];
   /** `ingest` with properties from `encodeProperties` (what `track` uses: cheaper boundary). */

@@ -15,7 +15,8 @@ pub enum Action {
     Enter,
     /// A message goes out / an intervention is shown.
     Send,
-    /// A send or an entry was not allowed.
+    /// A send was not allowed (always reported), or an entry was skipped (schedule,
+    /// re-entry rules: reported only with `EngineOptions::trace_skips`).
     Suppress,
     /// A send waits (quiet hours) and will be retried.
     Defer,

@@ -25,6 +25,20 @@ static NO_ENTRY: Map = Map::new();
 pub struct Engine {
     bundle: Bundle,
     journey_hashes: Vec<u32>,
+    options: EngineOptions,
+}
+
+/// How an [`Engine`] reports what it did. The default reports the decisions anyone acts
+/// on; the rest is opt-in for debugging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Also report entry skips: a journey whose entry matched but that was not entered
+    /// because of its schedule (`outside_schedule`) or its re-entry rules
+    /// (`reentry_once`, `reentry_locked`, `reentry_capped`), as `suppress` decisions.
+    /// These explain, they decide nothing (a shopper browsing while a re-entry lock holds
+    /// would produce one on every matching event), so they are off by default. Send
+    /// suppressions (consent, caps, quiet hours, conflicts, ...) are always reported.
+    pub trace_skips: bool,
 }
 
 /// The answer of [`Engine::may_send`] and [`Engine::recheck_send`].
@@ -44,10 +58,25 @@ struct Pending {
 }
 
 impl Engine {
-    /// An engine for a compiled bundle.
+    /// An engine for a compiled bundle, with the default [`EngineOptions`].
     pub fn new(bundle: Bundle) -> Engine {
+        Engine::with_options(bundle, EngineOptions::default())
+    }
+
+    /// An engine for a compiled bundle, with options.
+    pub fn with_options(bundle: Bundle, options: EngineOptions) -> Engine {
         let journey_hashes = bundle.journeys.iter().map(|j| journey_hash(&j.id)).collect();
-        Engine { bundle, journey_hashes }
+        Engine { bundle, journey_hashes, options }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> EngineOptions {
+        self.options
+    }
+
+    /// Changes the options (they only affect what later calls report).
+    pub fn set_options(&mut self, options: EngineOptions) {
+        self.options = options;
     }
 
     /// The bundle it runs.
@@ -297,7 +326,8 @@ impl Engine {
     ) {
         for journey in &self.bundle.journeys {
             let Entry::Audience(condition) = &journey.entry else { continue };
-            if state.active_run(&journey.id).is_some() || self.reentry_block(state, journey, now).is_some() {
+            let check = entry_check(state, journey, now);
+            if check.active || check.block.is_some() {
                 continue;
             }
             if self.holds(condition, event, None, state, now) {
@@ -315,11 +345,15 @@ impl Engine {
         why: Reason,
         out: &mut Vec<Decision>,
     ) {
-        if state.active_run(&journey.id).is_some() {
+        let check = entry_check(state, journey, now);
+        if check.active {
             return;
         }
         let schedule = &journey.schedule;
         if schedule.start.is_some_and(|s| now < s) || schedule.end.is_some_and(|e| now >= e) {
+            if !self.options.trace_skips {
+                return;
+            }
             out.push(decision(
                 now,
                 &journey.id,
@@ -335,7 +369,10 @@ impl Engine {
                 return;
             }
         }
-        if let Some(reason) = self.reentry_block(state, journey, now) {
+        if let Some(reason) = check.block {
+            if !self.options.trace_skips {
+                return;
+            }
             out.push(decision(
                 now,
                 &journey.id,
@@ -367,26 +404,6 @@ impl Engine {
             vec![why],
             concat(&["entered ", &journey.id, " on ", trigger]),
         ));
-    }
-
-    fn reentry_block(&self, state: &ShopperState, journey: &Journey, now: Timestamp) -> Option<Reason> {
-        let mut entries = state.entries(&journey.id).peekable();
-        entries.peek()?;
-        match journey.reentry {
-            Reentry::Once => Some(Reason::ReentryOnce),
-            Reentry::Multiple { lock, cap, window } => {
-                if entries.any(|t| now < t.plus(lock)) {
-                    return Some(Reason::ReentryLocked);
-                }
-                if let Some(cap) = cap {
-                    let since = window.map_or(Timestamp(i64::MIN), |w| now.minus(w));
-                    if state.entries(&journey.id).filter(|t| *t >= since).count() >= cap as usize {
-                        return Some(Reason::ReentryCapped);
-                    }
-                }
-                None
-            }
-        }
     }
 
     /// Moves runs as far as they go at time `at`; sends from all runs are arbitrated
@@ -768,7 +785,7 @@ fn remember(journey: &Journey, event: Option<&Event>) -> Map {
     for key in &journey.remember {
         let value = match key.as_str() {
             "item_id" | "item_category" => event.prop(key).cloned().or_else(|| {
-                let item = event.items().into_iter().next()?;
+                let item = event.items().next()?;
                 if key == "item_id" {
                     Some(Value::from(item.id))
                 } else {
@@ -794,6 +811,44 @@ fn set_wake(state: &mut ShopperState, index: usize, due: Timestamp) {
     if let Some(RunStatus::Active { wake_at, .. }) = state.runs.get_mut(index).map(|r| &mut r.status) {
         *wake_at = Some(due);
     }
+}
+
+/// What the runs of one journey say about entering it at `now`.
+struct EntryCheck {
+    /// The shopper is in the journey now.
+    active: bool,
+    /// The re-entry rule that forbids another entry, if any.
+    block: Option<Reason>,
+}
+
+/// One pass over the shopper's runs of `journey` (this runs for every matching entry
+/// event, so once rather than once per question): a run still going, and the re-entry
+/// rules — `once` after any entry; `multiple`: a lock after each entry, then a cap of
+/// entries within the window.
+fn entry_check(state: &ShopperState, journey: &Journey, now: Timestamp) -> EntryCheck {
+    let (mut active, mut entered, mut locked, mut recent) = (false, false, false, 0usize);
+    let (lock, since) = match journey.reentry {
+        Reentry::Once => (None, None),
+        Reentry::Multiple { lock, cap, window } => {
+            (Some(lock), cap.map(|_| window.map_or(Timestamp(i64::MIN), |w| now.minus(w))))
+        }
+    };
+    for run in state.runs.iter().filter(|r| r.journey == journey.id) {
+        entered = true;
+        active |= run.is_active();
+        locked |= lock.is_some_and(|lock| now < run.entered_at.plus(lock));
+        if since.is_some_and(|since| run.entered_at >= since) {
+            recent += 1;
+        }
+    }
+    let block = match journey.reentry {
+        _ if !entered => None,
+        Reentry::Once => Some(Reason::ReentryOnce),
+        Reentry::Multiple { .. } if locked => Some(Reason::ReentryLocked),
+        Reentry::Multiple { cap: Some(cap), .. } if recent >= cap as usize => Some(Reason::ReentryCapped),
+        Reentry::Multiple { .. } => None,
+    };
+    EntryCheck { active, block }
 }
 
 /// Ends a run and reports its exit, at the step it was on.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
-use crate::value::{Map, Value};
+use crate::value::{Map, Value, MAX_VALUE_DEPTH};
 
 /// One thing a shopper did, at a time, with properties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,21 +119,19 @@ impl Event {
     }
 
     /// The GA4 items, or a single item made of top-level `item_id` / `item_category` /
-    /// `price` / `quantity` when there is no `items` array (Segment style).
-    pub fn items(&self) -> Vec<Item<'_>> {
+    /// `price` / `quantity` when there is no `items` array (Segment style). An iterator:
+    /// every ingest reads them, and a list would be one allocation per event.
+    pub fn items(&self) -> Items<'_> {
         if let Some(Value::Array(items)) = self.properties.get("items") {
-            return items.iter().filter_map(Item::from_value).collect();
+            return Items(ItemsInner::Array(items.iter()));
         }
-        let id = self.prop("item_id").and_then(Value::as_str);
-        match id {
-            Some(id) => vec![Item {
-                id,
-                category: self.prop("item_category").and_then(Value::as_str),
-                price: self.prop("price").and_then(Value::as_number_lenient),
-                quantity: self.prop("quantity").and_then(Value::as_number_lenient),
-            }],
-            None => Vec::new(),
-        }
+        let single = self.prop("item_id").and_then(Value::as_str).map(|id| Item {
+            id,
+            category: self.prop("item_category").and_then(Value::as_str),
+            price: self.prop("price").and_then(Value::as_number_lenient),
+            quantity: self.prop("quantity").and_then(Value::as_number_lenient),
+        });
+        Items(ItemsInner::Single(single))
     }
 
     /// The monetary value: `value`, else the sum of item price × quantity.
@@ -141,11 +139,187 @@ impl Event {
         if let Some(v) = self.prop("value").and_then(Value::as_number_lenient) {
             return Some(v);
         }
-        let items = self.items();
-        if items.is_empty() {
-            return None;
+        // From -0.0, as `Iterator::sum` of f64 starts.
+        self.items().fold(None, |sum, i| Some(sum.unwrap_or(-0.0) + i.price.unwrap_or(0.0) * i.quantity.unwrap_or(1.0)))
+    }
+}
+
+/// The items of an event ([`Event::items`]).
+#[derive(Debug, Clone)]
+pub struct Items<'a>(ItemsInner<'a>);
+
+#[derive(Debug, Clone)]
+enum ItemsInner<'a> {
+    /// A GA4 `items` array: entries without an id are skipped.
+    Array(std::slice::Iter<'a, Value>),
+    /// Segment style: at most one item from top-level properties.
+    Single(Option<Item<'a>>),
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Item<'a>;
+
+    fn next(&mut self) -> Option<Item<'a>> {
+        match &mut self.0 {
+            ItemsInner::Array(values) => values.find_map(Item::from_value),
+            ItemsInner::Single(item) => item.take(),
         }
-        Some(items.iter().map(|i| i.price.unwrap_or(0.0) * i.quantity.unwrap_or(1.0)).sum())
+    }
+}
+
+/// Why encoded properties ([`decode_properties`]) do not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PropertiesError {
+    /// The bytes end inside a value.
+    #[error("the data ends early")]
+    Truncated,
+    /// A varint longer than 64 bits.
+    #[error("a varint is too long")]
+    BadVarint,
+    /// A value tag other than 0..=5.
+    #[error("unknown value tag {0}")]
+    BadTag(u64),
+    /// A boolean byte other than 0 or 1.
+    #[error("a boolean is neither 0 nor 1")]
+    BadBool,
+    /// A string that is not UTF-8.
+    #[error("a string is not UTF-8")]
+    BadUtf8,
+    /// Nested deeper than [`MAX_VALUE_DEPTH`].
+    #[error("nested deeper than {MAX_VALUE_DEPTH} levels")]
+    TooDeep,
+    /// Bytes after the map.
+    #[error("trailing bytes")]
+    Trailing,
+}
+
+impl PropertiesError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PropertiesError::Truncated => "truncated",
+            PropertiesError::BadVarint => "bad_varint",
+            PropertiesError::BadTag(_) => "bad_tag",
+            PropertiesError::BadBool => "bad_bool",
+            PropertiesError::BadUtf8 => "bad_utf8",
+            PropertiesError::TooDeep => "too_deep",
+            PropertiesError::Trailing => "trailing_bytes",
+        }
+    }
+}
+
+/// Event properties (or traits) from the postcard of a map of values, the
+/// shape [`Value`] has in states and the JS layer writes (`encode.js`); empty bytes are
+/// an empty map. The same result as `postcard::from_bytes`, read by hand: this runs on
+/// every event the storefront tracks, and serde's generic path (with [`Value`]'s depth
+/// guard) costs several times more.
+pub fn decode_properties(bytes: &[u8]) -> Result<Map, PropertiesError> {
+    if bytes.is_empty() {
+        return Ok(Map::new());
+    }
+    let mut reader = Reader { bytes, pos: 0 };
+    let map = reader.object(1)?;
+    if reader.pos != bytes.len() {
+        return Err(PropertiesError::Trailing);
+    }
+    Ok(map)
+}
+
+/// A cursor over postcard bytes of [`Value`]s.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, PropertiesError> {
+        let b = *self.bytes.get(self.pos).ok_or(PropertiesError::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, PropertiesError> {
+        // Tags, lengths and counts: nearly always one byte.
+        let first = self.byte()?;
+        if first < 0x80 {
+            return Ok(u64::from(first));
+        }
+        let mut n = u64::from(first & 0x7f);
+        let mut shift = 7;
+        while shift < 64 {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(n);
+            }
+            shift += 7;
+        }
+        Err(PropertiesError::BadVarint)
+    }
+
+    /// A length or count; more than the bytes left cannot be right (each item takes one).
+    fn len(&mut self) -> Result<usize, PropertiesError> {
+        let n = self.varint()?;
+        let left = self.bytes.len().saturating_sub(self.pos);
+        usize::try_from(n).ok().filter(|n| *n <= left).ok_or(PropertiesError::Truncated)
+    }
+
+    fn take(&mut self, len: usize) -> Result<&[u8], PropertiesError> {
+        let end = self.pos.checked_add(len).ok_or(PropertiesError::Truncated)?;
+        let out = self.bytes.get(self.pos..end).ok_or(PropertiesError::Truncated)?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn string(&mut self) -> Result<String, PropertiesError> {
+        let len = self.len()?;
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| PropertiesError::BadUtf8)
+    }
+
+    /// The entries of a map whose values are at nesting `depth`.
+    fn object(&mut self, depth: usize) -> Result<Map, PropertiesError> {
+        let count = self.len()?;
+        let mut map = Map::new();
+        for _ in 0..count {
+            let key = self.string()?;
+            let value = self.value(depth)?;
+            // Keys usually arrive sorted (encode.js and postcard write them so): append.
+            if let Some((key, value)) = map.try_append(key, value) {
+                map.insert(key, value);
+            }
+        }
+        Ok(map)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, PropertiesError> {
+        if depth > MAX_VALUE_DEPTH {
+            return Err(PropertiesError::TooDeep);
+        }
+        Ok(match self.varint()? {
+            0 => Value::Null,
+            1 => match self.byte()? {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                _ => return Err(PropertiesError::BadBool),
+            },
+            2 => {
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(self.take(8)?);
+                Value::Number(f64::from_le_bytes(raw))
+            }
+            3 => Value::String(self.string()?),
+            4 => {
+                let count = self.len()?;
+                let mut items = Vec::with_capacity(count.min(64));
+                for _ in 0..count {
+                    items.push(self.value(depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            5 => Value::Object(self.object(depth + 1)?),
+            tag => return Err(PropertiesError::BadTag(tag)),
+        })
     }
 }
 
@@ -186,11 +360,45 @@ mod tests {
         props.insert("price".to_owned(), Value::from(40.0));
         let e = Event::new("Product Viewed", Timestamp(0), props);
         assert_eq!(e.name, "view_item");
-        let items = e.items();
+        let items: Vec<Item<'_>> = e.items().collect();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].id, "sku-1");
         assert_eq!(items[0].category, Some("shoes"));
         assert_eq!(e.value(), Some(40.0));
         assert_eq!(canonical_name("custom_thing"), "custom_thing");
+    }
+
+    #[test]
+    fn decode_properties_reads_what_postcard_writes() {
+        let json = r#"{"items":[{"item_id":"sku-1","price":12.5,"quantity":1,"tags":["a",null,true,false]}],
+            "value":-0.0,"nested":{"deep":{"x":[[],{}]}},"unicode":"caf\u00e9 \u2603","big":1e300,"empty":""}"#;
+        let map: Map = serde_json::from_str(json).unwrap();
+        let bytes = postcard::to_allocvec(&map).unwrap();
+        assert_eq!(decode_properties(&bytes).unwrap(), map);
+        assert_eq!(decode_properties(&[]).unwrap(), Map::new());
+        // Every prefix fails cleanly, never panics; trailing bytes are refused.
+        for end in 1..bytes.len() {
+            assert!(decode_properties(&bytes[..end]).is_err(), "prefix {end}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_properties(&longer), Err(PropertiesError::Trailing));
+        assert_eq!(decode_properties(&[1, 1, b'k', 9]), Err(PropertiesError::BadTag(9)));
+        assert_eq!(decode_properties(&[1, 1, b'k', 1, 2]), Err(PropertiesError::BadBool));
+        // Multi-byte varints: a 300-character string; an 11-byte varint is refused.
+        let long: Map = [("k".to_owned(), Value::from("x".repeat(300)))].into_iter().collect();
+        assert_eq!(decode_properties(&postcard::to_allocvec(&long).unwrap()).unwrap(), long);
+        assert_eq!(decode_properties(&[0xff; 11]), Err(PropertiesError::BadVarint));
+        // A huge count does not allocate, it fails.
+        assert_eq!(decode_properties(&[0xff, 0xff, 0xff, 0xff, 0x0f]), Err(PropertiesError::Truncated));
+        // Nesting: 64 levels decode, 65 do not.
+        let nest = |levels: usize| {
+            let mut out = vec![1, 1, b'k'];
+            out.extend(std::iter::repeat_n([4u8, 1], levels - 1).flatten());
+            out.push(0);
+            out
+        };
+        assert!(decode_properties(&nest(MAX_VALUE_DEPTH)).is_ok());
+        assert_eq!(decode_properties(&nest(MAX_VALUE_DEPTH + 1)), Err(PropertiesError::TooDeep));
     }
 }

@@ -656,6 +656,15 @@ pub const SIGNAL_NAMES: &[&str] = &[
 ];
 
 /// `2^(-elapsed / half_life)`; 1 when `elapsed` ≤ 0.
+/// A model input: non-finite values count as 0.
+fn finite(value: f64) -> f64 {
+    if value.is_finite() {
+        value
+    } else {
+        0.0
+    }
+}
+
 fn decay(elapsed: Duration, half_life: Duration) -> f64 {
     let dt = elapsed.millis();
     if dt <= 0 {
@@ -813,9 +822,7 @@ impl Signals {
 
     /// view_cart / begin_checkout carry the whole cart (GA4): take it as the truth.
     fn cart_snapshot(&mut self, event: &Event) {
-        let items = event.items();
-        if !items.is_empty() {
-            let qty = items.iter().fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)));
+        if let Some(qty) = items_quantity(event) {
             self.cart_items = qty;
         }
         if let Some(v) = money(event.value()) {
@@ -896,6 +903,19 @@ impl Signals {
 
     /// Every feature's contribution at `now`, in [`FEATURES`] order.
     pub fn features(&self, now: Timestamp, model: &IntentModel) -> [Contribution; FEATURE_COUNT] {
+        let mut out =
+            [Contribution { feature: "", signal: 0.0, value: 0.0, weight: 0.0, contribution: 0.0 }; FEATURE_COUNT];
+        for (((slot, name), (signal, value)), weight) in
+            out.iter_mut().zip(FEATURES).zip(self.rows(now, model)).zip(model.weights)
+        {
+            let value = finite(value);
+            *slot = Contribution { feature: name, signal, value, weight, contribution: weight * value };
+        }
+        out
+    }
+
+    /// (signal as read, value the model sees) per feature at `now`, in [`FEATURES`] order.
+    fn rows(&self, now: Timestamp, model: &IntentModel) -> [(f64, f64); FEATURE_COUNT] {
         let r = decay(now.since(self.last_event), model.half_life);
         // Cart and checkout fade more slowly once the shopper goes idle.
         let rc = decay(now.since(self.last_event), model.cart_half_life);
@@ -909,7 +929,7 @@ impl Signals {
         let cart_value = clean(self.cart_value);
         let cart_active = self.cart_items > 0 || cart_value > 0.0;
         // (signal as read, value the model sees) per feature.
-        let rows: [(f64, f64); FEATURE_COUNT] = [
+        [
             (f64::from(self.product_views), ln(views)),
             (repeats, ln(repeats) * r),
             (depth, ln(depth) * r),
@@ -928,14 +948,7 @@ impl Signals {
             (f64::from(self.channel_switches), ln(f64::from(self.channel_switches)) * r),
             (flag(self.signed_in), flag(self.signed_in) * r),
             (self.return_visits(), ln(self.return_visits())),
-        ];
-        let mut out =
-            [Contribution { feature: "", signal: 0.0, value: 0.0, weight: 0.0, contribution: 0.0 }; FEATURE_COUNT];
-        for (((slot, name), (signal, value)), weight) in out.iter_mut().zip(FEATURES).zip(rows).zip(model.weights) {
-            let value = if value.is_finite() { value } else { 0.0 };
-            *slot = Contribution { feature: name, signal, value, weight, contribution: weight * value };
-        }
-        out
+        ]
     }
 
     /// The features that moved the score at `now`, largest effect first (for "why").
@@ -950,7 +963,12 @@ impl Signals {
 
     /// Logit (`bias + Σ wᵢ·fᵢ`) at `now`.
     pub fn logit(&self, now: Timestamp, model: &IntentModel) -> f64 {
-        self.features(now, model).iter().fold(model.bias, |acc, c| acc + c.contribution)
+        // The sum `features` would give, without building its list: this runs on every
+        // ingest (the tier), `features` only when someone asks why.
+        self.rows(now, model)
+            .iter()
+            .zip(model.weights)
+            .fold(model.bias, |acc, ((_, value), weight)| acc + weight * finite(*value))
     }
 
     /// Score in `[0, 1]` at `now`: `1 / (1 + e^-(bias + Σ wᵢ·fᵢ))`.
@@ -1045,11 +1063,12 @@ impl Signals {
 
 /// Quantity an add/remove event moves: the items' quantities, else 1.
 fn cart_quantity(event: &Event) -> u16 {
-    let items = event.items();
-    if items.is_empty() {
-        return quantity(event.prop("quantity").and_then(Value::as_number_lenient));
-    }
-    items.iter().fold(0u16, |acc, i| acc.saturating_add(quantity(i.quantity)))
+    items_quantity(event).unwrap_or_else(|| quantity(event.prop("quantity").and_then(Value::as_number_lenient)))
+}
+
+/// The sum of the items' quantities, or `None` when the event has no items.
+fn items_quantity(event: &Event) -> Option<u16> {
+    event.items().fold(None, |acc: Option<u16>, i| Some(acc.unwrap_or(0).saturating_add(quantity(i.quantity))))
 }
 
 /// Total-order key of a state's content for merge tie-breaks.

@@ -87,7 +87,7 @@ pub mod wire;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub use decision::{Action, Decision, Reason};
-pub use engine::Engine;
+pub use engine::{Engine, EngineOptions};
 pub use event::Event;
 pub use state::ShopperState;
 pub use time::{Duration, Timestamp};

@@ -13,7 +13,7 @@ use waymark::journey::diagnostics::{self, Diagnostic};
 use waymark::journey::graph;
 use waymark::simulate::{OutputRecord, Simulator};
 use waymark::tzdb::Tzdb;
-use waymark::{Engine, Timestamp};
+use waymark::{Engine, EngineOptions, Timestamp};
 
 /// Edge journey engine for e-commerce: check and inspect journey files.
 #[derive(Debug, Parser)]
@@ -107,6 +107,10 @@ struct SimulateArgs {
     /// Also print each shopper's final state: {"shopper", "bytes", "state" (hex postcard)}.
     #[arg(long)]
     emit_state: bool,
+    /// Also print entry skips: journeys not entered because of their schedule or re-entry
+    /// rules (`suppress` with outside_schedule, reentry_once, reentry_locked, reentry_capped).
+    #[arg(long)]
+    trace_skips: bool,
 }
 
 fn main() -> ExitCode {
@@ -226,7 +230,8 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut simulator = Simulator::new(Engine::new(bundle));
+    let options = EngineOptions { trace_skips: args.trace_skips };
+    let mut simulator = Simulator::new(Engine::with_options(bundle, options));
     let (decisions, errors) = simulator.replay(&text, until);
     let mut out = std::io::stdout().lock();
     for (shopper, decision) in &decisions {

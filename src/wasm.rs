@@ -13,8 +13,9 @@ use js_sys::{Array, Error as JsError, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::decision::{Action, Decision, Reason};
-use crate::engine::Engine as CoreEngine;
-use crate::event::Event;
+use crate::engine::{Engine as CoreEngine, EngineOptions};
+use crate::event::{decode_properties, Event};
+use crate::intent::Tier;
 #[cfg(feature = "json-bundles")]
 use crate::journey::model::BundleSource;
 #[cfg(feature = "json-bundles")]
@@ -65,22 +66,17 @@ fn channel(name: &str) -> Result<Channel, JsValue> {
 /// Postcard bytes of a `Map` (`encodeProperties` in the package);
 /// empty bytes are an empty map.
 fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<Map, JsValue> {
-    if bytes.is_empty() {
-        return Ok(Map::new());
-    }
-    let (map, rest) = postcard::take_from_bytes::<Map>(bytes)
-        .map_err(|e| error(code, &format!("encoded {what} do not decode: {e}")))?;
-    if !rest.is_empty() {
-        return Err(error(code, &format!("encoded {what} have trailing bytes")));
-    }
-    Ok(map)
+    decode_properties(bytes).map_err(|e| error(code, &format!("encoded {what} do not decode: {e}")))
 }
 
 // --- packed decisions --------------------------------------------------------------------
 //
-// What `ingestPacked` / `tickPacked` return and `decodeDecisions` in core.js reads:
+// What `ingestPacked` / `tickPacked` return and `decodeDecisions` in decode.js reads:
 //
-//   varint count, then per decision:
+//   u8      head: bits 0-1 the intent tier after the call (0 cold, 1 warm, 2 hot),
+//           bit 2 set when a timer is pending
+//   varint  zigzag(next wakeup - now), only when bit 2 is set
+//   varint  count, then per decision:
 //     varint  zigzag(time - now)          (0 for decisions made at `now`)
 //     str     journey, step, action, channel, content, incentive, variant
 //     varint  number of reasons, then one str each
@@ -91,6 +87,8 @@ fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<Map, JsValue> {
 // incentives and variant names); even = inline UTF-8 of (tag >> 1) - 1 bytes. Strings
 // from the table cost one or two bytes and no decoding; only messages travel inline.
 // INVARIANT: the table starts with Action::ALL, Channel::ALL, Reason::ALL in that order.
+// The head saves the JS layer two boundary calls per `track` (`State.tier` and
+// `Engine.nextWakeup`, both needed after every call).
 
 const CHANNEL_BASE: usize = Action::ALL.len();
 const REASON_BASE: usize = CHANNEL_BASE + Channel::ALL.len();
@@ -164,12 +162,27 @@ fn put_str(out: &mut Vec<u8>, strings: &Strings, text: Option<&str>) {
     }
 }
 
-fn pack(strings: &Strings, list: &[Decision], now: Timestamp) -> Vec<u8> {
+fn put_zigzag(out: &mut Vec<u8>, n: i64) {
+    put_varint(out, ((n << 1) ^ (n >> 63)) as u64);
+}
+
+fn pack(engine: &CoreEngine, strings: &Strings, state: &ShopperState, list: &[Decision], now: Timestamp) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + 96 * list.len());
+    let tier = match state.signals.tier() {
+        Tier::Cold => 0,
+        Tier::Warm => 1,
+        Tier::Hot => 2,
+    };
+    match engine.next_wakeup(state) {
+        Some(at) => {
+            out.push(tier | 4);
+            put_zigzag(&mut out, at.0.wrapping_sub(now.0));
+        }
+        None => out.push(tier),
+    }
     put_varint(&mut out, list.len() as u64);
     for d in list {
-        let delta = d.time.0.wrapping_sub(now.0);
-        put_varint(&mut out, ((delta << 1) ^ (delta >> 63)) as u64);
+        put_zigzag(&mut out, d.time.0.wrapping_sub(now.0));
         put_str(&mut out, strings, Some(&d.journey));
         put_str(&mut out, strings, d.step.as_deref());
         put_index(&mut out, d.action as usize);
@@ -260,6 +273,20 @@ impl WasmEngine {
         Ok(WasmEngine::new(CoreEngine::new(compiled)))
     }
 
+    /// Whether entry skips are reported: journeys not entered because of their schedule
+    /// or re-entry rules, as `suppress` decisions (`outside_schedule`, `reentry_*`).
+    /// Off by default; the JS layer turns it on with `Waymark.load({debug: true})`.
+    #[wasm_bindgen(getter, js_name = traceSkips)]
+    pub fn trace_skips(&self) -> bool {
+        self.engine.options().trace_skips
+    }
+
+    /// Turns entry-skip reporting on or off (see the getter).
+    #[wasm_bindgen(setter, js_name = traceSkips)]
+    pub fn set_trace_skips(&mut self, on: bool) {
+        self.engine.set_options(EngineOptions { trace_skips: on, ..self.engine.options() });
+    }
+
     /// Ids of the bundle's journeys.
     pub fn journeys(&self) -> Vec<String> {
         self.engine.bundle().journeys.iter().map(|j| j.id.clone()).collect()
@@ -288,7 +315,8 @@ impl WasmEngine {
         }
         let properties = decode_object(properties, "bad_properties", "event properties")?;
         let event = Event::new(name, now, properties);
-        Ok(pack(&self.strings, &self.engine.ingest(&mut state.state, &event, now), now))
+        let decisions = self.engine.ingest(&mut state.state, &event, now);
+        Ok(pack(&self.engine, &self.strings, &state.state, &decisions, now))
     }
 
     /// Runs timers due at or before `now`; call it at `nextWakeup`.
@@ -296,7 +324,8 @@ impl WasmEngine {
     #[wasm_bindgen(js_name = tickPacked)]
     pub fn tick_packed(&self, state: &mut WasmState, now: f64) -> Result<Vec<u8>, JsValue> {
         let now = timestamp(now)?;
-        Ok(pack(&self.strings, &self.engine.tick(&mut state.state, now), now))
+        let decisions = self.engine.tick(&mut state.state, now);
+        Ok(pack(&self.engine, &self.strings, &state.state, &decisions, now))
     }
 
     /// When `tick` has work next (epoch ms), or `undefined`.

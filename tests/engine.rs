@@ -8,7 +8,7 @@ use waymark::journey::model::BundleSource;
 use waymark::journey::validate::FixedZones;
 use waymark::journey::{compile_bundle, Channel};
 use waymark::state::{RunStatus, MAX_RUNS};
-use waymark::{Action, Decision, Engine, Event, Map, Reason, ShopperState, Timestamp, Value};
+use waymark::{Action, Decision, Engine, EngineOptions, Event, Map, Reason, ShopperState, Timestamp, Value};
 
 const T0: i64 = 1_780_300_800_000; // 2026-06-01T08:00:00Z
 const MIN: i64 = 60_000;
@@ -84,11 +84,15 @@ fn schedule_window_and_audience_gate_entry() {
         "schedule": { "start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z" },
         "audience": { "traits.tier": { "$in": ["gold", "platinum"] } },
         "steps": [ { "id": "hello", "type": "send", "channel": "onsite", "content": "vip" }, { "id": "done", "type": "exit" } ] }]);
-    let engine = engine(journeys, json!({}));
+    let mut engine = engine(journeys, json!({}));
     let mut gold = ShopperState::new("g");
     gold.set_trait("tier", Value::from("gold"), Timestamp(T0)).unwrap();
     let before = ingest(&engine, &mut gold, "page_view", T0 - 9 * 3_600_000, json!({}));
+    assert!(before.is_empty(), "entry skips are reported only when traced: {before:?}");
+    engine.set_options(EngineOptions { trace_skips: true });
+    let before = ingest(&engine, &mut gold, "page_view", T0 - 10 * 3_600_000, json!({}));
     assert!(before.iter().any(|d| d.action == Action::Suppress && d.reasons == vec![Reason::OutsideSchedule]));
+    engine.set_options(EngineOptions::default());
     assert_eq!(sends(&ingest(&engine, &mut gold, "page_view", T0, json!({}))), vec!["vip"]);
     let mut basic = ShopperState::new("b");
     basic.set_trait("tier", Value::from("basic"), Timestamp(T0)).unwrap();

@@ -1,7 +1,9 @@
 //! Scenario tests: each `tests/cases/scenarios/*.json` names journeys (files or inline),
 //! an optional policy, and a list of steps — input lines exactly as `waymark simulate`
 //! reads them — each with the decisions it must (`expect`, in order) and must not
-//! (`absent`) produce. The same files drive the wasm determinism check.
+//! (`absent`) produce. `"trace_skips": true` in a case turns on entry-skip decisions
+//! (`EngineOptions::trace_skips`, `simulate --trace-skips`). The same files drive the wasm
+//! determinism check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use serde_json::{json, Value as Json};
 use waymark::journey::model::{BundleSource, JourneySource, PolicySource};
 use waymark::journey::{compile_bundle, Bundle};
 use waymark::simulate::{OutputRecord, Simulator};
-use waymark::Engine;
+use waymark::{Engine, EngineOptions};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -58,7 +60,8 @@ fn matches(pattern: &Json, record: &Json) -> bool {
 fn run_case(file: &Path) -> usize {
     let text = std::fs::read_to_string(file).expect("readable case");
     let case: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let mut sim = Simulator::new(Engine::new(load_bundle(&case, file)));
+    let options = EngineOptions { trace_skips: case["trace_skips"].as_bool().unwrap_or(false) };
+    let mut sim = Simulator::new(Engine::with_options(load_bundle(&case, file), options));
     let mut checks = 0;
     for (index, step) in case["steps"].as_array().expect("steps").iter().enumerate() {
         let mut step = step.clone();

@@ -6,8 +6,9 @@ import { createServer } from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 
-import { ROOT, cli, hex, tempDir, waymark } from "./helpers.mjs";
+import { PKG, ROOT, cli, hex, tempDir, waymark } from "./helpers.mjs";
 
 const { Waymark, Engine, State, fromDataLayer } = waymark;
 const T0 = Date.parse("2026-06-01T10:00:00Z");
@@ -83,6 +84,50 @@ test("the seed example: the third product in one category turns the nudge into a
   assert.ok(sends.every((d) => d.channel === "onsite" && d.reason === "allowed"));
   assert.ok(wm.explain().some((c) => c.feature && typeof c.contribution === "number"));
   wm.close();
+});
+
+test("entry skips (re-entry lock) are reported only with debug: true", async () => {
+  const skipsOf = async (extra) => {
+    const { wm, advance } = await load({ bundle: { journeys: [escalation] }, ...extra });
+    const all = [];
+    for (const [i, minutes] of [0, 1, 1.5, 0.5].entries()) {
+      advance(minutes * MIN);
+      all.push(...wm.track("view_item", view(`shoe-${i}`, "shoes")));
+    }
+    assert.ok(all.some((d) => d.action === "send" && d.incentive === "CATEGORY10"), "the offer went out");
+    assert.ok(all.every((d) => d.action !== "suppress" || d.reason !== "allowed"));
+    const traced = wm._engine.traceSkips;
+    wm.close();
+    return { skips: all.filter((d) => d.action === "suppress" && d.reason.startsWith("reentry_")), traced };
+  };
+  const quiet = await skipsOf({});
+  assert.deepEqual(quiet.skips, [], "no entry skips by default");
+  assert.equal(quiet.traced, false);
+  const debug = await skipsOf({ debug: true });
+  assert.equal(debug.traced, true);
+  assert.equal(debug.skips.length, 1, JSON.stringify(debug.skips));
+  assert.equal(debug.skips[0].journey, "intent_escalation");
+  assert.equal(debug.skips[0].reason, "reentry_locked");
+  assert.equal(debug.skips[0].step, null);
+});
+
+test("properties and traits cross the boundary intact: many keys, nesting, unicode, JSON's undefined rules", async () => {
+  const traits = { nested: { list: [1, "two", null, true, { deep: [[]] }], empty: {} }, "ключ": "café ☃", n: -0.5, skip: undefined };
+  for (let i = 0; i < 20; i++) traits[`k${i}`] = i % 2 ? i : `v${i}`;
+  const state = new State("many");
+  state.setTraits(traits, T0);
+  assert.deepEqual(state.traits(), JSON.parse(JSON.stringify(traits)));
+  // 128 keys and more: the count takes two bytes (encode.js patches it in afterwards).
+  const { decodeObject } = await import(pathToFileURL(join(PKG, "decode.js")).href);
+  const many = { skip: undefined };
+  for (let i = 0; i < 200; i++) many[`p${i}`] = i % 3 ? i : { v: [i, `s${i}`] };
+  const bytes = waymark.encodeProperties(many);
+  assert.deepEqual(decodeObject(bytes), JSON.parse(JSON.stringify(many)));
+  const engine = Engine.fromJson({ journeys: [escalation] });
+  assert.doesNotThrow(() => engine.ingestEncoded(state, "page_view", T0, bytes));
+  assert.throws(() => engine.ingestEncoded(state, "page_view", T0, bytes.subarray(0, bytes.length - 1)), { code: "bad_properties" });
+  engine.free();
+  state.free();
 });
 
 test("wait_for timeout runs on tick at the engine's next wakeup", async () => {

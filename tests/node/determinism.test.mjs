@@ -1,6 +1,7 @@
 // Determinism: every tests/cases/scenarios/*.json replayed through the wasm build (the
 // public Engine/State API, with the same replay loop as src/simulate.rs) gives the same
-// decisions and byte-identical state as the native CLI (`waymark simulate --emit-state`).
+// decisions and byte-identical state as the native CLI (`waymark simulate --emit-state`),
+// with entry skips traced on both sides when the scenario says `"trace_skips": true`.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +30,7 @@ function prepare(file) {
     }
     return line;
   });
-  return { bundle, lines };
+  return { bundle, lines, traceSkips: scenario.trace_skips === true };
 }
 
 const toMs = (time) => (typeof time === "number" ? Math.trunc(time) : Date.parse(time));
@@ -92,10 +93,12 @@ function replay(engine, lines, ingest) {
   return { decisions: out, states };
 }
 
-function native(dir) {
+function native(dir, traceSkips) {
   const decisions = [];
   const states = {};
-  const output = cli("simulate", "--journeys", join(dir, "bundle.json"), "--events", join(dir, "events.ndjson"), "--emit-state");
+  const args = ["simulate", "--journeys", join(dir, "bundle.json"), "--events", join(dir, "events.ndjson"), "--emit-state"];
+  if (traceSkips) args.push("--trace-skips");
+  const output = cli(...args);
   for (const text of output.split("\n")) {
     if (!text.trim()) continue;
     const line = JSON.parse(text);
@@ -113,14 +116,15 @@ test("there are scenario files to replay", () => {
 
 for (const file of files) {
   test(`wasm and native agree: ${file}`, () => {
-    const { bundle, lines } = prepare(file);
+    const { bundle, lines, traceSkips } = prepare(file);
     const dir = tempDir("det");
     writeFileSync(join(dir, "bundle.json"), JSON.stringify(bundle));
     writeFileSync(join(dir, "events.ndjson"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
     cli("bundle", join(dir, "bundle.json"), "-o", join(dir, "bundle.bin"));
 
-    const want = native(dir);
+    const want = native(dir, traceSkips);
     const engine = Engine.fromBytes(readFileSync(join(dir, "bundle.bin")));
+    engine.traceSkips = traceSkips;
     assert.ok(want.decisions.length > 0, "the native replay decided something");
     for (const [way, ingest] of Object.entries(INGEST)) {
       const got = replay(engine, lines, ingest);

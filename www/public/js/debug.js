@@ -59,6 +59,15 @@ export const debug = {
   },
 
   decision(d) {
+    // A run of identical entry skips (browsing while a re-entry lock holds) is one row, "×N".
+    const top = history.decisions[0];
+    if (top && quiet(d) && sameSkip(top, d)) {
+      top.repeat = (top.repeat || 1) + 1;
+      top.time = d.time;
+      persist();
+      if (debug.isOpen()) renderDecisions();
+      return;
+    }
     history.decisions.unshift(d);
     history.decisions.length = Math.min(history.decisions.length, MAX_DECISIONS);
     persist();
@@ -115,15 +124,21 @@ function renderDecisions() {
       return (
         `<li data-action="${esc(d.action)}" data-journey="${esc(d.journey)}"${quiet(d) ? ' class="quiet"' : ""}>` +
         `<div class="head"><span class="act ${esc(d.action)}">${esc(d.action)}</span>` +
-        `<span class="j">${esc(d.journey)}</span><span class="meta">${esc(meta)}</span></div>` +
+        `<span class="j">${esc(d.journey)}</span><span class="meta">${esc(meta)}</span>` +
+        `${d.repeat > 1 ? `<span class="repeat">×${d.repeat}</span>` : ""}</div>` +
         `<div class="msg">${esc(d.message)}</div><div class="codes"><span class="t">${t}</span>${codes}</div></li>`
       );
     })
     .join("");
 }
 
-// Entry bookkeeping (a journey the shopper is already in) is shown, but small.
-const quiet = (d) => d.action === "suppress" && (d.reasons || []).every((r) => r.startsWith("reentry_"));
+// Entry skips (re-entry rules, schedule; the engine reports them with `debug: true`) are
+// shown, but small.
+const SKIPS = new Set(["reentry_once", "reentry_locked", "reentry_capped", "outside_schedule"]);
+const quiet = (d) => d.action === "suppress" && (d.reasons || []).length > 0 && d.reasons.every((r) => SKIPS.has(r));
+const sameSkip = (a, b) =>
+  a.action === b.action && a.journey === b.journey && a.step === b.step && a.message === b.message &&
+  (a.reasons || []).join() === (b.reasons || []).join();
 
 function drawChart() {
   const canvas = el("dbg-chart");

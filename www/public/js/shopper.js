@@ -66,6 +66,9 @@ export async function startShopper({ customerId } = {}) {
     shopperToken,
     shopperId: anonymous,
     storage: localStorage,
+    // Entry skips too (re-entry locks, schedules), so the debug panel can say why a
+    // shopper was not entered into a journey.
+    debug: true,
     // Workaround: the package calls its fetch as a method (`this._fetch(...)`), and a
     // browser's window.fetch throws "Illegal invocation" unless called unbound. Reported
     // upstream (issue 4); harmless once fixed.
