@@ -270,6 +270,13 @@ export function createWaymark(runtime) {
     constructor(engine, options = {}) {
       this._engine = engine;
       if (options.debug) engine.traceSkips = true;
+      // With a backend, email / SMS / push / ads sends are its job (it delivers them and
+      // rechecks suppression at delivery); without one, they are decided here.
+      const offsite = options.offsiteSends ?? (options.endpoint ? "backend" : "local");
+      if (offsite !== "backend" && offsite !== "local") {
+        throw new WaymarkError("bad_option", `offsiteSends must be "backend" or "local", not ${JSON.stringify(offsite)}`);
+      }
+      engine.delegateOffsite = offsite === "backend";
       this._table = engine.strings();
       this._options = options;
       this._clock = typeof options.clock === "function" ? options.clock : Date.now;

@@ -43,7 +43,8 @@ export type ReasonCode =
   | "holdout"
   | "superseded"
   | "removed"
-  | "step_budget";
+  | "step_budget"
+  | "delegated";
 
 /** A JSON value, as events, traits and conditions carry them. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -223,6 +224,14 @@ export interface LoadOptions {
    * (consent, caps, quiet hours, conflicts, ...) are always reported.
    */
   debug?: boolean;
+  /**
+   * Who decides email / SMS / push / ads sends. `"backend"` (the default when `endpoint`
+   * is set): they are reported as `defer` decisions with reason `delegated`, and the
+   * backend decides and delivers them after the next sync, with suppression rechecked at
+   * delivery. `"local"` (the default without an endpoint): decided here, as `send`
+   * decisions your code forwards to its own email/SMS platform.
+   */
+  offsiteSends?: "backend" | "local";
 }
 
 export interface EventMap {
@@ -287,6 +296,8 @@ export class Engine {
   static fromJson(bundle: BundleSource): Engine;
   /** Report entry skips as `suppress` decisions (what `Waymark.load({debug: true})` sets); default false. */
   traceSkips: boolean;
+  /** Leave email / SMS / push / ads sends to the backend (what `offsiteSends: "backend"` sets); default false. */
+  delegateOffsite: boolean;
   journeys(): string[];
   ingest(state: State, name: EventName, now: number, properties?: EventProperties | null): Decision[];
   /** `ingest` with properties from `encodeProperties` (what `track` uses: cheaper boundary). */

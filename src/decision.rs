@@ -109,11 +109,14 @@ pub enum Reason {
     Removed,
     /// The step budget of one call ran out (a cycle in the bundle).
     StepBudget,
+    /// An email / SMS / push / ads send left to the backend, which decides and delivers
+    /// it with the freshest state (engines with `delegate_offsite`).
+    Delegated,
 }
 
 impl Reason {
     /// All reasons, in declaration order (`ALL[r as usize] == r`).
-    pub const ALL: [Reason; 29] = [
+    pub const ALL: [Reason; 30] = [
         Reason::EntryMatched,
         Reason::AudienceMatched,
         Reason::ReentryOnce,
@@ -143,6 +146,7 @@ impl Reason {
         Reason::Superseded,
         Reason::Removed,
         Reason::StepBudget,
+        Reason::Delegated,
     ];
 
     /// Stable code.
@@ -177,6 +181,7 @@ impl Reason {
             Reason::Superseded => "superseded",
             Reason::Removed => "removed",
             Reason::StepBudget => "step_budget",
+            Reason::Delegated => "delegated",
         }
     }
 }

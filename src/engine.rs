@@ -39,6 +39,13 @@ pub struct EngineOptions {
     /// would produce one on every matching event), so they are off by default. Send
     /// suppressions (consent, caps, quiet hours, conflicts, ...) are always reported.
     pub trace_skips: bool,
+    /// Leave email / SMS / push / ads sends to the backend: a run reaching such a send
+    /// parks there, due now, and the engine reports a `defer` decision with reason
+    /// `delegated`; the backend's scheduler (which sees the run's timer once the state is
+    /// synced) decides and delivers it against the freshest state. For engines in the
+    /// browser or at the edge that sync to `waymark serve`; on-site and in-app sends are
+    /// decided locally either way. Off: every send is decided where the engine runs.
+    pub delegate_offsite: bool,
 }
 
 /// The answer of [`Engine::may_send`] and [`Engine::recheck_send`].
@@ -201,16 +208,31 @@ impl Engine {
 
     /// The earliest timer of the shopper's running journeys.
     pub fn next_wakeup(&self, state: &ShopperState) -> Option<Timestamp> {
-        state.runs.iter().filter_map(Run::wake_at).min()
+        state.runs.iter().filter(|r| !self.is_delegated(r)).filter_map(Run::wake_at).min()
+    }
+
+    /// A run parked at an off-site send this engine leaves to the backend: its timer is
+    /// the backend's, not this engine's.
+    fn is_delegated(&self, run: &Run) -> bool {
+        if !self.options.delegate_offsite {
+            return false;
+        }
+        let RunStatus::Active { step, .. } = &run.status else { return false };
+        let Some(journey) = self.journey_index(&run.journey).and_then(|i| self.bundle.journeys.get(i)) else {
+            return false;
+        };
+        let step = journey.step_index(step).and_then(|i| journey.steps.get(i));
+        matches!(step.map(|s| &s.kind), Some(StepKind::Send(send)) if !send.channel.is_in_session())
     }
 
     fn run_due(&self, state: &mut ShopperState, now: Timestamp, out: &mut Vec<Decision>) {
         for _ in 0..TIMER_BUDGET {
-            let Some(due) = state.runs.iter().filter_map(Run::wake_at).filter(|t| *t <= now).min() else {
+            let timer = |r: &Run| if self.is_delegated(r) { None } else { r.wake_at() };
+            let Some(due) = state.runs.iter().filter_map(timer).filter(|t| *t <= now).min() else {
                 return;
             };
             let ready: Vec<usize> =
-                state.runs.iter().enumerate().filter(|(_, r)| r.wake_at() == Some(due)).map(|(i, _)| i).collect();
+                state.runs.iter().enumerate().filter(|(_, r)| timer(r) == Some(due)).map(|(i, _)| i).collect();
             let before: Vec<(u32, bool)> =
                 ready.iter().filter_map(|i| state.runs.get(*i)).map(|r| (r.seq, r.is_active())).collect();
             self.advance(state, ready.clone(), None, due, out);
@@ -535,8 +557,27 @@ impl Engine {
                     }
                     *on_timed_out
                 }
-                StepKind::Send(_) => {
+                StepKind::Send(send) => {
                     if wake_at.is_some_and(|w| w > at) {
+                        return;
+                    }
+                    if self.options.delegate_offsite && !send.channel.is_in_session() {
+                        // Parked, due now: the backend's scheduler takes it from here.
+                        if wake_at.is_none() {
+                            set_wake(state, index, at);
+                            let message = concat(&[&journey.id, " left ", send.channel.as_str(), " to the backend"]);
+                            let mut d = decision(
+                                at,
+                                &journey.id,
+                                Some(step.id.clone()),
+                                Action::Defer,
+                                vec![Reason::Delegated],
+                                message,
+                            );
+                            d.channel = Some(send.channel);
+                            d.content = Some(send.content.clone());
+                            out.push(d);
+                        }
                         return;
                     }
                     pending.push(Pending { run: index, journey: journey_index, step: step_index });

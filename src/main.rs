@@ -230,7 +230,7 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let options = EngineOptions { trace_skips: args.trace_skips };
+    let options = EngineOptions { trace_skips: args.trace_skips, ..EngineOptions::default() };
     let mut simulator = Simulator::new(Engine::with_options(bundle, options));
     let (decisions, errors) = simulator.replay(&text, until);
     let mut out = std::io::stdout().lock();

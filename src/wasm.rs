@@ -287,6 +287,20 @@ impl WasmEngine {
         self.engine.set_options(EngineOptions { trace_skips: on, ..self.engine.options() });
     }
 
+    /// Whether email / SMS / push / ads sends are left to the backend (`defer` with reason
+    /// `delegated`; the backend decides and delivers them after the next sync). The JS
+    /// layer turns it on when an `endpoint` is configured.
+    #[wasm_bindgen(getter, js_name = delegateOffsite)]
+    pub fn delegate_offsite(&self) -> bool {
+        self.engine.options().delegate_offsite
+    }
+
+    /// Turns delegation of off-site sends on or off (see the getter).
+    #[wasm_bindgen(setter, js_name = delegateOffsite)]
+    pub fn set_delegate_offsite(&mut self, on: bool) {
+        self.engine.set_options(EngineOptions { delegate_offsite: on, ..self.engine.options() });
+    }
+
     /// Ids of the bundle's journeys.
     pub fn journeys(&self) -> Vec<String> {
         self.engine.bundle().journeys.iter().map(|j| j.id.clone()).collect()

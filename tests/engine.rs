@@ -89,7 +89,7 @@ fn schedule_window_and_audience_gate_entry() {
     gold.set_trait("tier", Value::from("gold"), Timestamp(T0)).unwrap();
     let before = ingest(&engine, &mut gold, "page_view", T0 - 9 * 3_600_000, json!({}));
     assert!(before.is_empty(), "entry skips are reported only when traced: {before:?}");
-    engine.set_options(EngineOptions { trace_skips: true });
+    engine.set_options(EngineOptions { trace_skips: true, ..EngineOptions::default() });
     let before = ingest(&engine, &mut gold, "page_view", T0 - 10 * 3_600_000, json!({}));
     assert!(before.iter().any(|d| d.action == Action::Suppress && d.reasons == vec![Reason::OutsideSchedule]));
     engine.set_options(EngineOptions::default());
@@ -134,7 +134,7 @@ fn merged_copies_keep_one_run_per_journey() {
 #[test]
 fn journeys_removed_from_the_bundle_end_their_runs() {
     let waiting = json!([{ "id": "old", "entry": { "event": "view_cart" },
-        "steps": [ { "id": "wait", "type": "delay", "duration": "1h" }, { "id": "done", "type": "exit" } ] }]);
+        "steps": [ { "id": "wait", "type": "delay", "duration": "10m" }, { "id": "done", "type": "exit" } ] }]);
     let mut s = ShopperState::new("x");
     ingest(&engine(waiting, json!({})), &mut s, "view_cart", T0, json!({}));
     let other = json!([{ "id": "new", "entry": { "event": "search" }, "steps": [ { "id": "done", "type": "exit" } ] }]);
@@ -211,4 +211,37 @@ fn state_size_is_bounded_over_a_long_history() {
         "state after 20000 events: {} bytes postcard (max seen {largest}), {json_len} bytes JSON",
         s.encode().len()
     );
+}
+
+#[test]
+fn delegating_engines_leave_offsite_sends_to_the_backend() {
+    let journeys = json!([{ "id": "cart", "entry": { "event": "add_to_cart" },
+        "steps": [
+            { "id": "wait", "type": "delay", "duration": "10m" },
+            { "id": "reminder", "type": "send", "channel": "email", "content": "cart-reminder" },
+            { "id": "done", "type": "exit" } ] }]);
+    let mut browser = engine(journeys.clone(), json!({}));
+    browser.set_options(EngineOptions { delegate_offsite: true, ..browser.options() });
+    let backend = engine(journeys, json!({}));
+
+    let mut state = ShopperState::new("s1");
+    state.set_consent(Channel::Email, true, Timestamp(T0));
+    state.set_trait("email", Value::from("s1@example.com"), Timestamp(T0)).unwrap();
+    ingest(&browser, &mut state, "add_to_cart", T0, json!({}));
+    // The browser's timer fires while the shopper browses: the email is parked for the
+    // backend and reported once.
+    let due = T0 + 10 * MIN;
+    let decided = browser.tick(&mut state, Timestamp(due));
+    assert!(sends(&decided).is_empty(), "{decided:?}");
+    let parked: Vec<_> = decided.iter().filter(|d| d.action == Action::Defer).collect();
+    assert_eq!(parked.len(), 1, "{decided:?}");
+    assert_eq!((parked[0].reasons.as_slice(), parked[0].channel), (&[Reason::Delegated][..], Some(Channel::Email)));
+    assert_eq!(browser.next_wakeup(&state), None, "the parked run is not the browser's timer");
+    assert!(browser.tick(&mut state, Timestamp(due + 5 * MIN)).is_empty());
+
+    // The backend sees the run due and decides the email itself.
+    assert_eq!(backend.next_wakeup(&state), Some(Timestamp(due)));
+    let mut synced = ShopperState::decode(&state.encode()).unwrap();
+    let sent = backend.tick(&mut synced, Timestamp(due + 6 * MIN));
+    assert_eq!(sends(&sent), vec!["cart-reminder"], "{sent:?}");
 }

@@ -60,7 +60,8 @@ fn matches(pattern: &Json, record: &Json) -> bool {
 fn run_case(file: &Path) -> usize {
     let text = std::fs::read_to_string(file).expect("readable case");
     let case: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let options = EngineOptions { trace_skips: case["trace_skips"].as_bool().unwrap_or(false) };
+    let options =
+        EngineOptions { trace_skips: case["trace_skips"].as_bool().unwrap_or(false), ..EngineOptions::default() };
     let mut sim = Simulator::new(Engine::with_options(load_bundle(&case, file), options));
     let mut checks = 0;
     for (index, step) in case["steps"].as_array().expect("steps").iter().enumerate() {

@@ -37,3 +37,9 @@ async fn pg_two_replicas_deliver_exactly_once() {
     let Some(db) = support::postgres("replicas").await else { return };
     scenarios::two_replicas_deliver_exactly_once(db, 200).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_browser_delegated_email_is_delivered_by_the_backend() {
+    let Some(db) = support::postgres("delegated").await else { return };
+    scenarios::browser_delegated_email_is_delivered_by_the_backend(db).await;
+}

@@ -25,3 +25,8 @@ async fn purchase_cancels_followups() {
 async fn sms_opt_out_falls_back_to_email() {
     scenarios::sms_opt_out_falls_back_to_email(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_delegated_email_is_delivered_by_the_backend() {
+    scenarios::browser_delegated_email_is_delivered_by_the_backend(support::sqlite()).await;
+}

@@ -111,6 +111,39 @@ test("entry skips (re-entry lock) are reported only with debug: true", async () 
   assert.equal(debug.skips[0].step, null);
 });
 
+test("with an endpoint, email sends are left to the backend (defer, delegated); offsiteSends: local decides them here", async () => {
+  const cart = {
+    id: "cart_email",
+    entry: { event: "add_to_cart" },
+    steps: [
+      { id: "reminder", type: "send", channel: "email", content: "cart-reminder" },
+      { id: "done", type: "exit" },
+    ],
+  };
+  const run = async (extra) => {
+    // An endpoint nobody listens on: nothing here waits for the network.
+    const { wm } = await load({ bundle: { journeys: [cart] }, fetch: async () => new Response(null, { status: 503 }), ...extra });
+    wm.consent({ email: true });
+    wm.setTraits({ email: "ana@example.com" });
+    const out = wm.track("add_to_cart", { items: [{ item_id: "a", price: 10 }] });
+    const delegated = wm._engine.delegateOffsite;
+    const next = wm.nextWakeup();
+    wm.close();
+    return { out, delegated, next };
+  };
+  const backend = await run({ endpoint: "http://127.0.0.1:9" });
+  assert.equal(backend.delegated, true);
+  const parked = backend.out.filter((d) => d.journey === "cart_email" && d.action !== "enter");
+  assert.deepEqual(parked.map((d) => [d.action, d.reason, d.channel, d.content]), [["defer", "delegated", "email", "cart-reminder"]]);
+  assert.equal(backend.next, undefined, "the parked send is the backend's timer, not the page's");
+  const local = await run({ endpoint: "http://127.0.0.1:9", offsiteSends: "local" });
+  assert.equal(local.delegated, false);
+  assert.ok(local.out.some((d) => d.action === "send" && d.channel === "email" && d.content === "cart-reminder"), JSON.stringify(local.out));
+  const none = await run({});
+  assert.equal(none.delegated, false, "no backend: decided here");
+  await assert.rejects(load({ offsiteSends: "server" }), { code: "bad_option" });
+});
+
 test("properties and traits cross the boundary intact: many keys, nesting, unicode, JSON's undefined rules", async () => {
   const traits = { nested: { list: [1, "two", null, true, { deep: [[]] }], empty: {} }, "ключ": "café ☃", n: -0.5, skip: undefined };
   for (let i = 0; i < 20; i++) traits[`k${i}`] = i % 2 ? i : `v${i}`;

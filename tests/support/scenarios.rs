@@ -106,6 +106,50 @@ pub async fn onsite_offer_suppresses_reminder(db: TestDb) {
     server.shutdown().await;
 }
 
+/// A browser engine that leaves email to the backend (what the npm package does with an
+/// endpoint): the reminder its own timer reaches is parked, synced, then decided and
+/// delivered by the backend's scheduler — and a purchase synced first cancels it.
+pub async fn browser_delegated_email_is_delivered_by_the_backend(db: TestDb) {
+    let smtp = SmtpSink::start();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+    let delegating = |b: &mut Browser| {
+        let options = waymark::EngineOptions { delegate_offsite: true, ..b.engine.options() };
+        b.engine.set_options(options);
+    };
+
+    let mut a = Browser::new(&r, "shopper-a", "a@example.com").await;
+    delegating(&mut a);
+    let mut b = Browser::new(&r, "shopper-b", "b@example.com").await;
+    delegating(&mut b);
+    for shopper in [&mut a, &mut b] {
+        shopper.track("add_to_cart", at(0));
+        shopper.sync(&r).await;
+        // Still on the site an hour later: the browser's timer reaches the reminder.
+        let parked = shopper.engine.tick(&mut shopper.state, at(60));
+        assert!(
+            parked.iter().any(|d| d.action == Action::Defer && d.reasons == [waymark::Reason::Delegated]),
+            "{parked:?}"
+        );
+        assert!(!parked.iter().any(|d| d.action == Action::Send), "{parked:?}");
+        shopper.sync(&r).await;
+    }
+    // B buys before the backend gets to it.
+    b.track("purchase", waymark::Timestamp(at(60).0 + 20_000));
+    b.sync(&r).await;
+
+    clock.set(at(61));
+    server.scheduler.run_due().await.unwrap();
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert_eq!(smtp.recipients(), vec!["a@example.com".to_owned()]);
+    assert!(smtp.messages()[0]["data"].as_str().unwrap().contains("Subject: cart-reminder"));
+    server.shutdown().await;
+}
+
 fn event(id: &str, shopper: &str, name: &str, time: waymark::Timestamp) -> serde_json::Value {
     serde_json::json!({ "id": id, "anonymous_id": shopper, "name": name, "time": time.to_rfc3339(),
                         "properties": { "value": 80, "transaction_id": id } })
