@@ -236,6 +236,6 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), Reason::ALL.len());
-        assert_eq!(Reason::ALL.len(), Reason::StepBudget as usize + 1, "a reason added after StepBudget?");
+        assert_eq!(Reason::ALL.len(), Reason::Delegated as usize + 1, "a reason added after Delegated?");
     }
 }

@@ -72,6 +72,32 @@ pub fn to_string(n: f64) -> String {
     out
 }
 
+/// A small fixed-size text buffer: numbers formatted without allocating (64 bytes hold
+/// any `String(number)`).
+pub(crate) struct StackBuf {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl StackBuf {
+    pub(crate) fn new() -> StackBuf {
+        StackBuf { buf: [0; 64], len: 0 }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        self.buf.get(..self.len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+    }
+}
+
+impl fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 fn parse_validated(text: &str) -> f64 {
     crate::wasm::js_parse_float(text)
@@ -87,29 +113,7 @@ fn parse_validated(text: &str) -> f64 {
 mod native {
     use std::fmt::{self, Write};
 
-    /// A fixed buffer for the scientific form of one f64 (at most 24 bytes).
-    struct StackBuf {
-        buf: [u8; 32],
-        len: usize,
-    }
-
-    impl StackBuf {
-        fn new() -> StackBuf {
-            StackBuf { buf: [0; 32], len: 0 }
-        }
-        fn as_str(&self) -> &str {
-            self.buf.get(..self.len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
-        }
-    }
-
-    impl Write for StackBuf {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let end = self.len + s.len();
-            self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
-        }
-    }
+    use super::StackBuf;
 
     fn zeros(out: &mut dyn Write, count: i32) -> fmt::Result {
         for _ in 0..count {

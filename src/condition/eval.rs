@@ -99,7 +99,7 @@ impl Eval<'_, '_> {
             Op::Regex(re) => match actual {
                 Value::String(s) => re.is_match(s),
                 Value::Number(_) | Value::Bool(_) => {
-                    let mut buf = StackBuf::new();
+                    let mut buf = crate::jsnum::StackBuf::new();
                     write_js_string(&mut buf, actual, 0).is_ok() && re.is_match(buf.as_str())
                 }
                 _ => false,
@@ -301,31 +301,6 @@ impl<I: Iterator<Item = char>> fmt::Write for CharEq<I> {
     }
 }
 
-/// A small fixed-size text buffer (for number formatting without allocating).
-struct StackBuf {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl StackBuf {
-    fn new() -> StackBuf {
-        StackBuf { buf: [0; 64], len: 0 }
-    }
-    fn as_str(&self) -> &str {
-        self.buf.get(..self.len).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
-    }
-}
-
-impl fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
 /// JavaScript `String(v)`.
 fn write_js_string(out: &mut dyn fmt::Write, v: &Value, depth: usize) -> fmt::Result {
     match v {
@@ -476,7 +451,7 @@ fn js_compare(a: &Prim<'_>, b: &Prim<'_>, b_num: Option<f64>) -> Option<Ordering
 /// GrowthBook's `paddedVersionString`: numeric parts left-padded to 5, joined by `-`,
 /// with `~` appended to a plain `x.y.z` so that it sorts after its pre-releases.
 pub(super) fn padded_version(v: &Value) -> String {
-    let mut number = StackBuf::new();
+    let mut number = crate::jsnum::StackBuf::new();
     let raw: &str = match v {
         Value::Number(n) => {
             if write_js_number(&mut number, *n).is_err() {

@@ -18,6 +18,16 @@ async fn shopper_rows(server: &Server) -> i64 {
         .unwrap()
 }
 
+/// A server on `db` with a manual clock at t0, delivering email to a fresh SMTP sink.
+async fn server_with_smtp(db: &TestDb) -> (SmtpSink, Clock, Server) {
+    let smtp = SmtpSink::start();
+    let clock = Clock::manual(t0());
+    let mut st = settings(db);
+    st.delivery.smtp_url = Some(smtp.url());
+    let server = server_with(st, &clock).await;
+    (smtp, clock, server)
+}
+
 /// Anonymous, then login, then a second device logging in: one merged state, one row.
 pub async fn login_merges_states(db: TestDb) {
     let clock = Clock::manual(t0());
@@ -60,11 +70,7 @@ pub async fn login_merges_states(db: TestDb) {
 /// Abandoned cart: an on-site offer shown → no reminder email (decided suppressed, or
 /// suppressed at delivery when it was already queued); without an offer it goes out.
 pub async fn onsite_offer_suppresses_reminder(db: TestDb) {
-    let smtp = SmtpSink::start();
-    let clock = Clock::manual(t0());
-    let mut st = settings(&db);
-    st.delivery.smtp_url = Some(smtp.url());
-    let server = server_with(st, &clock).await;
+    let (smtp, clock, server) = server_with_smtp(&db).await;
     let r = server.router();
 
     // A: the offer is shown before the reminder is due.
@@ -110,11 +116,7 @@ pub async fn onsite_offer_suppresses_reminder(db: TestDb) {
 /// endpoint): the reminder its own timer reaches is parked, synced, then decided and
 /// delivered by the backend's scheduler — and a purchase synced first cancels it.
 pub async fn browser_delegated_email_is_delivered_by_the_backend(db: TestDb) {
-    let smtp = SmtpSink::start();
-    let clock = Clock::manual(t0());
-    let mut st = settings(&db);
-    st.delivery.smtp_url = Some(smtp.url());
-    let server = server_with(st, &clock).await;
+    let (smtp, clock, server) = server_with_smtp(&db).await;
     let r = server.router();
     let delegating = |b: &mut Browser| {
         let options = waymark::EngineOptions { delegate_offsite: true, ..b.engine.options() };
@@ -158,11 +160,7 @@ fn event(id: &str, shopper: &str, name: &str, time: waymark::Timestamp) -> serde
 /// A purchase cancels pending follow-ups (before they are decided, and at delivery when
 /// already queued); a refund ends the post-purchase journey; the 10-day review goes out.
 pub async fn purchase_cancels_followups(db: TestDb) {
-    let smtp = SmtpSink::start();
-    let clock = Clock::manual(t0());
-    let mut st = settings(&db);
-    st.delivery.smtp_url = Some(smtp.url());
-    let server = server_with(st, &clock).await;
+    let (smtp, clock, server) = server_with_smtp(&db).await;
     let r = server.router();
 
     let mut p = Browser::new(&r, "shopper-p", "p@example.com").await;
