@@ -311,6 +311,7 @@ async fn apply_batch(
     items: &[(&Identity, &Work)],
     now: Timestamp,
 ) -> StorageResult<BatchResult> {
+    let started = Instant::now();
     let tx = conn.begin().await?;
     let mut b = Batch {
         tx,
@@ -325,6 +326,7 @@ async fn apply_batch(
         decisions: Vec::new(),
     };
     b.prefetch(items).await?;
+    let read = started.elapsed();
     let mut pending = Vec::with_capacity(items.len());
     for (identity, work) in items {
         pending.push(b.apply(identity, work).await?);
@@ -332,7 +334,15 @@ async fn apply_batch(
     b.flush().await?;
     outbox::enqueue(&mut b.tx, &b.outbox, now).await?;
     b.tally.flush(&mut b.tx).await?;
+    let written = started.elapsed();
     b.tx.commit().await?;
+    tracing::debug!(
+        jobs = items.len(),
+        read_micros = read.as_micros() as u64,
+        write_micros = written.saturating_sub(read).as_micros() as u64,
+        commit_micros = started.elapsed().saturating_sub(written).as_micros() as u64,
+        "batch phases"
+    );
     let results = pending
         .into_iter()
         .map(|p| match p {
