@@ -131,7 +131,17 @@ impl Writer {
     /// Starts the writer task; it drains what is queued and stops when `shutdown` turns true.
     pub fn spawn(ctx: WriterContext, shutdown: watch::Receiver<bool>) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(ctx.batch_max.saturating_mul(8).max(64));
-        let handle = tokio::spawn(run(ctx, rx, shutdown));
+        let runtime = tokio::runtime::Handle::current();
+        let handle = if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // On a thread of its own: each time a statement returns, the writer resumes at
+            // once instead of queueing behind request tasks on the runtime's workers (it is
+            // woken from the database's thread, and such wake-ups wait in the runtime's
+            // global queue, which a busy worker checks only every few dozen tasks). Not on a
+            // current-thread runtime (tests): only its own thread drives its I/O.
+            tokio::task::spawn_blocking(move || runtime.block_on(run(ctx, rx, shutdown)))
+        } else {
+            tokio::spawn(run(ctx, rx, shutdown))
+        };
         (Writer { tx }, handle)
     }
 
