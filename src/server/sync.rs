@@ -132,12 +132,16 @@ impl Writer {
     pub fn spawn(ctx: WriterContext, shutdown: watch::Receiver<bool>) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(ctx.batch_max.saturating_mul(8).max(64));
         let runtime = tokio::runtime::Handle::current();
-        let handle = if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-            // On a thread of its own: each time a statement returns, the writer resumes at
-            // once instead of queueing behind request tasks on the runtime's workers (it is
-            // woken from the database's thread, and such wake-ups wait in the runtime's
-            // global queue, which a busy worker checks only every few dozen tasks). Not on a
-            // current-thread runtime (tests): only its own thread drives its I/O.
+        let own_thread =
+            !ctx.db.is_postgres() && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        let handle = if own_thread {
+            // SQLite: on a thread of its own. Each statement runs on the connection's own
+            // thread, which wakes the writer when it is done; a task woken from outside the
+            // runtime waits in its global queue, which a busy worker looks at only every few
+            // dozen tasks, so under load each of a batch's statements can wait behind
+            // request tasks. Here it resumes as soon as the OS runs the thread. (Postgres answers arrive through the
+            // runtime's own I/O driver: a task is the shorter path there. A current-thread
+            // runtime, as in tests, drives I/O on its own thread only.)
             tokio::task::spawn_blocking(move || runtime.block_on(run(ctx, rx, shutdown)))
         } else {
             tokio::spawn(run(ctx, rx, shutdown))
