@@ -8,8 +8,8 @@
 #   bench/load-sync.sh                 both databases
 #   SECONDS_PER_PHASE=10 CONCURRENCY=128 bench/load-sync.sh
 #
-# The summary also counts stalls of the load tool itself in the open-loop phase (its 1 ms
-# tick more than 5 ms late: client and server share a runtime on a shared machine); a
+# The summary also counts stalls of the runtime in the open-loop phase (a task waking every
+# 1 ms more than 5 ms late: client and server share a runtime on a shared machine); a
 # p99 far above p50 next to such stalls is the machine's doing, not the database's; the
 # worst lateness of a plain OS thread's 1 ms sleep tells a stalled process from a busy runtime.
 #

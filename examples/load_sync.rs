@@ -2,8 +2,8 @@
 //! in time). Starts the server in-process on a loopback port, then:
 //! 1. closed loop: `--concurrency` clients sync as fast as they can for `--seconds`;
 //! 2. open loop at half that throughput for `--seconds`: p50 / p99 latency, and how often
-//!    the load tool's own 1 ms tick fired more than 5 ms late (the runtime was starved:
-//!    a stall of the client and server alike, not of the database) and how late a plain
+//!    a task waking every 1 ms fired more than 5 ms late (the runtime was starved: a
+//!    stall of the client and server alike, not of the database) and how late a plain
 //!    OS thread's 1 ms sleep woke at worst (late too: the process or machine stalled);
 //! 3. the ceiling: a raw single-row upsert loop (one statement, autocommit) on the same
 //!    database for `--seconds`.
@@ -161,11 +161,29 @@ async fn main() {
     // so waiting for a slot is measured too (no coordinated omission).
     let in_flight = Arc::new(tokio::sync::Semaphore::new(4 * concurrency));
     let mut tick = tokio::time::interval(Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // How late the 1 ms tick fires: the runtime (shared by client and server) was not
-    // running this task meanwhile, so requests due then were neither sent nor served.
-    // Stalls here show up in p99 without being the database's doing.
-    let (mut stall_max, mut stalls) = (Duration::ZERO, 0u64);
+    // A task of its own on the runtime (shared by client and server) waking every 1 ms:
+    // how late it fires is how long ready tasks waited for a worker. Stalls here show up
+    // in p99 without being the database's doing.
+    let runtime_probe = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let (mut worst, mut stalls) = (Duration::ZERO, 0u64);
+                let mut every = tokio::time::interval(Duration::from_millis(1));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                while !stop.load(Ordering::Relaxed) {
+                    let late = every.tick().await.elapsed();
+                    worst = worst.max(late);
+                    if late > Duration::from_millis(5) {
+                        stalls += 1;
+                    }
+                }
+                (worst, stalls)
+            }
+        });
+        (stop, handle)
+    };
     // The same from a plain OS thread sleeping 1 ms at a time: when it was late too, the
     // whole process (or machine) stalled, not the runtime.
     let os_stall_us = Arc::new(AtomicU64::new(0));
@@ -185,11 +203,7 @@ async fn main() {
         (stop, handle)
     };
     while start.elapsed().as_secs_f64() < seconds {
-        let late = tick.tick().await.elapsed();
-        stall_max = stall_max.max(late);
-        if late > Duration::from_millis(5) {
-            stalls += 1;
-        }
+        tick.tick().await;
         let due = (start.elapsed().as_secs_f64() * rate) as u64;
         while issued < due {
             let s = issued as usize % people.len();
@@ -211,6 +225,8 @@ async fn main() {
     }
     os_probe.0.store(true, Ordering::Relaxed);
     os_probe.1.join().unwrap();
+    runtime_probe.0.store(true, Ordering::Relaxed);
+    let (stall_max, stalls) = runtime_probe.1.await.unwrap();
     for h in handles {
         h.await.unwrap();
     }
