@@ -1,7 +1,10 @@
 //! Load generator for `POST /v1/sync` (run by bench/load-sync.sh; loopback only, bounded
 //! in time). Starts the server in-process on a loopback port, then:
 //! 1. closed loop: `--concurrency` clients sync as fast as they can for `--seconds`;
-//! 2. open loop at half that throughput for `--seconds`: p50 / p99 latency;
+//! 2. open loop at half that throughput for `--seconds`: p50 / p99 latency, and how often
+//!    a task waking every 1 ms fired more than 5 ms late (the runtime was starved: a
+//!    stall of the client and server alike, not of the database) and how late a plain
+//!    OS thread's 1 ms sleep woke at worst (late too: the process or machine stalled);
 //! 3. the ceiling: a raw single-row upsert loop (one statement, autocommit) on the same
 //!    database for `--seconds`.
 //!
@@ -158,6 +161,47 @@ async fn main() {
     // so waiting for a slot is measured too (no coordinated omission).
     let in_flight = Arc::new(tokio::sync::Semaphore::new(4 * concurrency));
     let mut tick = tokio::time::interval(Duration::from_millis(1));
+    // A task of its own on the runtime (shared by client and server) waking every 1 ms:
+    // how late it fires is how long ready tasks waited for a worker. Stalls here show up
+    // in p99 without being the database's doing.
+    let runtime_probe = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let (mut worst, mut stalls) = (Duration::ZERO, 0u64);
+                let mut every = tokio::time::interval(Duration::from_millis(1));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                while !stop.load(Ordering::Relaxed) {
+                    let late = every.tick().await.elapsed();
+                    worst = worst.max(late);
+                    if late > Duration::from_millis(5) {
+                        stalls += 1;
+                    }
+                }
+                (worst, stalls)
+            }
+        });
+        (stop, handle)
+    };
+    // The same from a plain OS thread sleeping 1 ms at a time: when it was late too, the
+    // whole process (or machine) stalled, not the runtime.
+    let os_stall_us = Arc::new(AtomicU64::new(0));
+    let os_probe = {
+        let (stop, worst) = (Arc::new(AtomicBool::new(false)), os_stall_us.clone());
+        let handle = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let before = Instant::now();
+                    std::thread::sleep(Duration::from_millis(1));
+                    let late = before.elapsed().saturating_sub(Duration::from_millis(1));
+                    worst.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+                }
+            }
+        });
+        (stop, handle)
+    };
     while start.elapsed().as_secs_f64() < seconds {
         tick.tick().await;
         let due = (start.elapsed().as_secs_f64() * rate) as u64;
@@ -179,6 +223,10 @@ async fn main() {
             issued += 1;
         }
     }
+    os_probe.0.store(true, Ordering::Relaxed);
+    os_probe.1.join().unwrap();
+    runtime_probe.0.store(true, Ordering::Relaxed);
+    let (stall_max, stalls) = runtime_probe.1.await.unwrap();
     for h in handles {
         h.await.unwrap();
     }
@@ -216,6 +264,9 @@ async fn main() {
             "p50_ms": (percentile(&lat, 0.50) * 100.0).round() / 100.0,
             "p99_ms": (percentile(&lat, 0.99) * 100.0).round() / 100.0,
             "raw_upsert_per_s": raw_rate.round(),
+            "client_stall_max_ms": (stall_max.as_secs_f64() * 10_000.0).round() / 10.0,
+            "client_stalls_over_5ms": stalls,
+            "os_thread_stall_max_ms": (os_stall_us.load(Ordering::Relaxed) as f64 / 100.0).round() / 10.0,
         })
     );
     server.shutdown().await;

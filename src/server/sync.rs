@@ -131,7 +131,21 @@ impl Writer {
     /// Starts the writer task; it drains what is queued and stops when `shutdown` turns true.
     pub fn spawn(ctx: WriterContext, shutdown: watch::Receiver<bool>) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(ctx.batch_max.saturating_mul(8).max(64));
-        let handle = tokio::spawn(run(ctx, rx, shutdown));
+        let runtime = tokio::runtime::Handle::current();
+        let own_thread =
+            !ctx.db.is_postgres() && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        let handle = if own_thread {
+            // SQLite: on a thread of its own. Each statement runs on the connection's own
+            // thread, which wakes the writer when it is done; a task woken from outside the
+            // runtime waits in its global queue, which a busy worker looks at only every few
+            // dozen tasks, so under load each of a batch's statements can wait behind
+            // request tasks. Here it resumes as soon as the OS runs the thread. (Postgres answers arrive through the
+            // runtime's own I/O driver: a task is the shorter path there. A current-thread
+            // runtime, as in tests, drives I/O on its own thread only.)
+            tokio::task::spawn_blocking(move || runtime.block_on(run(ctx, rx, shutdown)))
+        } else {
+            tokio::spawn(run(ctx, rx, shutdown))
+        };
         (Writer { tx }, handle)
     }
 
@@ -311,6 +325,7 @@ async fn apply_batch(
     items: &[(&Identity, &Work)],
     now: Timestamp,
 ) -> StorageResult<BatchResult> {
+    let started = Instant::now();
     let tx = conn.begin().await?;
     let mut b = Batch {
         tx,
@@ -325,6 +340,7 @@ async fn apply_batch(
         decisions: Vec::new(),
     };
     b.prefetch(items).await?;
+    let read = started.elapsed();
     let mut pending = Vec::with_capacity(items.len());
     for (identity, work) in items {
         pending.push(b.apply(identity, work).await?);
@@ -332,7 +348,15 @@ async fn apply_batch(
     b.flush().await?;
     outbox::enqueue(&mut b.tx, &b.outbox, now).await?;
     b.tally.flush(&mut b.tx).await?;
+    let written = started.elapsed();
     b.tx.commit().await?;
+    tracing::debug!(
+        jobs = items.len(),
+        read_micros = read.as_micros() as u64,
+        write_micros = written.saturating_sub(read).as_micros() as u64,
+        commit_micros = started.elapsed().saturating_sub(written).as_micros() as u64,
+        "batch phases"
+    );
     let results = pending
         .into_iter()
         .map(|p| match p {
