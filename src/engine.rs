@@ -358,6 +358,21 @@ impl Engine {
         }
     }
 
+    /// An entry skip as a `suppress` decision, when skips are traced (the message is
+    /// built only then).
+    fn report_skip(
+        &self,
+        out: &mut Vec<Decision>,
+        now: Timestamp,
+        journey: &Journey,
+        reason: Reason,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.options.trace_skips {
+            out.push(decision(now, &journey.id, None, Action::Suppress, vec![reason], message()));
+        }
+    }
+
     fn try_enter(
         &self,
         state: &mut ShopperState,
@@ -373,17 +388,9 @@ impl Engine {
         }
         let schedule = &journey.schedule;
         if schedule.start.is_some_and(|s| now < s) || schedule.end.is_some_and(|e| now >= e) {
-            if !self.options.trace_skips {
-                return;
-            }
-            out.push(decision(
-                now,
-                &journey.id,
-                None,
-                Action::Suppress,
-                vec![Reason::OutsideSchedule],
-                concat(&[&journey.id, " is not running at this time"]),
-            ));
+            self.report_skip(out, now, journey, Reason::OutsideSchedule, || {
+                concat(&[&journey.id, " is not running at this time"])
+            });
             return;
         }
         if let Some(audience) = &journey.audience {
@@ -392,17 +399,9 @@ impl Engine {
             }
         }
         if let Some(reason) = check.block {
-            if !self.options.trace_skips {
-                return;
-            }
-            out.push(decision(
-                now,
-                &journey.id,
-                None,
-                Action::Suppress,
-                vec![reason],
-                concat(&["no re-entry into ", &journey.id, ": ", reason.code()]),
-            ));
+            self.report_skip(out, now, journey, reason, || {
+                concat(&["no re-entry into ", &journey.id, ": ", reason.code()])
+            });
             return;
         }
         let Some(start) = journey.steps.get(journey.start) else { return };
