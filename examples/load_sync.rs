@@ -1,10 +1,13 @@
 //! Load generator for `POST /v1/sync` (run by bench/load-sync.sh; loopback only, bounded
-//! in time). Starts the server in-process on a loopback port, then:
+//! in time). Starts the server in-process on a loopback port, on a tokio runtime of its
+//! own (as if in its own process: the client's tasks never queue in front of the
+//! server's; the two still share the machine's cores), then:
 //! 1. closed loop: `--concurrency` clients sync as fast as they can for `--seconds`;
 //! 2. open loop at half that throughput for `--seconds`: p50 / p99 latency, and how often
-//!    a task waking every 1 ms fired more than 5 ms late (the runtime was starved: a
-//!    stall of the client and server alike, not of the database) and how late a plain
-//!    OS thread's 1 ms sleep woke at worst (late too: the process or machine stalled);
+//!    a task on the client's runtime waking every 1 ms fired more than 5 ms late (the
+//!    client was starved: its latencies include the stall, the server's may not) and
+//!    how late a plain OS thread's 1 ms sleep woke at worst (late too: the process or
+//!    machine stalled);
 //! 3. the ceiling: a raw single-row upsert loop (one statement, autocommit) on the same
 //!    database for `--seconds`.
 //!
@@ -94,11 +97,25 @@ async fn main() {
         "normal" => Synchronous::Normal,
         _ => Synchronous::Full,
     };
-    let server = Server::start(settings, Clock::System).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/sync", listener.local_addr().unwrap());
-    let router = server.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // The server on a runtime of its own, as it would be in its own process: the client's
+    // tasks never queue in front of the server's (they still share the machine's cores).
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .unwrap();
+    let (server, url) = server_rt
+        .spawn(async move {
+            let server = Server::start(settings, Clock::System).await.unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/v1/sync", listener.local_addr().unwrap());
+            let router = server.router();
+            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            (server, url)
+        })
+        .await
+        .unwrap();
     let people = shoppers(n);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).build().unwrap();
 
@@ -234,18 +251,27 @@ async fn main() {
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
 
-    // 3. Raw single-row upsert loop on the same database: the ceiling.
+    // 3. Raw single-row upsert loop on the same database (on the server's runtime, where
+    // its connections live): the ceiling.
     let body = people[0].body.clone();
-    let mut tx_count = 0u64;
-    let start = Instant::now();
-    while start.elapsed().as_secs_f64() < seconds {
-        let mut tx = server.state.inner().db.begin().await.unwrap();
-        let key = format!("raw:{}", tx_count % 1000);
-        waymark::server::storage::raw_upsert(&mut tx, &key, &body, Timestamp(0)).await.unwrap();
-        tx.commit().await.unwrap();
-        tx_count += 1;
-    }
-    let raw_rate = tx_count as f64 / start.elapsed().as_secs_f64();
+    let raw_rate = {
+        let (db, body) = (server.state.inner().db.clone(), body.clone());
+        server_rt
+            .spawn(async move {
+                let mut tx_count = 0u64;
+                let start = Instant::now();
+                while start.elapsed().as_secs_f64() < seconds {
+                    let mut tx = db.begin().await.unwrap();
+                    let key = format!("raw:{}", tx_count % 1000);
+                    waymark::server::storage::raw_upsert(&mut tx, &key, &body, Timestamp(0)).await.unwrap();
+                    tx.commit().await.unwrap();
+                    tx_count += 1;
+                }
+                tx_count as f64 / start.elapsed().as_secs_f64()
+            })
+            .await
+            .unwrap()
+    };
 
     let kind = if db.starts_with("postgres") { "postgres" } else { "sqlite" };
     println!(
@@ -269,5 +295,6 @@ async fn main() {
             "os_thread_stall_max_ms": (os_stall_us.load(Ordering::Relaxed) as f64 / 100.0).round() / 10.0,
         })
     );
-    server.shutdown().await;
+    server_rt.spawn(async move { server.shutdown().await }).await.unwrap();
+    server_rt.shutdown_background();
 }
