@@ -24,6 +24,7 @@ use crate::journey::{Bundle, Channel};
 use crate::state::ShopperState;
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
+use crate::wire::{put_varint, put_zigzag};
 
 /// A JS `Error` with `message` and a stable `code` property.
 fn error(code: &str, message: &str) -> JsValue {
@@ -135,14 +136,6 @@ impl Strings {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 fn put_index(out: &mut Vec<u8>, index: usize) {
     put_varint(out, ((index as u64) << 1) | 1);
 }
@@ -160,10 +153,6 @@ fn put_str(out: &mut Vec<u8>, strings: &Strings, text: Option<&str>) {
             None => put_inline(out, t),
         },
     }
-}
-
-fn put_zigzag(out: &mut Vec<u8>, n: i64) {
-    put_varint(out, ((n << 1) ^ (n >> 63)) as u64);
 }
 
 fn pack(engine: &CoreEngine, strings: &Strings, state: &ShopperState, list: &[Decision], now: Timestamp) -> Vec<u8> {

@@ -1,6 +1,22 @@
-//! What a failed postcard decode means, in a few words per kind of failure: states,
-//! bundles and encoded properties report it. postcard's own messages are longer and
-//! printing them pulls its formatting code and texts into the wasm module.
+//! Small pieces of the binary formats shared by their writers: LEB128 varints (zigzag
+//! for signed numbers), as postcard writes them, used by the compiled-condition form and
+//! the packed decisions the wasm module returns; and what a failed postcard decode means,
+//! in a few words per kind of failure (postcard's own messages are longer, and printing
+//! them pulls its formatting code and texts into the wasm module).
+
+/// Appends `n` as an unsigned LEB128 varint (7 bits a byte, low first).
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Appends `n` zigzag-encoded (small magnitudes of either sign stay short).
+pub fn put_zigzag(out: &mut Vec<u8>, n: i64) {
+    put_varint(out, ((n << 1) ^ (n >> 63)) as u64);
+}
 
 /// A short description of a postcard decode failure, for error messages.
 pub fn problem(e: &postcard::Error) -> &'static str {

@@ -33,6 +33,7 @@ use super::regex::Regex;
 use super::{CmpOperand, Field, Node, Op, Operand, Rel, Test, TextKind, TYPE_NAMES};
 use crate::time::Duration;
 use crate::value::Value;
+use crate::wire::{put_varint, put_zigzag};
 
 /// Deepest nesting of nodes, tests and operators the decoder follows. A compiled
 /// condition uses at most two levels per JSON level, and JSON nests at most
@@ -87,16 +88,8 @@ impl DecodeError {
 // Writing
 // ---------------------------------------------------------------------------------------
 
-fn put_uint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 fn put_len(out: &mut Vec<u8>, n: usize) {
-    put_uint(out, n as u64);
+    put_varint(out, n as u64);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -116,7 +109,7 @@ fn put_value(out: &mut Vec<u8>, v: &Value) -> Result<(), DecodeError> {
 }
 
 fn put_duration(out: &mut Vec<u8>, d: Duration) {
-    put_uint(out, ((d.0 << 1) ^ (d.0 >> 63)) as u64);
+    put_zigzag(out, d.0);
 }
 
 fn put_operand(out: &mut Vec<u8>, o: &Operand) -> Result<(), DecodeError> {
