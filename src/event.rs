@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 use crate::value::{Map, Value, MAX_VALUE_DEPTH};
+use crate::wire::{Reader, WireError};
 
 /// One thing a shopper did, at a time, with properties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,110 +218,19 @@ pub fn decode_properties(bytes: &[u8]) -> Result<Map, PropertiesError> {
     if bytes.is_empty() {
         return Ok(Map::new());
     }
-    let mut reader = Reader { bytes, pos: 0 };
-    let map = reader.object(1)?;
-    if reader.pos != bytes.len() {
+    let mut reader = Reader::new(bytes);
+    let map = crate::value::decode_object(&mut reader, 1).map_err(|e| match e {
+        WireError::End => PropertiesError::Truncated,
+        WireError::BadNumber => PropertiesError::BadVarint,
+        WireError::BadTag(tag) => PropertiesError::BadTag(tag),
+        WireError::BadFlag => PropertiesError::BadBool,
+        WireError::BadText => PropertiesError::BadUtf8,
+        WireError::TooDeep | WireError::Invalid => PropertiesError::TooDeep,
+    })?;
+    if !reader.is_empty() {
         return Err(PropertiesError::Trailing);
     }
     Ok(map)
-}
-
-/// A cursor over postcard bytes of [`Value`]s.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn byte(&mut self) -> Result<u8, PropertiesError> {
-        let b = *self.bytes.get(self.pos).ok_or(PropertiesError::Truncated)?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn varint(&mut self) -> Result<u64, PropertiesError> {
-        // Tags, lengths and counts: nearly always one byte.
-        let first = self.byte()?;
-        if first < 0x80 {
-            return Ok(u64::from(first));
-        }
-        let mut n = u64::from(first & 0x7f);
-        let mut shift = 7;
-        while shift < 64 {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Ok(n);
-            }
-            shift += 7;
-        }
-        Err(PropertiesError::BadVarint)
-    }
-
-    /// A length or count; more than the bytes left cannot be right (each item takes one).
-    fn len(&mut self) -> Result<usize, PropertiesError> {
-        let n = self.varint()?;
-        let left = self.bytes.len().saturating_sub(self.pos);
-        usize::try_from(n).ok().filter(|n| *n <= left).ok_or(PropertiesError::Truncated)
-    }
-
-    fn take(&mut self, len: usize) -> Result<&[u8], PropertiesError> {
-        let end = self.pos.checked_add(len).ok_or(PropertiesError::Truncated)?;
-        let out = self.bytes.get(self.pos..end).ok_or(PropertiesError::Truncated)?;
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn string(&mut self) -> Result<String, PropertiesError> {
-        let len = self.len()?;
-        let bytes = self.take(len)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| PropertiesError::BadUtf8)
-    }
-
-    /// The entries of a map whose values are at nesting `depth`.
-    fn object(&mut self, depth: usize) -> Result<Map, PropertiesError> {
-        let count = self.len()?;
-        let mut map = Map::new();
-        for _ in 0..count {
-            let key = self.string()?;
-            let value = self.value(depth)?;
-            // Keys usually arrive sorted (encode.js and postcard write them so): append.
-            if let Some((key, value)) = map.try_append(key, value) {
-                map.insert(key, value);
-            }
-        }
-        Ok(map)
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Value, PropertiesError> {
-        if depth > MAX_VALUE_DEPTH {
-            return Err(PropertiesError::TooDeep);
-        }
-        Ok(match self.varint()? {
-            0 => Value::Null,
-            1 => match self.byte()? {
-                0 => Value::Bool(false),
-                1 => Value::Bool(true),
-                _ => return Err(PropertiesError::BadBool),
-            },
-            2 => {
-                let mut raw = [0u8; 8];
-                raw.copy_from_slice(self.take(8)?);
-                Value::Number(f64::from_le_bytes(raw))
-            }
-            3 => Value::String(self.string()?),
-            4 => {
-                let count = self.len()?;
-                let mut items = Vec::with_capacity(count.min(64));
-                for _ in 0..count {
-                    items.push(self.value(depth + 1)?);
-                }
-                Value::Array(items)
-            }
-            5 => Value::Object(self.object(depth + 1)?),
-            tag => return Err(PropertiesError::BadTag(tag)),
-        })
-    }
 }
 
 /// One entry of a GA4 `items[]` array.

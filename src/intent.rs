@@ -1073,9 +1073,57 @@ fn items_quantity(event: &Event) -> Option<u16> {
 
 /// Total-order key of a state's content for merge tie-breaks.
 fn content_key(s: &Signals) -> Vec<u8> {
-    // Encoding a plain struct into a Vec cannot fail; the Debug text is a deterministic
-    // fallback should it ever do so.
-    postcard::to_allocvec(s).unwrap_or_else(|_| format!("{s:?}").into_bytes())
+    crate::wire::to_vec(s)
+}
+
+// Binary form (crate::wire): fields in declaration order.
+crate::wire_struct!(IntentModel { bias, weights, warm, hot, hysteresis, half_life, cart_half_life, return_half_life });
+crate::wire_unit_enum!(Tier { Cold, Warm, Hot });
+crate::wire_struct!(ItemSlot { item, views });
+crate::wire_struct!(CategorySlot { category, distinct, items });
+crate::wire_struct!(Signals {
+    tier,
+    tier_stale,
+    session_start,
+    last_event,
+    sessions,
+    prior_visits,
+    context,
+    product_views,
+    product_views_decayed,
+    page_views,
+    page_views_decayed,
+    engagement_ms,
+    engagement_ms_decayed,
+    categories,
+    cart_adds,
+    cart_removes,
+    cart_views,
+    cart_items,
+    cart_value,
+    checkout_started,
+    payment_info,
+    purchases,
+    searches,
+    searches_without_click,
+    pending_search,
+    wishlist_adds,
+    channel_switches,
+    signed_in
+});
+
+/// Four raw little-endian bytes.
+impl crate::wire::Encode for Hash32 {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_le_bytes());
+    }
+}
+impl crate::wire::Decode for Hash32 {
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
+        let mut raw = [0u8; 4];
+        raw.copy_from_slice(r.take(4)?);
+        Ok(Hash32(u32::from_le_bytes(raw)))
+    }
 }
 
 #[cfg(test)]

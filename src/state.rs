@@ -8,6 +8,8 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::{self, Encode, Reader};
+
 use crate::intent::Signals;
 use crate::journey::Channel;
 use crate::time::Timestamp;
@@ -269,13 +271,9 @@ impl ShopperState {
 
     /// Encodes: version byte + postcard.
     pub fn encode(&self) -> Vec<u8> {
-        let out = vec![STATE_VERSION];
-        // INVARIANT: every field serializes (no maps with non-string keys in JSON-only
-        // shapes, no deserialize_any); postcard into a Vec cannot fail otherwise.
-        match postcard::to_extend(self, out) {
-            Ok(bytes) => bytes,
-            Err(_) => vec![STATE_VERSION],
-        }
+        let mut out = vec![STATE_VERSION];
+        Encode::encode(self, &mut out);
+        out
     }
 
     /// Decodes bytes from `encode`, rejecting unknown versions and corrupt input.
@@ -287,10 +285,11 @@ impl ShopperState {
         if *version != STATE_VERSION {
             return Err(StateError::UnsupportedVersion { found: *version });
         }
-        let (mut state, rest): (ShopperState, &[u8]) = postcard::take_from_bytes(body)
-            .map_err(|e| StateError::Corrupt { len: bytes.len(), detail: crate::wire::problem(&e).to_owned() })?;
-        if !rest.is_empty() {
-            return Err(StateError::Corrupt { len: bytes.len(), detail: format!("{} trailing bytes", rest.len()) });
+        let mut r = Reader::new(body);
+        let mut state: ShopperState =
+            r.read().map_err(|e| StateError::Corrupt { len: bytes.len(), detail: e.problem().to_owned() })?;
+        if !r.is_empty() {
+            return Err(StateError::Corrupt { len: bytes.len(), detail: format!("{} trailing bytes", r.remaining()) });
         }
         state.normalize();
         Ok(state)
@@ -500,7 +499,7 @@ fn run_rank(a: &Run, b: &Run) -> Ordering {
     a.seq
         .cmp(&b.seq)
         .then_with(|| (!a.is_active()).cmp(&!b.is_active()))
-        .then_with(|| postcard::to_allocvec(a).ok().cmp(&postcard::to_allocvec(b).ok()))
+        .then_with(|| wire::to_vec(a).cmp(&wire::to_vec(b)))
 }
 
 /// Orders two copies of the same grant so the revoked (earliest revocation) sorts first.
@@ -517,16 +516,16 @@ fn incentive_rank(a: &IncentiveGrant, b: &IncentiveGrant) -> Ordering {
     by_revocation
         .then(a.expires_at.cmp(&b.expires_at).reverse())
         .then(a.priority.cmp(&b.priority).reverse())
-        .then_with(|| postcard::to_allocvec(a).ok().cmp(&postcard::to_allocvec(b).ok()))
+        .then_with(|| wire::to_vec(a).cmp(&wire::to_vec(b)))
 }
 
 /// Latest stamp wins; equal stamps pick by encoded value so the choice is symmetric.
-fn lww<T: Serialize>(a: Stamped<T>, b: Stamped<T>) -> Stamped<T> {
+fn lww<T: Encode>(a: Stamped<T>, b: Stamped<T>) -> Stamped<T> {
     match a.at.cmp(&b.at) {
         Ordering::Greater => a,
         Ordering::Less => b,
         Ordering::Equal => {
-            if postcard::to_allocvec(&a.value).ok() >= postcard::to_allocvec(&b.value).ok() {
+            if wire::to_vec(&a.value) >= wire::to_vec(&b.value) {
                 a
             } else {
                 b
@@ -541,5 +540,43 @@ fn lww_consent(a: Stamped<bool>, b: Stamped<bool>) -> Stamped<bool> {
         Ordering::Greater => a,
         Ordering::Less => b,
         Ordering::Equal => Stamped { at: a.at, value: a.value && b.value },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Binary form (crate::wire): fields in declaration order, enums by variant index
+// ---------------------------------------------------------------------------------------
+
+crate::wire_struct!(Stamped<T> { at, value });
+crate::wire_unit_enum!(Outcome { Completed, Converted, ExitRule, Holdout, Superseded, Removed, Aborted });
+crate::wire_struct!(Run { journey, entered_at, seq, status, entry, bucket, variant });
+crate::wire_struct!(Contact { at, channel, journey, session });
+crate::wire_struct!(IncentiveGrant { group, id, journey, priority, granted_at, expires_at, revoked_at });
+crate::wire_struct!(ShopperState { ids, customer_id, runs, contacts, incentives, signals, consent, traits });
+
+impl Encode for RunStatus {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            RunStatus::Active { step, since, wake_at } => {
+                out.push(0);
+                step.encode(out);
+                since.encode(out);
+                wake_at.encode(out);
+            }
+            RunStatus::Done { at, outcome } => {
+                out.push(1);
+                at.encode(out);
+                outcome.encode(out);
+            }
+        }
+    }
+}
+impl wire::Decode for RunStatus {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, wire::WireError> {
+        match r.tag()? {
+            0 => Ok(RunStatus::Active { step: r.read()?, since: r.read()?, wake_at: r.read()? }),
+            1 => Ok(RunStatus::Done { at: r.read()?, outcome: r.read()? }),
+            tag => Err(wire::WireError::BadTag(tag.into())),
+        }
     }
 }

@@ -325,6 +325,29 @@ impl Zone {
     }
 }
 
+// Binary form (crate::wire).
+impl crate::wire::Encode for Timestamp {
+    fn encode(&self, out: &mut Vec<u8>) {
+        crate::wire::put_zigzag(out, self.0);
+    }
+}
+impl crate::wire::Decode for Timestamp {
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
+        r.int().map(Timestamp)
+    }
+}
+impl crate::wire::Encode for Duration {
+    fn encode(&self, out: &mut Vec<u8>) {
+        crate::wire::put_zigzag(out, self.0);
+    }
+}
+impl crate::wire::Decode for Duration {
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
+        r.int().map(Duration)
+    }
+}
+crate::wire_struct!(Zone { name, initial_offset, transitions });
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use crate::map::SortedMap;
+use crate::wire::{Decode, Encode, Reader, WireError};
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -351,6 +352,83 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Binary form (crate::wire): the tagged enum postcard writes for `Value`
+// ---------------------------------------------------------------------------------------
+
+impl Encode for Value {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.push(0),
+            Value::Bool(b) => {
+                out.push(1);
+                b.encode(out);
+            }
+            Value::Number(n) => {
+                out.push(2);
+                n.encode(out);
+            }
+            Value::String(s) => {
+                out.push(3);
+                s.encode(out);
+            }
+            Value::Array(items) => {
+                out.push(4);
+                items.encode(out);
+            }
+            Value::Object(map) => {
+                out.push(5);
+                map.encode(out);
+            }
+        }
+    }
+}
+
+/// A value nested at most [`MAX_VALUE_DEPTH`] levels deep.
+impl Decode for Value {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        decode_value(r, 1)
+    }
+}
+
+/// The entries of an object whose values are at nesting `depth` (1 = top level).
+pub fn decode_object(r: &mut Reader<'_>, depth: usize) -> Result<Map, WireError> {
+    let count = r.len()?;
+    let mut map = Map::new();
+    for _ in 0..count {
+        let key = r.read()?;
+        let value = decode_value(r, depth)?;
+        // Keys usually arrive sorted (encode.js and the encoder write them so): append.
+        if let Some((key, value)) = map.try_append(key, value) {
+            map.insert(key, value);
+        }
+    }
+    Ok(map)
+}
+
+/// A value at nesting `depth` (1 = top level); deeper than [`MAX_VALUE_DEPTH`] is an error.
+pub fn decode_value(r: &mut Reader<'_>, depth: usize) -> Result<Value, WireError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(WireError::TooDeep);
+    }
+    Ok(match r.uint()? {
+        0 => Value::Null,
+        1 => Value::Bool(r.flag()?),
+        2 => Value::Number(r.read()?),
+        3 => Value::String(r.read()?),
+        4 => {
+            let count = r.len()?;
+            let mut items = Vec::with_capacity(count.min(16));
+            for _ in 0..count {
+                items.push(decode_value(r, depth + 1)?);
+            }
+            Value::Array(items)
+        }
+        5 => Value::Object(decode_object(r, depth + 1)?),
+        tag => return Err(WireError::BadTag(tag)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,8 +441,8 @@ mod tests {
             bytes.extend_from_slice(&[4, 1]);
         }
         bytes.push(0);
-        assert!(postcard::from_bytes::<Value>(&bytes).is_err());
-        let shallow: Value = postcard::from_bytes(&[4, 1, 4, 1, 0]).unwrap();
+        assert_eq!(Reader::new(&bytes).read::<Value>(), Err(WireError::TooDeep));
+        let shallow: Value = Reader::new(&[4, 1, 4, 1, 0]).read().unwrap();
         assert_eq!(shallow, Value::Array(vec![Value::Array(vec![Value::Null])]));
         let json = "[".repeat(100) + &"]".repeat(100);
         assert!(serde_json::from_str::<Value>(&json).is_err());
@@ -375,8 +453,9 @@ mod tests {
         let v: Value = serde_json::from_str(r#"{"a":[1,2.5,"x",null,true],"b":{"c":"d"}}"#).unwrap();
         assert_eq!(v.get_path(&["b", "c"]), Some(&Value::from("d")));
         assert_eq!(v.get_path(&["a", "1"]), Some(&Value::Number(2.5)));
-        let bytes = postcard::to_allocvec(&v).unwrap();
-        let back: Value = postcard::from_bytes(&bytes).unwrap();
+        let bytes = crate::wire::to_vec(&v);
+        assert_eq!(bytes, postcard::to_allocvec(&v).unwrap(), "the wire format is postcard's");
+        let back: Value = Reader::new(&bytes).read().unwrap();
         assert_eq!(back, v);
         assert_eq!(serde_json::to_string(&v).unwrap(), v.to_json());
     }

@@ -24,7 +24,7 @@ use crate::journey::{Bundle, Channel};
 use crate::state::ShopperState;
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
-use crate::wire::{put_varint, put_zigzag};
+use crate::wire::{put_varint, put_zigzag, Encode};
 
 /// A JS `Error` with `message` and a stable `code` property.
 fn error(code: &str, message: &str) -> JsValue {
@@ -469,13 +469,8 @@ impl WasmState {
             .collect();
         put_varint(&mut out, set.len() as u64);
         for (key, value) in set {
-            put_varint(&mut out, key.len() as u64);
-            out.extend_from_slice(key.as_bytes());
-            // Value's postcard encoding cannot fail into a Vec; an empty answer is a null.
-            match postcard::to_allocvec(value) {
-                Ok(bytes) => out.extend_from_slice(&bytes),
-                Err(_) => out.push(0),
-            }
+            key.encode(&mut out);
+            value.encode(&mut out);
         }
         out
     }

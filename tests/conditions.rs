@@ -53,6 +53,7 @@ fn run(condition: &Value, attributes: &Value, groups: Option<&Groups>, now: Time
             let back: Condition = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
             assert_eq!(back, c);
             assert_eq!(back.eval(attributes, &env), answer, "postcard round trip changed the answer");
+            assert_eq!(waymark::wire::to_vec(&c), bytes, "the wire codec writes what postcard writes");
             Ok(answer)
         }
         Err(e) => Err(format!("[{}] {e}", e.code())),

@@ -35,13 +35,24 @@ fn load_bundle(case: &Json, file: &Path) -> Bundle {
         source.policy = serde_json::from_value::<PolicySource>(policy.clone())
             .unwrap_or_else(|e| panic!("{}: policy: {e}", file.display()));
     }
-    compile_bundle(&source, &waymark::tzdb::Tzdb).unwrap_or_else(|errors| {
+    let bundle = compile_bundle(&source, &waymark::tzdb::Tzdb).unwrap_or_else(|errors| {
         panic!(
             "{}: bundle does not validate:\n{}",
             file.display(),
             errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
         )
-    })
+    });
+    // The binary bundle is the version byte + exactly what postcard writes, and reads back
+    // to the same bytes.
+    let bytes = bundle.to_bytes().expect("encodes");
+    assert_eq!(
+        bytes.get(1..),
+        Some(&postcard::to_allocvec(&bundle).expect("postcard encodes")[..]),
+        "{}",
+        file.display()
+    );
+    assert_eq!(Bundle::from_bytes(&bytes).expect("decodes").to_bytes().expect("encodes"), bytes);
+    bundle
 }
 
 /// A pattern matches a record when every field it names is equal; `reasons` in a

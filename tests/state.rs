@@ -138,6 +138,13 @@ proptest! {
     }
 
     #[test]
+    fn encoding_is_postcards(a in state()) {
+        let bytes = a.encode();
+        prop_assert_eq!(&bytes[1..], &postcard::to_allocvec(&a).expect("postcard encodes")[..]);
+        prop_assert_eq!(postcard::from_bytes::<ShopperState>(&bytes[1..]).expect("postcard decodes"), a);
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = ShopperState::decode(&bytes);
     }

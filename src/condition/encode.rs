@@ -12,13 +12,13 @@
 //!         | 6 negate fold path ($in… with $ref) | 7 negate str ($inGroup, $notInGroup)
 //!         | 8 test ($not) | 9 test ($size) | 10 test ($elemMatch on values)
 //!         | 11 node ($elemMatch on documents)   | 12 fold count test* ($all, $alli)
-//!         | 13 fold path ($all with $ref)       | 14 bytes (regex: a sparse DFA)
+//!         | 13 fold path ($all with $ref)       | 14 bytes (regex: a DFA table)
 //!         | 15 u8 ($type: index into the type names)
 //!         | 16 kind fold operand ($contains…)   | 17/18/19 duration ($within,
 //!           $olderThan, $anniversaryWithin)
 //! operand = 0 value | 1 path          cmp = 0 f64 | 1 str | 2 path
 //! path    = count str                 str = len utf8      bytes = len byte*
-//! value   = postcard `Value`          count, len = LEB128 u32
+//! value   = `Value` (crate::wire)     count, len = LEB128 u32
 //! duration, rel, kind, bool = LEB128 (duration zigzag i64; rel 0..5 = lt lte gt gte eq ne)
 //! ```
 //!
@@ -32,8 +32,7 @@ use super::eval::Prim;
 use super::regex::Regex;
 use super::{CmpOperand, Field, Node, Op, Operand, Rel, Test, TextKind, TYPE_NAMES};
 use crate::time::Duration;
-use crate::value::Value;
-use crate::wire::{put_varint, put_zigzag};
+use crate::wire::{put_varint, put_zigzag, Encode, Reader, WireError};
 
 /// Deepest nesting of nodes, tests and operators the decoder follows. A compiled
 /// condition uses at most two levels per JSON level, and JSON nests at most
@@ -93,19 +92,11 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+    s.encode(out);
 }
 
 fn put_path(out: &mut Vec<u8>, path: &[String]) {
-    put_len(out, path.len());
-    path.iter().for_each(|s| put_str(out, s));
-}
-
-fn put_value(out: &mut Vec<u8>, v: &Value) -> Result<(), DecodeError> {
-    let bytes = postcard::to_allocvec(v).map_err(|_| DecodeError::Encode)?;
-    out.extend_from_slice(&bytes);
-    Ok(())
+    path.encode(out);
 }
 
 fn put_duration(out: &mut Vec<u8>, d: Duration) {
@@ -116,7 +107,8 @@ fn put_operand(out: &mut Vec<u8>, o: &Operand) -> Result<(), DecodeError> {
     match o {
         Operand::Const(v) => {
             out.push(0);
-            put_value(out, v)
+            v.encode(out);
+            Ok(())
         }
         Operand::Ref(path) => {
             out.push(1);
@@ -165,7 +157,8 @@ fn write_test(out: &mut Vec<u8>, test: &Test) -> Result<(), DecodeError> {
     match test {
         Test::Literal(v) => {
             out.push(0);
-            put_value(out, v)
+            v.encode(out);
+            Ok(())
         }
         Test::Ref(path) => {
             out.push(1);
@@ -253,7 +246,7 @@ fn write_op(out: &mut Vec<u8>, op: &Op) -> Result<(), DecodeError> {
         }
         Op::Regex(re) => {
             out.push(14);
-            let dfa = re.to_bytes().ok_or(DecodeError::Encode)?;
+            let dfa = re.to_bytes();
             put_len(out, dfa.len());
             out.extend_from_slice(&dfa);
         }
@@ -288,221 +281,176 @@ fn write_op(out: &mut Vec<u8>, op: &Op) -> Result<(), DecodeError> {
 
 /// Reads a whole condition: one node and nothing after it.
 pub(super) fn read(bytes: &[u8]) -> Result<Node, DecodeError> {
-    let mut r = Reader { rest: bytes };
-    let node = r.node(0)?;
-    if r.rest.is_empty() {
+    let mut r = Reader::new(bytes);
+    let node = node(&mut r, 0)?;
+    if r.is_empty() {
         Ok(node)
     } else {
         Err(DecodeError::Trailing)
     }
 }
 
-struct Reader<'a> {
-    rest: &'a [u8],
+impl From<WireError> for DecodeError {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::End => DecodeError::Truncated,
+            WireError::BadTag(tag) => DecodeError::BadTag { tag },
+            WireError::BadFlag => DecodeError::BadTag { tag: 0 },
+            WireError::TooDeep => DecodeError::TooDeep,
+            WireError::BadNumber | WireError::BadText | WireError::Invalid => DecodeError::Malformed,
+        }
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, DecodeError> {
-        let (&b, rest) = self.rest.split_first().ok_or(DecodeError::Truncated)?;
-        self.rest = rest;
-        Ok(b)
-    }
+fn bad_tag(tag: impl Into<u64>) -> DecodeError {
+    DecodeError::BadTag { tag: tag.into() }
+}
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let (head, rest) = self.rest.split_at_checked(n).ok_or(DecodeError::Truncated)?;
-        self.rest = rest;
-        Ok(head)
+fn flag(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
+    match r.byte()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        tag => Err(bad_tag(tag)),
     }
+}
 
-    fn uint(&mut self) -> Result<u64, DecodeError> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
+fn rel(r: &mut Reader<'_>) -> Result<Rel, DecodeError> {
+    Ok(match r.byte()? {
+        0 => Rel::Lt,
+        1 => Rel::Lte,
+        2 => Rel::Gt,
+        3 => Rel::Gte,
+        4 => Rel::Eq,
+        5 => Rel::Ne,
+        tag => return Err(bad_tag(tag)),
+    })
+}
+
+fn operand(r: &mut Reader<'_>) -> Result<Operand, DecodeError> {
+    match r.byte()? {
+        0 => Ok(Operand::Const(r.read()?)),
+        1 => Ok(Operand::Ref(r.read()?)),
+        tag => Err(bad_tag(tag)),
+    }
+}
+
+/// `count` items read by `item`.
+fn many<T>(
+    r: &mut Reader<'_>,
+    depth: usize,
+    item: fn(&mut Reader<'_>, usize) -> Result<T, DecodeError>,
+) -> Result<Vec<T>, DecodeError> {
+    let n = r.len()?;
+    let mut items = Vec::with_capacity(n.min(16));
+    for _ in 0..n {
+        items.push(item(r, depth)?);
+    }
+    Ok(items)
+}
+
+fn nested(depth: usize) -> Result<usize, DecodeError> {
+    if depth >= MAX_DECODE_DEPTH {
+        return Err(DecodeError::TooDeep);
+    }
+    Ok(depth + 1)
+}
+
+fn node(r: &mut Reader<'_>, depth: usize) -> Result<Node, DecodeError> {
+    let depth = nested(depth)?;
+    Ok(match r.byte()? {
+        0 => Node::All(many(r, depth, node)?),
+        1 => Node::Any(many(r, depth, node)?),
+        2 => Node::Nor(many(r, depth, node)?),
+        3 => Node::Not(Box::new(node(r, depth)?)),
+        4 => {
+            let path = r.read()?;
+            Node::Field(Box::new(Field { path, test: test(r, depth)? }))
         }
-        Err(DecodeError::Malformed)
-    }
+        tag => return Err(bad_tag(tag)),
+    })
+}
 
-    /// A count or length; never more than the bytes left (each item takes at least one).
-    fn len(&mut self) -> Result<usize, DecodeError> {
-        let n = usize::try_from(self.uint()?).map_err(|_| DecodeError::Truncated)?;
-        if n > self.rest.len() {
-            return Err(DecodeError::Truncated);
+fn test(r: &mut Reader<'_>, depth: usize) -> Result<Test, DecodeError> {
+    let depth = nested(depth)?;
+    Ok(match r.byte()? {
+        0 => Test::Literal(r.read()?),
+        1 => Test::Ref(r.read()?),
+        2 => Test::Ops(many(r, depth, op)?),
+        tag => return Err(bad_tag(tag)),
+    })
+}
+
+fn op(r: &mut Reader<'_>, depth: usize) -> Result<Op, DecodeError> {
+    Ok(match r.byte()? {
+        0 => Op::Eq(operand(r)?),
+        1 => Op::Ne(operand(r)?),
+        2 => {
+            let rel = rel(r)?;
+            let operand = match r.byte()? {
+                0 => {
+                    let n: f64 = r.read()?;
+                    CmpOperand::Const { prim: Prim::Num(n), num: n }
+                }
+                1 => {
+                    let prim = Prim::Str(Cow::Owned(r.read()?));
+                    let num = prim.num();
+                    CmpOperand::Const { prim, num }
+                }
+                2 => CmpOperand::Ref(r.read()?),
+                tag => return Err(bad_tag(tag)),
+            };
+            Op::Cmp(rel, operand)
         }
-        Ok(n)
-    }
-
-    fn flag(&mut self) -> Result<bool, DecodeError> {
-        match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            tag => Err(DecodeError::BadTag { tag: tag.into() }),
+        3 => {
+            let rel = rel(r)?;
+            Op::Version(rel, r.read()?)
         }
-    }
-
-    fn string(&mut self) -> Result<String, DecodeError> {
-        let n = self.len()?;
-        let bytes = self.take(n)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| DecodeError::Malformed)
-    }
-
-    fn path(&mut self) -> Result<Vec<String>, DecodeError> {
-        let n = self.len()?;
-        (0..n).map(|_| self.string()).collect()
-    }
-
-    fn value(&mut self) -> Result<Value, DecodeError> {
-        let (v, rest) = postcard::take_from_bytes::<Value>(self.rest).map_err(|_| DecodeError::Malformed)?;
-        self.rest = rest;
-        Ok(v)
-    }
-
-    fn duration(&mut self) -> Result<Duration, DecodeError> {
-        let z = self.uint()?;
-        Ok(Duration(((z >> 1) as i64) ^ -((z & 1) as i64)))
-    }
-
-    fn rel(&mut self) -> Result<Rel, DecodeError> {
-        Ok(match self.byte()? {
-            0 => Rel::Lt,
-            1 => Rel::Lte,
-            2 => Rel::Gt,
-            3 => Rel::Gte,
-            4 => Rel::Eq,
-            5 => Rel::Ne,
-            tag => return Err(DecodeError::BadTag { tag: tag.into() }),
-        })
-    }
-
-    fn operand(&mut self) -> Result<Operand, DecodeError> {
-        match self.byte()? {
-            0 => Ok(Operand::Const(self.value()?)),
-            1 => Ok(Operand::Ref(self.path()?)),
-            tag => Err(DecodeError::BadTag { tag: tag.into() }),
+        4 => Op::Exists(flag(r)?),
+        5 => {
+            let (negate, fold) = (flag(r)?, flag(r)?);
+            Op::In { items: many(r, depth, |r, _| operand(r))?, negate, fold }
         }
-    }
-
-    fn nodes(&mut self, depth: usize) -> Result<Vec<Node>, DecodeError> {
-        let n = self.len()?;
-        (0..n).map(|_| self.node(depth)).collect()
-    }
-
-    fn node(&mut self, depth: usize) -> Result<Node, DecodeError> {
-        let depth = depth + 1;
-        if depth > MAX_DECODE_DEPTH {
-            return Err(DecodeError::TooDeep);
+        6 => {
+            let (negate, fold) = (flag(r)?, flag(r)?);
+            Op::InRef { path: r.read()?, negate, fold }
         }
-        Ok(match self.byte()? {
-            0 => Node::All(self.nodes(depth)?),
-            1 => Node::Any(self.nodes(depth)?),
-            2 => Node::Nor(self.nodes(depth)?),
-            3 => Node::Not(Box::new(self.node(depth)?)),
-            4 => {
-                let path = self.path()?;
-                Node::Field(Box::new(Field { path, test: self.test(depth)? }))
-            }
-            tag => return Err(DecodeError::BadTag { tag: tag.into() }),
-        })
-    }
-
-    fn test(&mut self, depth: usize) -> Result<Test, DecodeError> {
-        let depth = depth + 1;
-        if depth > MAX_DECODE_DEPTH {
-            return Err(DecodeError::TooDeep);
+        7 => {
+            let negate = flag(r)?;
+            Op::Group { name: r.read()?, negate }
         }
-        Ok(match self.byte()? {
-            0 => Test::Literal(self.value()?),
-            1 => Test::Ref(self.path()?),
-            2 => {
-                let n = self.len()?;
-                Test::Ops((0..n).map(|_| self.op(depth)).collect::<Result<_, _>>()?)
-            }
-            tag => return Err(DecodeError::BadTag { tag: tag.into() }),
-        })
-    }
-
-    fn op(&mut self, depth: usize) -> Result<Op, DecodeError> {
-        Ok(match self.byte()? {
-            0 => Op::Eq(self.operand()?),
-            1 => Op::Ne(self.operand()?),
-            2 => {
-                let rel = self.rel()?;
-                let operand = match self.byte()? {
-                    0 => {
-                        let raw = self.take(8)?;
-                        let n = f64::from_le_bytes(raw.try_into().map_err(|_| DecodeError::Truncated)?);
-                        CmpOperand::Const { prim: Prim::Num(n), num: n }
-                    }
-                    1 => {
-                        let prim = Prim::Str(Cow::Owned(self.string()?));
-                        let num = prim.num();
-                        CmpOperand::Const { prim, num }
-                    }
-                    2 => CmpOperand::Ref(self.path()?),
-                    tag => return Err(DecodeError::BadTag { tag: tag.into() }),
-                };
-                Op::Cmp(rel, operand)
-            }
-            3 => {
-                let rel = self.rel()?;
-                Op::Version(rel, self.string()?)
-            }
-            4 => Op::Exists(self.flag()?),
-            5 => {
-                let (negate, fold) = (self.flag()?, self.flag()?);
-                let n = self.len()?;
-                let items = (0..n).map(|_| self.operand()).collect::<Result<_, _>>()?;
-                Op::In { items, negate, fold }
-            }
-            6 => {
-                let (negate, fold) = (self.flag()?, self.flag()?);
-                Op::InRef { path: self.path()?, negate, fold }
-            }
-            7 => {
-                let negate = self.flag()?;
-                Op::Group { name: self.string()?, negate }
-            }
-            8 => Op::Not(Box::new(self.test(depth)?)),
-            9 => Op::Size(Box::new(self.test(depth)?)),
-            10 => Op::ElemTest(Box::new(self.test(depth)?)),
-            11 => Op::ElemDoc(Box::new(self.node(depth)?)),
-            12 => {
-                let fold = self.flag()?;
-                let n = self.len()?;
-                let items = (0..n).map(|_| self.test(depth)).collect::<Result<_, _>>()?;
-                Op::All { items, fold }
-            }
-            13 => {
-                let fold = self.flag()?;
-                Op::AllRef { path: self.path()?, fold }
-            }
-            14 => {
-                let n = self.len()?;
-                let dfa = self.take(n)?;
-                Op::Regex(Box::new(Regex::from_bytes(dfa).ok_or(DecodeError::BadDfa)?))
-            }
-            15 => {
-                let index = self.byte()?;
-                let name = TYPE_NAMES.get(usize::from(index)).ok_or(DecodeError::BadTag { tag: index.into() })?;
-                Op::Type(name)
-            }
-            16 => {
-                let kind = match self.byte()? {
-                    0 => TextKind::Contains,
-                    1 => TextKind::StartsWith,
-                    2 => TextKind::EndsWith,
-                    tag => return Err(DecodeError::BadTag { tag: tag.into() }),
-                };
-                let fold = self.flag()?;
-                Op::Text { kind, fold, needle: self.operand()? }
-            }
-            17 => Op::Within(self.duration()?),
-            18 => Op::OlderThan(self.duration()?),
-            19 => Op::AnniversaryWithin(self.duration()?),
-            tag => return Err(DecodeError::BadTag { tag: tag.into() }),
-        })
-    }
+        8 => Op::Not(Box::new(test(r, depth)?)),
+        9 => Op::Size(Box::new(test(r, depth)?)),
+        10 => Op::ElemTest(Box::new(test(r, depth)?)),
+        11 => Op::ElemDoc(Box::new(node(r, depth)?)),
+        12 => {
+            let fold = flag(r)?;
+            Op::All { items: many(r, depth, test)?, fold }
+        }
+        13 => {
+            let fold = flag(r)?;
+            Op::AllRef { path: r.read()?, fold }
+        }
+        14 => {
+            let n = r.len()?;
+            Op::Regex(Box::new(Regex::from_bytes(r.take(n)?).ok_or(DecodeError::BadDfa)?))
+        }
+        15 => {
+            let index = r.byte()?;
+            Op::Type(TYPE_NAMES.get(usize::from(index)).ok_or(bad_tag(index))?)
+        }
+        16 => {
+            let kind = match r.byte()? {
+                0 => TextKind::Contains,
+                1 => TextKind::StartsWith,
+                2 => TextKind::EndsWith,
+                tag => return Err(bad_tag(tag)),
+            };
+            let fold = flag(r)?;
+            Op::Text { kind, fold, needle: operand(r)? }
+        }
+        17 => Op::Within(Duration(r.int()?)),
+        18 => Op::OlderThan(Duration(r.int()?)),
+        19 => Op::AnniversaryWithin(Duration(r.int()?)),
+        tag => return Err(bad_tag(tag)),
+    })
 }

@@ -136,6 +136,21 @@ impl PartialEq for Condition {
     }
 }
 
+/// In the wire format a condition is a byte string: its compiled form.
+impl crate::wire::Encode for Condition {
+    fn encode(&self, out: &mut Vec<u8>) {
+        // Encoding fails only for a tree no compiler builds; its empty form then fails
+        // to decode (a corrupt bundle is reported, never a silently different condition).
+        self.to_bytes().unwrap_or_default().encode(out);
+    }
+}
+impl crate::wire::Decode for Condition {
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
+        let n = r.len()?;
+        Condition::from_bytes(r.take(n)?).map_err(|_| crate::wire::WireError::Invalid)
+    }
+}
+
 impl Serialize for Condition {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let bytes = self.to_bytes().map_err(serde::ser::Error::custom)?;

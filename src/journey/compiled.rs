@@ -9,6 +9,7 @@ use crate::condition::Condition;
 use crate::intent::IntentModel;
 use crate::time::{Duration, Timestamp, Zone};
 use crate::value::{Map, Value};
+use crate::wire::{put_varint, Decode, Encode, Reader, WireError};
 
 /// Delivery channel of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -396,14 +397,15 @@ impl Policy {
 
 /// First byte of [`Bundle::to_bytes`]; bumped whenever the compiled form changes shape.
 /// Version 2: conditions are stored compiled (their evaluation tree, regexes as DFAs)
-/// instead of as JSON source.
-pub const BUNDLE_FORMAT_VERSION: u8 = 2;
+/// instead of as JSON source. Version 3: regexes as DFA tables of our own
+/// (`condition::regex`) instead of regex-automata's serialized DFAs.
+pub const BUNDLE_FORMAT_VERSION: u8 = 3;
 
 /// Why bundle bytes could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
     /// No bytes at all.
-    #[error("empty bundle bytes: expected a version byte followed by a postcard-encoded bundle")]
+    #[error("empty bundle bytes: expected a version byte followed by an encoded bundle")]
     Empty,
     /// A version this build does not read.
     #[error("bundle format version {found} is not supported (this build reads version {expected}): recompile the journeys with a matching `waymark`")]
@@ -440,10 +442,12 @@ impl BundleError {
 }
 
 impl Bundle {
-    /// Compact binary form: [`BUNDLE_FORMAT_VERSION`] then the postcard encoding.
+    /// Compact binary form: [`BUNDLE_FORMAT_VERSION`] then the wire encoding
+    /// ([`crate::wire`]: postcard's format).
     pub fn to_bytes(&self) -> Result<Vec<u8>, BundleError> {
-        postcard::to_extend(self, vec![BUNDLE_FORMAT_VERSION])
-            .map_err(|e| BundleError::Encode { message: e.to_string() })
+        let mut out = vec![BUNDLE_FORMAT_VERSION];
+        self.encode(&mut out);
+        Ok(out)
     }
 
     /// Reads what [`Bundle::to_bytes`] wrote; rejects other versions and trailing bytes.
@@ -452,13 +456,218 @@ impl Bundle {
         if version != BUNDLE_FORMAT_VERSION {
             return Err(BundleError::UnsupportedVersion { found: version, expected: BUNDLE_FORMAT_VERSION });
         }
-        let (bundle, trailing) = postcard::take_from_bytes::<Bundle>(rest)
-            .map_err(|e| BundleError::Corrupt { message: crate::wire::problem(&e).to_owned() })?;
-        if !trailing.is_empty() {
+        let mut r = Reader::new(rest);
+        let bundle: Bundle = r.read().map_err(|e| BundleError::Corrupt { message: e.problem().to_owned() })?;
+        if !r.is_empty() {
             return Err(BundleError::Corrupt {
-                message: format!("{} unexpected bytes after the bundle", trailing.len()),
+                message: format!("{} unexpected bytes after the bundle", r.remaining()),
             });
         }
         Ok(bundle)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Binary form (crate::wire): fields in declaration order, enums by variant index
+// ---------------------------------------------------------------------------------------
+
+crate::wire_unit_enum!(Channel { Onsite, Inapp, Email, Sms, Push, Ads });
+crate::wire_struct!(Bundle { journeys, policy, groups });
+crate::wire_struct!(Journey {
+    id,
+    name,
+    priority,
+    schedule,
+    entry,
+    remember,
+    audience,
+    reentry,
+    conversion,
+    exit_when,
+    start,
+    steps
+});
+crate::wire_struct!(Schedule { start, end, zone, quiet_hours });
+crate::wire_struct!(QuietHours { start_minute, end_minute, channels });
+crate::wire_struct!(EventMatch { event, filter });
+crate::wire_struct!(Conversion { matcher, within });
+crate::wire_struct!(Step { id, kind });
+crate::wire_struct!(Send {
+    channel,
+    content,
+    incentive,
+    fallback,
+    priority,
+    critical,
+    expected_value,
+    audience_add,
+    next
+});
+crate::wire_struct!(Incentive { id, group, valid_for });
+crate::wire_struct!(Policy {
+    caps,
+    suppression_window,
+    suppresses,
+    suppression_same_journey_only,
+    session_timeout,
+    assume_consent,
+    intent,
+    seed
+});
+crate::wire_struct!(Cap { channel, max, per, hard });
+
+impl Encode for ChannelSet {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.0);
+    }
+}
+impl Decode for ChannelSet {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        r.byte().map(ChannelSet)
+    }
+}
+
+impl Encode for Entry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Entry::Event(m) => {
+                out.push(0);
+                m.encode(out);
+            }
+            Entry::Audience(c) => {
+                out.push(1);
+                c.encode(out);
+            }
+        }
+    }
+}
+impl Decode for Entry {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        match r.tag()? {
+            0 => r.read().map(Entry::Event),
+            1 => r.read().map(Entry::Audience),
+            tag => Err(WireError::BadTag(tag.into())),
+        }
+    }
+}
+
+impl Encode for Reentry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Reentry::Once => out.push(0),
+            Reentry::Multiple { lock, cap, window } => {
+                out.push(1);
+                lock.encode(out);
+                cap.encode(out);
+                window.encode(out);
+            }
+        }
+    }
+}
+impl Decode for Reentry {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        match r.tag()? {
+            0 => Ok(Reentry::Once),
+            1 => Ok(Reentry::Multiple { lock: r.read()?, cap: r.read()?, window: r.read()? }),
+            tag => Err(WireError::BadTag(tag.into())),
+        }
+    }
+}
+
+impl Encode for StepKind {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            StepKind::WaitFor { trigger, timeout, on_performed, on_timed_out } => {
+                out.push(0);
+                trigger.encode(out);
+                timeout.encode(out);
+                on_performed.encode(out);
+                on_timed_out.encode(out);
+            }
+            StepKind::Delay { duration, until_minute, next } => {
+                out.push(1);
+                duration.encode(out);
+                until_minute.encode(out);
+                next.encode(out);
+            }
+            StepKind::Branch { cases, default } => {
+                out.push(2);
+                cases.encode(out);
+                default.encode(out);
+            }
+            StepKind::Send(send) => {
+                out.push(3);
+                send.encode(out);
+            }
+            StepKind::Split { variants, holdout_bp } => {
+                out.push(4);
+                variants.encode(out);
+                holdout_bp.encode(out);
+            }
+            StepKind::Exit => put_varint(out, 5),
+        }
+    }
+}
+impl Decode for StepKind {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(match r.tag()? {
+            0 => StepKind::WaitFor {
+                trigger: r.read()?,
+                timeout: r.read()?,
+                on_performed: r.read()?,
+                on_timed_out: r.read()?,
+            },
+            1 => StepKind::Delay { duration: r.read()?, until_minute: r.read()?, next: r.read()? },
+            2 => StepKind::Branch { cases: r.read()?, default: r.read()? },
+            3 => StepKind::Send(r.read()?),
+            4 => StepKind::Split { variants: r.read()?, holdout_bp: r.read()? },
+            5 => StepKind::Exit,
+            tag => return Err(WireError::BadTag(tag.into())),
+        })
+    }
+}
+
+impl Encode for WaitTrigger {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            WaitTrigger::Event(m) => {
+                out.push(0);
+                m.encode(out);
+            }
+            WaitTrigger::State(c) => {
+                out.push(1);
+                c.encode(out);
+            }
+        }
+    }
+}
+impl Decode for WaitTrigger {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        match r.tag()? {
+            0 => r.read().map(WaitTrigger::Event),
+            1 => r.read().map(WaitTrigger::State),
+            tag => Err(WireError::BadTag(tag.into())),
+        }
+    }
+}
+
+impl Encode for CapPeriod {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            CapPeriod::Session => out.push(0),
+            CapPeriod::Window(d) => {
+                out.push(1);
+                d.encode(out);
+            }
+        }
+    }
+}
+impl Decode for CapPeriod {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        match r.tag()? {
+            0 => Ok(CapPeriod::Session),
+            1 => r.read().map(CapPeriod::Window),
+            tag => Err(WireError::BadTag(tag.into())),
+        }
     }
 }
