@@ -203,8 +203,12 @@ test("errors cross as Errors with stable codes, never as crashes", async () => {
   code(() => State.decode(new Uint8Array(70_000)), "state_too_large");
   code(() => Engine.fromBytes(new Uint8Array([])), "empty_bundle");
   code(() => Engine.fromBytes(new Uint8Array([77])), "unsupported_bundle_version");
-  // 2 = the bundle format version (BUNDLE_FORMAT_VERSION in src/journey/compiled.rs).
-  code(() => Engine.fromBytes(new Uint8Array([2, 200, 200, 200])), "corrupt_bundle");
+  // A real bundle's first byte is the format version; garbage after it is corrupt.
+  const dir = tempDir("corrupt");
+  writeFileSync(join(dir, "b.json"), JSON.stringify({ journeys: [discounts] }));
+  cli("bundle", join(dir, "b.json"), "-o", join(dir, "b.bin"));
+  const version = readFileSync(join(dir, "b.bin"))[0];
+  code(() => Engine.fromBytes(new Uint8Array([version, 200, 200, 200])), "corrupt_bundle");
   code(() => Engine.fromJson("{}"), "bad_bundle");
   code(() => Engine.fromJson({ journeys: 3 }), "bad_bundle");
   const s = new State("x");
