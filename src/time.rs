@@ -59,28 +59,27 @@ impl TimeError {
 }
 
 impl Timestamp {
-    /// Parses RFC 3339 text ("2026-11-23T09:30:00Z", "+01:00" offsets accepted).
+    /// Parses RFC 3339 text ("2026-11-23T09:30:00Z", "+01:00" offsets accepted; a
+    /// fraction of a second is kept to the millisecond, truncated).
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeError> {
-        let parsed = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
-            .map_err(|_| TimeError::BadTimestamp { found: text.to_owned() })?;
-        let ms = parsed.unix_timestamp_nanos() / 1_000_000;
-        i64::try_from(ms).map(Timestamp).map_err(|_| TimeError::BadTimestamp { found: text.to_owned() })
+        rfc3339_millis(text.trim().as_bytes())
+            .map(Timestamp)
+            .ok_or_else(|| TimeError::BadTimestamp { found: text.to_owned() })
     }
 
     /// RFC 3339 text in UTC with millisecond precision when needed.
     pub fn to_rfc3339(self) -> String {
-        let nanos = i128::from(self.0) * 1_000_000;
-        match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-            Ok(t) => {
-                let (h, m, s, ms) = (t.hour(), t.minute(), t.second(), t.millisecond());
-                let date = format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}", t.year(), u8::from(t.month()), t.day());
-                if ms == 0 {
-                    format!("{date}Z")
-                } else {
-                    format!("{date}.{ms:03}Z")
-                }
-            }
-            Err(_) => format!("@{}ms", self.0),
+        let (year, month, day) = civil_date(self);
+        if !(-9999..=9999).contains(&year) {
+            return format!("@{}ms", self.0);
+        }
+        let in_day = self.0.rem_euclid(DAY);
+        let (h, m, s, ms) = (in_day / HOUR, in_day / MINUTE % 60, in_day / SECOND % 60, in_day % SECOND);
+        let date = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}");
+        if ms == 0 {
+            format!("{date}Z")
+        } else {
+            format!("{date}.{ms:03}Z")
         }
     }
 
@@ -189,6 +188,80 @@ pub fn parse_time_of_day(text: &str) -> Result<u16, TimeError> {
     Ok(h * 60 + m)
 }
 
+/// `YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|z|±HH:MM)` → Unix milliseconds (RFC 3339's
+/// internet date-time, read here rather than with a date library: that library was most
+/// of the wasm module's time code). A second of 60 is a leap second only at
+/// 23:59 UTC on the last day of a month, and reads as 23:59:59.999.
+fn rfc3339_millis(b: &[u8]) -> Option<i64> {
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let digits = b.get(from..to)?;
+        digits.iter().try_fold(0i64, |n, d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+    };
+    let at = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let mut i = 19;
+    let mut millis = 0;
+    if at(i, b".") {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        // The first three digits, padded: ".5" is 500 ms.
+        millis = (start..start + 3)
+            .map(|k| b.get(k).filter(|d| k < i && d.is_ascii_digit()))
+            .fold(0, |n, d| n * 10 + d.map_or(0, |d| i64::from(d - b'0')));
+    }
+    let offset_minutes = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && at(i + 3, b":") => {
+            let (h, m) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            if *sign == b'-' {
+                -(h * 60 + m)
+            } else {
+                h * 60 + m
+            }
+        }
+        _ => return None,
+    };
+    let (month, day) = (u8::try_from(month).ok()?, u8::try_from(day).ok()?);
+    let year = i32::try_from(year).ok()?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let local = days_from_civil(year, month, day) * DAY + hour * HOUR + minute * MINUTE;
+    let utc = local - offset_minutes * MINUTE;
+    match second {
+        0..=59 => Some(utc + second * SECOND + millis),
+        60 => {
+            // Leap second: valid only as the last second of a month's last day, UTC.
+            let (y, m, d) = civil_date(Timestamp(utc));
+            let last_minute = utc.rem_euclid(DAY) == DAY - MINUTE && d == days_in_month(y, m);
+            last_minute.then_some(utc + 59 * SECOND + 999)
+        }
+        _ => None,
+    }
+}
+
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i32, u8, u8) {
     let z = days + 719_468;
@@ -230,14 +303,7 @@ pub fn parse_date(text: &str) -> Option<(i32, u8, u8)> {
     let year: i32 = parts.next()?.parse().ok()?;
     let month: u8 = parts.next()?.parse().ok()?;
     let day: u8 = parts.next()?.parse().ok()?;
-    let valid_day = match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        1..=12 => 31,
-        _ => return None,
-    };
-    (1..=valid_day).contains(&day).then_some((year, month, day))
+    ((1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day)).then_some((year, month, day))
 }
 
 /// Midnight UTC of the most recent anniversary (same month and day) at or before `now`.
@@ -350,6 +416,45 @@ crate::wire_struct!(Zone { name, initial_offset, transitions });
 
 #[cfg(test)]
 mod tests {
+    /// Every text `time`'s RFC 3339 parser accepts reads to the same instant here, and
+    /// what it rejects is rejected (leap seconds aside: checked below).
+    #[test]
+    fn rfc3339_reads_as_the_time_crate_does() {
+        let dates = [
+            "2026-11-23",
+            "2024-02-29",
+            "2023-02-29",
+            "1970-01-01",
+            "2026-13-01",
+            "2026-04-31",
+            "0000-01-01",
+            "9999-12-31",
+        ];
+        let times = ["T09:30:00", "t23:59:59", " 00:00:00", "T24:00:00", "T12:60:00", "T9:30:00", "T09:30"];
+        let fractions = ["", ".5", ".123", ".1239", ".000001", ".", ".x"];
+        let offsets = ["Z", "z", "+01:00", "-05:30", "+23:59", "+24:00", "+01", "", "+0100"];
+        for date in dates {
+            for time_of_day in times {
+                for fraction in fractions {
+                    for offset in offsets {
+                        let text = format!("{date}{time_of_day}{fraction}{offset}");
+                        let theirs =
+                            ::time::OffsetDateTime::parse(&text, &::time::format_description::well_known::Rfc3339)
+                                .ok()
+                                .map(|t| t.unix_timestamp_nanos().div_euclid(1_000_000) as i64);
+                        let ours = Timestamp::parse_rfc3339(&text).ok().map(|t| t.0);
+                        assert_eq!(ours, theirs, "{text}");
+                    }
+                }
+            }
+        }
+        let leap = Timestamp::parse_rfc3339("2016-12-31T23:59:60Z").unwrap();
+        assert_eq!(leap.to_rfc3339(), "2016-12-31T23:59:59.999Z");
+        assert!(Timestamp::parse_rfc3339("2016-12-31T23:59:60+01:00").is_err());
+        assert!(Timestamp::parse_rfc3339("2017-01-01T00:59:60+01:00").is_ok());
+        assert!(Timestamp::parse_rfc3339("2016-12-30T23:59:60Z").is_err());
+    }
+
     use super::*;
 
     #[test]
