@@ -57,6 +57,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod casefold;
 pub mod condition;
 pub mod decision;
 pub mod engine;

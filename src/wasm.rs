@@ -43,6 +43,11 @@ pub(crate) fn js_number_to_string(n: f64) -> String {
     js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default()
 }
 
+/// `text.toLowerCase()` by the JS engine (see `crate::casefold`).
+pub(crate) fn js_to_lower_case(text: &str) -> String {
+    js_sys::JsString::from(text).to_lower_case().into()
+}
+
 /// `parseFloat(text)` by the JS engine, for text `crate::jsnum` checked is a decimal literal.
 pub(crate) fn js_parse_float(text: &str) -> f64 {
     js_sys::parse_float(text)

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use super::{CmpOperand, EvalEnv, Node, Op, Operand, Scope, Test, TextKind};
+use crate::casefold;
 use crate::time::Timestamp;
 use crate::value::Value;
 
@@ -247,53 +248,38 @@ fn strict_eq(a: &Value, b: &Value, depth: usize) -> bool {
 /// `Array.prototype.includes` equality (SameValueZero), optionally case-folding strings.
 fn in_eq(x: &Value, c: &Value, fold: bool) -> bool {
     match (x, c) {
-        (Value::String(a), Value::String(b)) if fold => fold_eq(a, b),
+        (Value::String(a), Value::String(b)) if fold => casefold::eq(a, b),
         (Value::Number(a), Value::Number(b)) => a == b || (a.is_nan() && b.is_nan()),
         _ => strict_eq(x, c, 0),
     }
 }
 
-fn lower(c: char) -> std::char::ToLowercase {
-    c.to_lowercase()
-}
-
-fn fold_eq(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        return a.eq_ignore_ascii_case(b);
-    }
-    a.chars().flat_map(lower).eq(b.chars().flat_map(lower))
-}
-
-/// `String(actual) === target` (or both lowercased when `fold`), without allocating.
+/// `String(actual) === target` (or both lowercased when `fold`); no allocation unless
+/// `fold` meets a non-string or non-ASCII text.
 fn js_string_equals(actual: &Value, target: &str, fold: bool) -> bool {
-    if let Value::String(s) = actual {
-        return if fold { fold_eq(s, target) } else { s == target };
-    }
-    if fold {
-        let mut w = CharEq { target: target.chars().flat_map(lower as fn(char) -> std::char::ToLowercase), fold: true };
-        write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
-    } else {
-        let mut w = CharEq { target: target.chars(), fold: false };
-        write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
+    match actual {
+        Value::String(s) if fold => casefold::eq(s, target),
+        Value::String(s) => s == target,
+        _ if fold => {
+            let mut text = String::new();
+            write_js_string(&mut text, actual, 0).is_ok() && casefold::eq(&text, target)
+        }
+        _ => {
+            let mut w = CharEq { target: target.chars() };
+            write_js_string(&mut w, actual, 0).is_ok() && w.target.next().is_none()
+        }
     }
 }
 
 /// A writer that checks the text written equals `target`, failing on the first mismatch.
 struct CharEq<I> {
     target: I,
-    fold: bool,
 }
 
 impl<I: Iterator<Item = char>> fmt::Write for CharEq<I> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for c in s.chars() {
-            if self.fold {
-                for l in c.to_lowercase() {
-                    if self.target.next() != Some(l) {
-                        return Err(fmt::Error);
-                    }
-                }
-            } else if self.target.next() != Some(c) {
+            if self.target.next() != Some(c) {
                 return Err(fmt::Error);
             }
         }
@@ -491,7 +477,7 @@ pub(super) fn padded_version(v: &Value) -> String {
     out
 }
 
-/// The string extensions; `fold` lowercases both sides per character.
+/// The string extensions; `fold` lowercases both sides (JavaScript's `toLowerCase`).
 fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
     if !fold {
         return match kind {
@@ -510,19 +496,11 @@ fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
             }
         };
     }
-    let folded_prefix = |h: &str| {
-        let mut hs = h.chars().flat_map(lower);
-        needle.chars().flat_map(lower).all(|c| hs.next() == Some(c))
-    };
+    let (hay, needle) = (casefold::lowercase(hay), casefold::lowercase(needle));
     match kind {
-        TextKind::StartsWith => folded_prefix(hay),
-        TextKind::Contains => {
-            needle.is_empty() || hay.char_indices().any(|(i, _)| hay.get(i..).is_some_and(folded_prefix))
-        }
-        TextKind::EndsWith => {
-            let mut hs = hay.chars().rev().flat_map(|c| c.to_lowercase().rev());
-            needle.chars().rev().flat_map(|c| c.to_lowercase().rev()).all(|c| hs.next() == Some(c))
-        }
+        TextKind::Contains => hay.contains(&*needle),
+        TextKind::StartsWith => hay.starts_with(&*needle),
+        TextKind::EndsWith => hay.ends_with(&*needle),
     }
 }
 
