@@ -671,7 +671,9 @@ fn decay(elapsed: Duration, half_life: Duration) -> f64 {
         return 1.0;
     }
     let hl = half_life.millis().max(1);
-    libm::exp2(-(dt as f64 / hl as f64))
+    // 2^-t as e^(-t·ln 2): libm's exp2 carries a 4 KB table into the wasm module, its exp
+    // none (and the score needs exp anyway); the two differ by a few ulps at most.
+    libm::exp(-(dt as f64 / hl as f64) * std::f64::consts::LN_2)
 }
 
 /// A non-negative finite value, else 0 (guards against corrupt decoded state).
