@@ -1121,10 +1121,8 @@ impl crate::wire::Encode for Hash32 {
     }
 }
 impl crate::wire::Decode for Hash32 {
-    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
-        let mut raw = [0u8; 4];
-        raw.copy_from_slice(r.take(4)?);
-        Ok(Hash32(u32::from_le_bytes(raw)))
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Self {
+        Hash32(u32::from_le_bytes(r.read()))
     }
 }
 

@@ -126,7 +126,7 @@ mod tests {
         // A map claiming 2^62 entries, then nothing: an error, not an allocation.
         let bytes = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
         assert!(postcard::from_bytes::<SortedMap<String, u8>>(&bytes).is_err());
-        assert!(crate::wire::Reader::new(&bytes).read::<SortedMap<String, u8>>().is_err());
+        assert!(crate::wire::Reader::new(&bytes).checked::<SortedMap<String, u8>>().is_err());
     }
 
     #[test]
@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(map.as_slice(), &[("a".to_owned(), 1), ("b".to_owned(), 3)]);
         let again = postcard::to_allocvec(&map).unwrap_or_default();
         assert_eq!(postcard::from_bytes::<SortedMap<String, u8>>(&again).unwrap_or_default(), map);
-        let ours: SortedMap<String, u8> = crate::wire::Reader::new(&bytes).read().unwrap_or_default();
+        let ours: SortedMap<String, u8> = crate::wire::Reader::new(&bytes).checked().unwrap_or_default();
         assert_eq!(ours, map);
         assert_eq!(crate::wire::to_vec(&map), again);
     }

@@ -286,11 +286,14 @@ impl ShopperState {
             return Err(StateError::UnsupportedVersion { found: *version });
         }
         let mut r = Reader::new(body);
-        let mut state: ShopperState =
-            r.read().map_err(|e| StateError::Corrupt { len: bytes.len(), detail: e.problem().to_owned() })?;
-        if !r.is_empty() {
-            return Err(StateError::Corrupt { len: bytes.len(), detail: format!("{} trailing bytes", r.remaining()) });
-        }
+        let state: ShopperState = r.read();
+        let mut state = r.finish(state).map_err(|e| StateError::Corrupt {
+            len: bytes.len(),
+            detail: match e {
+                wire::Trailing::Failed(e) => e.problem().to_owned(),
+                wire::Trailing::Bytes(n) => format!("{n} trailing bytes"),
+            },
+        })?;
         state.normalize();
         Ok(state)
     }
@@ -572,11 +575,11 @@ impl Encode for RunStatus {
     }
 }
 impl wire::Decode for RunStatus {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, wire::WireError> {
-        match r.tag()? {
-            0 => Ok(RunStatus::Active { step: r.read()?, since: r.read()?, wake_at: r.read()? }),
-            1 => Ok(RunStatus::Done { at: r.read()?, outcome: r.read()? }),
-            tag => Err(wire::WireError::BadTag(tag.into())),
+    fn decode(r: &mut Reader<'_>) -> Self {
+        match r.read_tag() {
+            0 => RunStatus::Active { step: r.read(), since: r.read(), wake_at: r.read() },
+            1 => RunStatus::Done { at: r.read(), outcome: r.read() },
+            tag => r.bad_tag(tag, RunStatus::Done { at: Timestamp(0), outcome: Outcome::Aborted }),
         }
     }
 }

@@ -398,8 +398,8 @@ impl crate::wire::Encode for Timestamp {
     }
 }
 impl crate::wire::Decode for Timestamp {
-    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
-        r.int().map(Timestamp)
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Self {
+        Timestamp(r.read())
     }
 }
 impl crate::wire::Encode for Duration {
@@ -408,8 +408,8 @@ impl crate::wire::Encode for Duration {
     }
 }
 impl crate::wire::Decode for Duration {
-    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
-        r.int().map(Duration)
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Self {
+        Duration(r.read())
     }
 }
 crate::wire_struct!(Zone { name, initial_offset, transitions });

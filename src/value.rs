@@ -386,8 +386,9 @@ impl Encode for Value {
 
 /// A value nested at most [`MAX_VALUE_DEPTH`] levels deep.
 impl Decode for Value {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        decode_value(r, 1)
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let value = decode_value(r, 1);
+        r.or(value, Value::Null)
     }
 }
 
@@ -396,7 +397,7 @@ pub fn decode_object(r: &mut Reader<'_>, depth: usize) -> Result<Map, WireError>
     let count = r.len()?;
     let mut map = Map::new();
     for _ in 0..count {
-        let key = r.read()?;
+        let key = r.checked()?;
         let value = decode_value(r, depth)?;
         // Keys usually arrive sorted (encode.js and the encoder write them so): append.
         if let Some((key, value)) = map.try_append(key, value) {
@@ -414,8 +415,8 @@ pub fn decode_value(r: &mut Reader<'_>, depth: usize) -> Result<Value, WireError
     Ok(match r.uint()? {
         0 => Value::Null,
         1 => Value::Bool(r.flag()?),
-        2 => Value::Number(r.read()?),
-        3 => Value::String(r.read()?),
+        2 => Value::Number(r.checked()?),
+        3 => Value::String(r.checked()?),
         4 => {
             let count = r.len()?;
             let mut items = Vec::with_capacity(count.min(16));
@@ -441,8 +442,8 @@ mod tests {
             bytes.extend_from_slice(&[4, 1]);
         }
         bytes.push(0);
-        assert_eq!(Reader::new(&bytes).read::<Value>(), Err(WireError::TooDeep));
-        let shallow: Value = Reader::new(&[4, 1, 4, 1, 0]).read().unwrap();
+        assert_eq!(Reader::new(&bytes).checked::<Value>(), Err(WireError::TooDeep));
+        let shallow: Value = Reader::new(&[4, 1, 4, 1, 0]).checked().unwrap();
         assert_eq!(shallow, Value::Array(vec![Value::Array(vec![Value::Null])]));
         let json = "[".repeat(100) + &"]".repeat(100);
         assert!(serde_json::from_str::<Value>(&json).is_err());
@@ -455,7 +456,7 @@ mod tests {
         assert_eq!(v.get_path(&["a", "1"]), Some(&Value::Number(2.5)));
         let bytes = crate::wire::to_vec(&v);
         assert_eq!(bytes, postcard::to_allocvec(&v).unwrap(), "the wire format is postcard's");
-        let back: Value = Reader::new(&bytes).read().unwrap();
+        let back: Value = Reader::new(&bytes).checked().unwrap();
         assert_eq!(back, v);
         assert_eq!(serde_json::to_string(&v).unwrap(), v.to_json());
     }

@@ -60,14 +60,20 @@ impl WireError {
 }
 
 /// A cursor over bytes being decoded.
+///
+/// [`Decode`] implementations never return early: the first problem is recorded here
+/// ([`Reader::fail`]), everything after it reads as zero / empty, and the caller checks
+/// [`Reader::finish`] once at the end. Decoders are straight-line code that way, without
+/// a clean-up path per field (in the wasm module that halved their size).
 pub struct Reader<'a> {
     rest: &'a [u8],
+    error: Option<WireError>,
 }
 
 impl<'a> Reader<'a> {
     /// Starts at the first byte.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { rest: bytes }
+        Reader { rest: bytes, error: None }
     }
 
     /// Bytes not read yet.
@@ -148,10 +154,69 @@ impl<'a> Reader<'a> {
         u32::try_from(self.uint()?).map_err(|_| WireError::BadNumber)
     }
 
-    /// Decodes one `T`.
-    pub fn read<T: Decode>(&mut self) -> Result<T, WireError> {
+    /// Decodes one `T` (a placeholder after a failure: see [`Reader::finish`]).
+    pub fn read<T: Decode>(&mut self) -> T {
         T::decode(self)
     }
+
+    /// A variant index (0 after a failure).
+    pub fn read_tag(&mut self) -> u32 {
+        let tag = self.tag();
+        self.or(tag, 0)
+    }
+
+    /// Records an unknown variant `tag` and returns `fallback`.
+    pub fn bad_tag<T>(&mut self, tag: u32, fallback: T) -> T {
+        self.fail(WireError::BadTag(tag.into()));
+        fallback
+    }
+
+    /// Records `error` (the first one wins) and stops reading: every later read sees no
+    /// bytes and returns zero / empty.
+    pub fn fail(&mut self, error: WireError) {
+        self.error.get_or_insert(error);
+        self.rest = &[];
+    }
+
+    /// Decodes one `T`, as a `Result` (for decoders that return early themselves).
+    pub fn checked<T: Decode>(&mut self) -> Result<T, WireError> {
+        let value = T::decode(self);
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(value),
+        }
+    }
+
+    /// Whether a read failed.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// `Ok(v)`'s value, or `fallback` after recording the error.
+    pub fn or<T>(&mut self, result: Result<T, WireError>, fallback: T) -> T {
+        result.unwrap_or_else(|e| {
+            self.fail(e);
+            fallback
+        })
+    }
+
+    /// `value` if every read succeeded and no byte is left over; else why not.
+    pub fn finish<T>(self, value: T) -> Result<T, Trailing> {
+        match self.error {
+            Some(e) => Err(Trailing::Failed(e)),
+            None if self.rest.is_empty() => Ok(value),
+            None => Err(Trailing::Bytes(self.rest.len())),
+        }
+    }
+}
+
+/// Why [`Reader::finish`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trailing {
+    /// A read failed.
+    Failed(WireError),
+    /// This many bytes were left after the value.
+    Bytes(usize),
 }
 
 /// Writes a value in the wire format.
@@ -162,8 +227,9 @@ pub trait Encode {
 
 /// Reads a value in the wire format.
 pub trait Decode: Sized {
-    /// Reads one value.
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError>;
+    /// Reads one value; on bad input records the problem in `r` ([`Reader::fail`]) and
+    /// returns a placeholder.
+    fn decode(r: &mut Reader<'_>) -> Self;
 }
 
 /// Encodes into a fresh vector.
@@ -184,8 +250,8 @@ macro_rules! wire_struct {
             }
         }
         impl$(<$param: $crate::wire::Decode>)? $crate::wire::Decode for $ty$(<$param>)? {
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::WireError> {
-                Ok($ty { $( $field: r.read()?, )* })
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Self {
+                $ty { $( $field: r.read(), )* }
             }
         }
     };
@@ -195,17 +261,20 @@ macro_rules! wire_struct {
 /// declaration order (the variant index is the tag).
 #[macro_export]
 macro_rules! wire_unit_enum {
-    ($ty:ident { $($variant:ident),* $(,)? }) => {
+    ($ty:ident { $first:ident $(, $variant:ident)* $(,)? }) => {
         impl $crate::wire::Encode for $ty {
             fn encode(&self, out: &mut Vec<u8>) {
                 out.push(*self as u8);
             }
         }
         impl $crate::wire::Decode for $ty {
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::WireError> {
-                const ALL: &[$ty] = &[$($ty::$variant),*];
-                let tag = r.tag()?;
-                ALL.get(tag as usize).copied().ok_or($crate::wire::WireError::BadTag(tag.into()))
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Self {
+                const ALL: &[$ty] = &[$ty::$first, $($ty::$variant),*];
+                let tag = r.read_tag();
+                match ALL.get(tag as usize) {
+                    Some(v) => *v,
+                    None => r.bad_tag(tag, $ty::$first),
+                }
             }
         }
     };
@@ -217,8 +286,9 @@ impl Encode for bool {
     }
 }
 impl Decode for bool {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        r.flag()
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let flag = r.flag();
+        r.or(flag, false)
     }
 }
 
@@ -228,8 +298,9 @@ impl Encode for u8 {
     }
 }
 impl Decode for u8 {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        r.byte()
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let byte = r.byte();
+        r.or(byte, 0)
     }
 }
 
@@ -241,8 +312,9 @@ macro_rules! unsigned {
             }
         }
         impl Decode for $ty {
-            fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-                <$ty>::try_from(r.uint()?).map_err(|_| WireError::BadNumber)
+            fn decode(r: &mut Reader<'_>) -> Self {
+                let n = r.uint().and_then(|n| <$ty>::try_from(n).map_err(|_| WireError::BadNumber));
+                r.or(n, 0)
             }
         }
     )*};
@@ -257,8 +329,9 @@ macro_rules! signed {
             }
         }
         impl Decode for $ty {
-            fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-                <$ty>::try_from(r.int()?).map_err(|_| WireError::BadNumber)
+            fn decode(r: &mut Reader<'_>) -> Self {
+                let n = r.int().and_then(|n| <$ty>::try_from(n).map_err(|_| WireError::BadNumber));
+                r.or(n, 0)
             }
         }
     )*};
@@ -271,10 +344,13 @@ impl Encode for f64 {
     }
 }
 impl Decode for f64 {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        let mut raw = [0u8; 8];
-        raw.copy_from_slice(r.take(8)?);
-        Ok(f64::from_le_bytes(raw))
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let raw = r.take(8).map(|b| {
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(b);
+            f64::from_le_bytes(raw)
+        });
+        r.or(raw, 0.0)
     }
 }
 
@@ -290,8 +366,9 @@ impl Encode for String {
     }
 }
 impl Decode for String {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        r.str().map(str::to_owned)
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let text = r.str().map(str::to_owned);
+        r.or(text, String::new())
     }
 }
 
@@ -307,11 +384,12 @@ impl<T: Encode> Encode for Option<T> {
     }
 }
 impl<T: Decode> Decode for Option<T> {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        match r.byte()? {
-            0 => Ok(None),
-            1 => r.read().map(Some),
-            tag => Err(WireError::BadTag(tag.into())),
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let tag = r.byte();
+        match r.or(tag, 0) {
+            0 => None,
+            1 => Some(r.read()),
+            tag => r.bad_tag(tag.into(), None),
         }
     }
 }
@@ -330,14 +408,18 @@ impl<T: Encode> Encode for Vec<T> {
     }
 }
 impl<T: Decode> Decode for Vec<T> {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        let n = r.len()?;
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let n = r.len();
+        let n = r.or(n, 0);
         // Capacity grows with what is read, not with what the length claims.
         let mut items = Vec::with_capacity(n.min(16));
         for _ in 0..n {
-            items.push(r.read()?);
+            if r.failed() {
+                break;
+            }
+            items.push(r.read());
         }
-        Ok(items)
+        items
     }
 }
 
@@ -350,12 +432,12 @@ impl<T: Encode, const N: usize> Encode for [T; N] {
     }
 }
 impl<T: Decode + Copy + Default, const N: usize> Decode for [T; N] {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    fn decode(r: &mut Reader<'_>) -> Self {
         let mut items = [T::default(); N];
         for item in &mut items {
-            *item = r.read()?;
+            *item = r.read();
         }
-        Ok(items)
+        items
     }
 }
 
@@ -366,8 +448,8 @@ impl<A: Encode, B: Encode> Encode for (A, B) {
     }
 }
 impl<A: Decode, B: Decode> Decode for (A, B) {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok((r.read()?, r.read()?))
+    fn decode(r: &mut Reader<'_>) -> Self {
+        (r.read(), r.read())
     }
 }
 
@@ -379,8 +461,8 @@ impl<A: Encode, B: Encode, C: Encode> Encode for (A, B, C) {
     }
 }
 impl<A: Decode, B: Decode, C: Decode> Decode for (A, B, C) {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok((r.read()?, r.read()?, r.read()?))
+    fn decode(r: &mut Reader<'_>) -> Self {
+        (r.read(), r.read(), r.read())
     }
 }
 
@@ -396,15 +478,19 @@ impl<K: Encode, V: Encode> Encode for SortedMap<K, V> {
 /// Keys out of order or repeated are accepted as a map would take them (sorted, the
 /// last value wins).
 impl<K: Decode + Ord, V: Decode> Decode for SortedMap<K, V> {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        let n = r.len()?;
+    fn decode(r: &mut Reader<'_>) -> Self {
+        let n = r.len();
+        let n = r.or(n, 0);
         let mut map = SortedMap::new();
         for _ in 0..n {
-            let (k, v) = (r.read()?, r.read()?);
+            if r.failed() {
+                break;
+            }
+            let (k, v) = (r.read(), r.read());
             if let Some((k, v)) = map.try_append(k, v) {
                 map.insert(k, v);
             }
         }
-        Ok(map)
+        map
     }
 }

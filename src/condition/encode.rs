@@ -328,8 +328,8 @@ fn rel(r: &mut Reader<'_>) -> Result<Rel, DecodeError> {
 
 fn operand(r: &mut Reader<'_>) -> Result<Operand, DecodeError> {
     match r.byte()? {
-        0 => Ok(Operand::Const(r.read()?)),
-        1 => Ok(Operand::Ref(r.read()?)),
+        0 => Ok(Operand::Const(r.checked()?)),
+        1 => Ok(Operand::Ref(r.checked()?)),
         tag => Err(bad_tag(tag)),
     }
 }
@@ -363,7 +363,7 @@ fn node(r: &mut Reader<'_>, depth: usize) -> Result<Node, DecodeError> {
         2 => Node::Nor(many(r, depth, node)?),
         3 => Node::Not(Box::new(node(r, depth)?)),
         4 => {
-            let path = r.read()?;
+            let path = r.checked()?;
             Node::Field(Box::new(Field { path, test: test(r, depth)? }))
         }
         tag => return Err(bad_tag(tag)),
@@ -373,8 +373,8 @@ fn node(r: &mut Reader<'_>, depth: usize) -> Result<Node, DecodeError> {
 fn test(r: &mut Reader<'_>, depth: usize) -> Result<Test, DecodeError> {
     let depth = nested(depth)?;
     Ok(match r.byte()? {
-        0 => Test::Literal(r.read()?),
-        1 => Test::Ref(r.read()?),
+        0 => Test::Literal(r.checked()?),
+        1 => Test::Ref(r.checked()?),
         2 => Test::Ops(many(r, depth, op)?),
         tag => return Err(bad_tag(tag)),
     })
@@ -388,22 +388,22 @@ fn op(r: &mut Reader<'_>, depth: usize) -> Result<Op, DecodeError> {
             let rel = rel(r)?;
             let operand = match r.byte()? {
                 0 => {
-                    let n: f64 = r.read()?;
+                    let n: f64 = r.checked()?;
                     CmpOperand::Const { prim: Prim::Num(n), num: n }
                 }
                 1 => {
-                    let prim = Prim::Str(Cow::Owned(r.read()?));
+                    let prim = Prim::Str(Cow::Owned(r.checked()?));
                     let num = prim.num();
                     CmpOperand::Const { prim, num }
                 }
-                2 => CmpOperand::Ref(r.read()?),
+                2 => CmpOperand::Ref(r.checked()?),
                 tag => return Err(bad_tag(tag)),
             };
             Op::Cmp(rel, operand)
         }
         3 => {
             let rel = rel(r)?;
-            Op::Version(rel, r.read()?)
+            Op::Version(rel, r.checked()?)
         }
         4 => Op::Exists(flag(r)?),
         5 => {
@@ -412,11 +412,11 @@ fn op(r: &mut Reader<'_>, depth: usize) -> Result<Op, DecodeError> {
         }
         6 => {
             let (negate, fold) = (flag(r)?, flag(r)?);
-            Op::InRef { path: r.read()?, negate, fold }
+            Op::InRef { path: r.checked()?, negate, fold }
         }
         7 => {
             let negate = flag(r)?;
-            Op::Group { name: r.read()?, negate }
+            Op::Group { name: r.checked()?, negate }
         }
         8 => Op::Not(Box::new(test(r, depth)?)),
         9 => Op::Size(Box::new(test(r, depth)?)),
@@ -428,7 +428,7 @@ fn op(r: &mut Reader<'_>, depth: usize) -> Result<Op, DecodeError> {
         }
         13 => {
             let fold = flag(r)?;
-            Op::AllRef { path: r.read()?, fold }
+            Op::AllRef { path: r.checked()?, fold }
         }
         14 => {
             let n = r.len()?;

@@ -145,9 +145,14 @@ impl crate::wire::Encode for Condition {
     }
 }
 impl crate::wire::Decode for Condition {
-    fn decode(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
-        let n = r.len()?;
-        Condition::from_bytes(r.take(n)?).map_err(|_| crate::wire::WireError::Invalid)
+    fn decode(r: &mut crate::wire::Reader<'_>) -> Self {
+        let decoded = r.len().and_then(|n| r.take(n)).and_then(|bytes| {
+            Condition::from_bytes(bytes).map_err(|e| match e {
+                encode::DecodeError::Truncated => crate::wire::WireError::End,
+                _ => crate::wire::WireError::Invalid,
+            })
+        });
+        r.or(decoded, Condition::never())
     }
 }
 
@@ -189,6 +194,12 @@ impl Condition {
     /// The empty condition (always true).
     pub fn always() -> Condition {
         Condition { root: Node::All(Vec::new()), source: Some(Box::new(Value::Object(Map::new()))) }
+    }
+
+    /// A condition that never holds: what a failed decode leaves in place (the decode
+    /// reports the error; the placeholder is never run).
+    pub(crate) fn never() -> Condition {
+        Condition { root: Node::Any(Vec::new()), source: None }
     }
 
     /// Evaluates against a scope: paths and `$ref`s are looked up in `scope`.

@@ -9,7 +9,7 @@ use crate::condition::Condition;
 use crate::intent::IntentModel;
 use crate::time::{Duration, Timestamp, Zone};
 use crate::value::{Map, Value};
-use crate::wire::{put_varint, Decode, Encode, Reader, WireError};
+use crate::wire::{put_varint, Decode, Encode, Reader, Trailing};
 
 /// Delivery channel of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -457,13 +457,13 @@ impl Bundle {
             return Err(BundleError::UnsupportedVersion { found: version, expected: BUNDLE_FORMAT_VERSION });
         }
         let mut r = Reader::new(rest);
-        let bundle: Bundle = r.read().map_err(|e| BundleError::Corrupt { message: e.problem().to_owned() })?;
-        if !r.is_empty() {
-            return Err(BundleError::Corrupt {
-                message: format!("{} unexpected bytes after the bundle", r.remaining()),
-            });
-        }
-        Ok(bundle)
+        let bundle: Bundle = r.read();
+        r.finish(bundle).map_err(|e| BundleError::Corrupt {
+            message: match e {
+                Trailing::Failed(e) => e.problem().to_owned(),
+                Trailing::Bytes(n) => format!("{n} unexpected bytes after the bundle"),
+            },
+        })
     }
 }
 
@@ -522,8 +522,8 @@ impl Encode for ChannelSet {
     }
 }
 impl Decode for ChannelSet {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        r.byte().map(ChannelSet)
+    fn decode(r: &mut Reader<'_>) -> Self {
+        ChannelSet(r.read())
     }
 }
 
@@ -542,11 +542,11 @@ impl Encode for Entry {
     }
 }
 impl Decode for Entry {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        match r.tag()? {
-            0 => r.read().map(Entry::Event),
-            1 => r.read().map(Entry::Audience),
-            tag => Err(WireError::BadTag(tag.into())),
+    fn decode(r: &mut Reader<'_>) -> Self {
+        match r.read_tag() {
+            0 => Entry::Event(r.read()),
+            1 => Entry::Audience(r.read()),
+            tag => r.bad_tag(tag, Entry::Audience(Condition::never())),
         }
     }
 }
@@ -565,11 +565,11 @@ impl Encode for Reentry {
     }
 }
 impl Decode for Reentry {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        match r.tag()? {
-            0 => Ok(Reentry::Once),
-            1 => Ok(Reentry::Multiple { lock: r.read()?, cap: r.read()?, window: r.read()? }),
-            tag => Err(WireError::BadTag(tag.into())),
+    fn decode(r: &mut Reader<'_>) -> Self {
+        match r.read_tag() {
+            0 => Reentry::Once,
+            1 => Reentry::Multiple { lock: r.read(), cap: r.read(), window: r.read() },
+            tag => r.bad_tag(tag, Reentry::Once),
         }
     }
 }
@@ -609,21 +609,21 @@ impl Encode for StepKind {
     }
 }
 impl Decode for StepKind {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(match r.tag()? {
+    fn decode(r: &mut Reader<'_>) -> Self {
+        match r.read_tag() {
             0 => StepKind::WaitFor {
-                trigger: r.read()?,
-                timeout: r.read()?,
-                on_performed: r.read()?,
-                on_timed_out: r.read()?,
+                trigger: r.read(),
+                timeout: r.read(),
+                on_performed: r.read(),
+                on_timed_out: r.read(),
             },
-            1 => StepKind::Delay { duration: r.read()?, until_minute: r.read()?, next: r.read()? },
-            2 => StepKind::Branch { cases: r.read()?, default: r.read()? },
-            3 => StepKind::Send(r.read()?),
-            4 => StepKind::Split { variants: r.read()?, holdout_bp: r.read()? },
+            1 => StepKind::Delay { duration: r.read(), until_minute: r.read(), next: r.read() },
+            2 => StepKind::Branch { cases: r.read(), default: r.read() },
+            3 => StepKind::Send(r.read()),
+            4 => StepKind::Split { variants: r.read(), holdout_bp: r.read() },
             5 => StepKind::Exit,
-            tag => return Err(WireError::BadTag(tag.into())),
-        })
+            tag => r.bad_tag(tag, StepKind::Exit),
+        }
     }
 }
 
@@ -642,11 +642,11 @@ impl Encode for WaitTrigger {
     }
 }
 impl Decode for WaitTrigger {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        match r.tag()? {
-            0 => r.read().map(WaitTrigger::Event),
-            1 => r.read().map(WaitTrigger::State),
-            tag => Err(WireError::BadTag(tag.into())),
+    fn decode(r: &mut Reader<'_>) -> Self {
+        match r.read_tag() {
+            0 => WaitTrigger::Event(r.read()),
+            1 => WaitTrigger::State(r.read()),
+            tag => r.bad_tag(tag, WaitTrigger::State(Condition::never())),
         }
     }
 }
@@ -663,11 +663,11 @@ impl Encode for CapPeriod {
     }
 }
 impl Decode for CapPeriod {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        match r.tag()? {
-            0 => Ok(CapPeriod::Session),
-            1 => r.read().map(CapPeriod::Window),
-            tag => Err(WireError::BadTag(tag.into())),
+    fn decode(r: &mut Reader<'_>) -> Self {
+        match r.read_tag() {
+            0 => CapPeriod::Session,
+            1 => CapPeriod::Window(r.read()),
+            tag => r.bad_tag(tag, CapPeriod::Session),
         }
     }
 }
