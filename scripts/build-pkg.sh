@@ -35,7 +35,8 @@ WASM_TARGET_DIR="$CARGO_TARGET_DIR/wasm-pkg"
 WASM_OUT_DIR="$WASM_TARGET_DIR/$WASM_TARGET/release"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 TOOLS_DIR="$REPO_ROOT/scripts/js"
-WASM_OPT_FLAGS=(-Oz)
+# --strip-target-features: the target_features section is build metadata no engine reads.
+WASM_OPT_FLAGS=(-Oz --strip-target-features)
 
 # --- 1. cargo ------------------------------------------------------------------------
 panic="${WAYMARK_PANIC:-}"

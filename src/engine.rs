@@ -788,12 +788,14 @@ impl Engine {
 
 /// xxh3 of a journey id, truncated: the compact journey key of the contact log.
 pub fn journey_hash(id: &str) -> u32 {
-    xxhash_rust::xxh3::xxh3_64(id.as_bytes()) as u32
+    // Seed 0 gives xxh3_64's value; one seeded hash function serves every caller (one
+    // copy of the hash code in the wasm module).
+    xxhash_rust::xxh3::xxh3_64_with_seed(id.as_bytes(), 0) as u32
 }
 
 /// Stable bucket in [0, 10_000) for a shopper in a journey.
 fn bucket(seed: u64, journey: &str, shopper: &str, salt: &str) -> u32 {
-    let key = format!("{journey}\u{1f}{shopper}\u{1f}{salt}");
+    let key = concat(&[journey, "\u{1f}", shopper, "\u{1f}", salt]);
     (xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), seed) % 10_000) as u32
 }
 

@@ -480,7 +480,8 @@ struct Hash32(u32);
 
 impl Hash32 {
     fn of(text: &str) -> Hash32 {
-        let h = (xxhash_rust::xxh3::xxh3_64(text.as_bytes()) >> 32) as u32;
+        // xxh3_64 (seed 0), through the seeded entry point the engine's buckets use too.
+        let h = (xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), 0) >> 32) as u32;
         Hash32(if h == 0 { 1 } else { h })
     }
 }

@@ -245,3 +245,18 @@ fn delegating_engines_leave_offsite_sends_to_the_backend() {
     let sent = backend.tick(&mut synced, Timestamp(due + 6 * MIN));
     assert_eq!(sends(&sent), vec!["cart-reminder"], "{sent:?}");
 }
+
+/// Journey hashes (kept in stored contact logs) are xxh3_64 truncated: computing them
+/// through the seeded entry point with seed 0 must give the same values, at every input
+/// length xxh3 treats differently.
+#[test]
+fn journey_hash_is_xxh3_64() {
+    for len in [0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 1000] {
+        let id: String = "j".repeat(len);
+        assert_eq!(
+            waymark::engine::journey_hash(&id),
+            xxhash_rust::xxh3::xxh3_64(id.as_bytes()) as u32,
+            "length {len}"
+        );
+    }
+}

@@ -478,29 +478,23 @@ pub(super) fn padded_version(v: &Value) -> String {
 }
 
 /// The string extensions; `fold` lowercases both sides (JavaScript's `toLowerCase`).
+/// Substrings are searched byte by byte (UTF-8 never matches inside a character): texts
+/// here are short, and a search algorithm's tables would be kilobytes of the module.
 fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
-    if !fold {
-        return match kind {
-            TextKind::Contains => hay.contains(needle),
-            TextKind::StartsWith => hay.starts_with(needle),
-            TextKind::EndsWith => hay.ends_with(needle),
-        };
-    }
-    if hay.is_ascii() && needle.is_ascii() {
-        let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        return match kind {
-            TextKind::Contains => n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)),
-            TextKind::StartsWith => h.get(..n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)),
-            TextKind::EndsWith => {
-                h.len().checked_sub(n.len()).and_then(|s| h.get(s..)).is_some_and(|w| w.eq_ignore_ascii_case(n))
-            }
-        };
-    }
-    let (hay, needle) = (casefold::lowercase(hay), casefold::lowercase(needle));
+    let ascii = hay.is_ascii() && needle.is_ascii();
+    let folded;
+    let (h, n) = if fold && !ascii {
+        folded = (casefold::lowercase(hay), casefold::lowercase(needle));
+        (folded.0.as_bytes(), folded.1.as_bytes())
+    } else {
+        (hay.as_bytes(), needle.as_bytes())
+    };
+    let ascii_fold = fold && ascii;
+    let same = |w: &[u8]| if ascii_fold { w.eq_ignore_ascii_case(n) } else { w == n };
     match kind {
-        TextKind::Contains => hay.contains(&*needle),
-        TextKind::StartsWith => hay.starts_with(&*needle),
-        TextKind::EndsWith => hay.ends_with(&*needle),
+        TextKind::Contains => n.is_empty() || h.windows(n.len()).any(same),
+        TextKind::StartsWith => h.get(..n.len()).is_some_and(same),
+        TextKind::EndsWith => h.len().checked_sub(n.len()).and_then(|s| h.get(s..)).is_some_and(same),
     }
 }
 
