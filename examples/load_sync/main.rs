@@ -8,7 +8,8 @@
 //! 2. open loop for `--seconds` at half the goal throughput (`--goal`, default 10000/s on
 //!    SQLite, 5000/s on Postgres: "p99 ≤ 10 ms at half that load"), then at half the
 //!    throughput the closed loop measured: p50 / p99 latency of each, the client's stalls
-//!    (see `probe`) and the CPU share of client and server;
+//!    (see `probe`), the CPU share of client and server, and the server's own timing of
+//!    the same syncs from its `/metrics` (see `scrape`);
 //! 3. the server stops (SIGTERM, graceful), and the ceiling: a raw single-row upsert loop
 //!    (one statement, autocommit) on the same database for `--seconds`, from this process.
 //!
@@ -20,6 +21,7 @@
 mod load;
 mod probe;
 mod raw;
+mod scrape;
 mod server;
 mod usage;
 
@@ -29,6 +31,7 @@ use std::time::{Duration, Instant};
 use waymark::server::sqlite::Synchronous;
 
 use load::{percentile, OpenLoop, Target};
+use scrape::ServerTimes;
 use server::{Launch, ServerProcess};
 
 const ADMIN: &str = "load-admin-token-0123456789";
@@ -95,7 +98,8 @@ impl CpuMark {
     }
 }
 
-fn open_loop_json(label: &str, r: &OpenLoop, cpu: &CpuShares) -> serde_json::Value {
+fn open_loop_json(label: &str, r: &OpenLoop, cpu: &CpuShares, server: &ServerTimes) -> serde_json::Value {
+    let share = |x: f64| (x * 10_000.0).round() / 10_000.0;
     serde_json::json!({
         "label": label,
         "rate_target": r.target.round(),
@@ -111,6 +115,11 @@ fn open_loop_json(label: &str, r: &OpenLoop, cpu: &CpuShares) -> serde_json::Val
         "client_cpu": cpu.client,
         "server_cpu": cpu.server,
         "cpu_pressure": cpu.pressure,
+        "server_syncs": server.sync.count(),
+        "server_p99_le_ms": server.sync.quantile_bound_ms(0.99),
+        "server_over_10ms": share(server.sync.share_over_ms(10.0)),
+        "commit_p99_le_ms": server.commit.quantile_bound_ms(0.99),
+        "commit_over_10ms": share(server.commit.share_over_ms(10.0)),
     })
 }
 
@@ -155,9 +164,12 @@ async fn run(threads: usize) {
     // 2. Open loop at half the goal, then at half the measured maximum.
     let mut open = Vec::new();
     for (label, rate) in [("half_goal", goal / 2.0), ("half_max", (closed.rate / 2.0).max(1.0))] {
+        let times = ServerTimes::read(&target.client, &server.base).await;
         let mark = CpuMark::now(&server);
         let r = load::open_loop(&target, rate, seconds, max_in_flight).await;
-        open.push(open_loop_json(label, &r, &mark.shares(&server)));
+        let cpu = mark.shares(&server);
+        let times = ServerTimes::read(&target.client, &server.base).await.since(&times);
+        open.push(open_loop_json(label, &r, &cpu, &times));
         tokio::time::sleep(SETTLE).await;
     }
     let load_after = usage::load_average();
