@@ -43,3 +43,9 @@ async fn pg_browser_delegated_email_is_delivered_by_the_backend() {
     let Some(db) = support::postgres("delegated").await else { return };
     scenarios::browser_delegated_email_is_delivered_by_the_backend(db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_two_replicas_merge_racing_syncs() {
+    let Some(db) = support::postgres("racing").await else { return };
+    scenarios::two_replicas_merge_racing_syncs(db).await;
+}

@@ -4,7 +4,8 @@
 //!
 //! - `app` — the HTTP API (`fn app(state) -> Router`), `error` — its error type,
 //!   `auth` — shopper tokens and the admin token, `openapi` — the API document;
-//! - `sync` — the group-commit writer every state change goes through;
+//! - `sync` — the group-commit writer every state change goes through, `link` — its
+//!   connection during a batch (a transaction only when the batch needs one);
 //! - `storage` — SQLite / Postgres through sqlx, migrations, the shopper key scheme;
 //!   `sqlite` — SQLite's connection settings (durability) and WAL checkpointer;
 //! - `scheduler` — due timers → `Engine::tick` → outbox, in one transaction;
@@ -21,6 +22,7 @@ pub mod delivery;
 pub mod error;
 pub mod inspect;
 pub mod journeys;
+pub mod link;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// A boxed, sendable future (what sqlx's `after_connect` wants).
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -98,11 +98,24 @@ pub async fn checkpointer(pool: AnyPool) {
         if pool.is_closed() {
             break;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            if pool.is_closed() {
-                break;
+        let started = std::time::Instant::now();
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_optional(&pool).await {
+            Ok(row) => {
+                // (busy, frames in the WAL, frames copied into the database file)
+                let frame = |i: usize| row.as_ref().and_then(|r| r.try_get::<i64, _>(i).ok()).unwrap_or(-1);
+                tracing::debug!(
+                    micros = started.elapsed().as_micros() as u64,
+                    wal_frames = frame(1),
+                    copied = frame(2),
+                    "WAL checkpoint"
+                );
             }
-            tracing::warn!(error = %e, "WAL checkpoint failed; the writer checkpoints past its backstop");
+            Err(e) => {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::warn!(error = %e, "WAL checkpoint failed; the writer checkpoints past its backstop");
+            }
         }
     }
 }

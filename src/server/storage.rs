@@ -347,7 +347,7 @@ pub async fn write_shopper(
 /// connection keeps a handful of prepared statements instead of one per batch size; the
 /// padding rows are NULL (no `IN (…)` matches NULL, and the writes skip rows whose key is
 /// NULL), so a padded statement does exactly what the unpadded one would.
-const CHUNK: usize = 256;
+pub const CHUNK: usize = 256;
 
 /// The statements a list is cut into: chunks of at most [`CHUNK`], each padded to a power
 /// of two with `None` (the padded length comes with each chunk).

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection};
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::analytics::Tally;
 use super::clock::Clock;
 use super::error::ApiError;
 use super::journeys::Journeys;
+use super::link::Link;
 use super::metrics::Metrics;
 use super::outbox::{self, OutboxRow};
 use super::storage::{self, anon_key, customer_key, Db, StorageError, StorageResult};
@@ -305,7 +306,7 @@ enum Pending {
 }
 
 struct Batch<'a> {
-    tx: sqlx::Transaction<'a, Any>,
+    link: Link<'a>,
     engine: &'a Engine,
     now: Timestamp,
     slots: BTreeMap<String, Slot>,
@@ -326,9 +327,8 @@ async fn apply_batch(
     now: Timestamp,
 ) -> StorageResult<BatchResult> {
     let started = Instant::now();
-    let tx = conn.begin().await?;
     let mut b = Batch {
-        tx,
+        link: Link::Plain(conn),
         engine,
         now,
         slots: BTreeMap::new(),
@@ -346,12 +346,18 @@ async fn apply_batch(
         pending.push(b.apply(identity, work).await?);
     }
     b.flush().await?;
-    outbox::enqueue(&mut b.tx, &b.outbox, now).await?;
-    b.tally.flush(&mut b.tx).await?;
+    if !b.outbox.is_empty() || !b.tally.is_empty() {
+        b.link.begin().await?;
+        let conn = b.link.conn()?;
+        outbox::enqueue(conn, &b.outbox, now).await?;
+        b.tally.flush(conn).await?;
+    }
     let written = started.elapsed();
-    b.tx.commit().await?;
+    let transaction = b.link.in_transaction();
+    b.link.commit().await?;
     tracing::debug!(
         jobs = items.len(),
+        transaction,
         read_micros = read.as_micros() as u64,
         write_micros = written.saturating_sub(read).as_micros() as u64,
         commit_micros = started.elapsed().saturating_sub(written).as_micros() as u64,
@@ -399,7 +405,7 @@ impl Batch<'_> {
             }
         }
         let asked: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let found = storage::resolve_and_load(&mut self.tx, &asked).await?;
+        let found = storage::resolve_and_load(self.link.conn()?, &asked).await?;
         for r in found {
             if let Some(row) = r.row {
                 self.slots.entry(r.key.clone()).or_insert_with(|| Slot {
@@ -433,7 +439,7 @@ impl Batch<'_> {
             return Ok(());
         }
         let asked: Vec<&str> = missing.iter().map(String::as_str).collect();
-        for (key, row) in storage::load_shoppers(&mut self.tx, &asked).await? {
+        for (key, row) in storage::load_shoppers(self.link.conn()?, &asked).await? {
             missing.remove(&key);
             self.slots.insert(
                 key,
@@ -470,7 +476,8 @@ impl Batch<'_> {
                 Ok(Ok(Pending::Sync(key)))
             }
             Work::Event(event) => {
-                if !storage::first_sighting(&mut self.tx, &event.id, &key, now).await? {
+                self.link.begin().await?;
+                if !storage::first_sighting(self.link.conn()?, &event.id, &key, now).await? {
                     return Ok(Ok(Pending::Done(Done::Event {
                         duplicate: true,
                         decisions: Vec::new(),
@@ -549,7 +556,7 @@ impl Batch<'_> {
         if let Some(known) = self.aliases.get(alias) {
             return Ok(known.clone());
         }
-        let found = storage::resolve_alias(&mut self.tx, alias).await?;
+        let found = storage::resolve_alias(self.link.conn()?, alias).await?;
         self.aliases.insert(alias.to_owned(), found.clone());
         Ok(found)
     }
@@ -566,7 +573,7 @@ impl Batch<'_> {
         if self.slots.contains_key(key) {
             return Ok(());
         }
-        let stored = storage::load_shopper(&mut self.tx, key, "").await?;
+        let stored = storage::load_shopper(self.link.conn()?, key, "").await?;
         let slot = match stored {
             Some(s) => Slot { before: Some(s.state.clone()), state: s.state, version: Some(s.version), dirty: false },
             None => fresh_slot(key),
@@ -584,7 +591,8 @@ impl Batch<'_> {
                 target.dirty = true;
             }
         }
-        storage::fold_into(&mut self.tx, from, to).await?;
+        self.link.begin().await?;
+        storage::fold_into(self.link.conn()?, from, to).await?;
         for value in self.new_aliases.values_mut() {
             if value == from {
                 *value = to.to_owned();
@@ -606,7 +614,8 @@ impl Batch<'_> {
         let now = self.now;
         if !self.new_aliases.is_empty() {
             let pairs: Vec<(String, String)> = std::mem::take(&mut self.new_aliases).into_iter().collect();
-            storage::set_aliases(&mut self.tx, &pairs).await?;
+            self.link.begin().await?;
+            storage::set_aliases(self.link.conn()?, &pairs).await?;
         }
         let engine = self.engine;
         let rows: Vec<storage::ShopperWrite<'_>> = self
@@ -623,17 +632,31 @@ impl Batch<'_> {
         if rows.is_empty() {
             return Ok(());
         }
-        let written: BTreeSet<String> = storage::write_shoppers(&mut self.tx, &rows, now).await?.into_iter().collect();
+        // The rows alone need no transaction when they fit one statement, nothing else is
+        // written and no entry or exit is counted with them (see `link`); otherwise they
+        // commit with the rest.
+        let counted = self.slots.values().filter(|s| s.dirty).any(|s| {
+            let mut diff = Tally::default();
+            diff.state_diff(s.before.as_ref(), &s.state);
+            !diff.is_empty()
+        });
+        if counted || rows.len() > storage::CHUNK || !self.outbox.is_empty() || !self.tally.is_empty() {
+            self.link.begin().await?;
+        }
+        let written: BTreeSet<String> =
+            storage::write_shoppers(self.link.conn()?, &rows, now).await?.into_iter().collect();
         drop(rows);
         for (key, slot) in self.slots.iter_mut().filter(|(_, s)| s.dirty) {
             if written.contains(key) {
                 self.tally.state_diff(slot.before.as_ref(), &slot.state);
                 continue;
             }
-            // Another replica wrote first: merge with what it wrote and try again.
+            // Another replica wrote first: merge with what it wrote and try again (in the
+            // transaction: an entry or exit the merge makes is counted in the same commit).
+            self.link.begin().await?;
             let mut done = false;
             for _ in 0..WRITE_RETRIES {
-                match storage::load_shopper(&mut self.tx, key, "").await? {
+                match storage::load_shopper(self.link.conn()?, key, "").await? {
                     Some(fresh) => {
                         let mut merged = fresh.state.clone();
                         merged.merge(&slot.state);
@@ -647,7 +670,7 @@ impl Batch<'_> {
                     }
                 }
                 let wake = engine.next_wakeup(&slot.state);
-                if storage::write_shopper(&mut self.tx, key, &slot.state, slot.version, wake, now).await? {
+                if storage::write_shopper(self.link.conn()?, key, &slot.state, slot.version, wake, now).await? {
                     self.tally.state_diff(slot.before.as_ref(), &slot.state);
                     done = true;
                     break;

@@ -309,3 +309,44 @@ pub async fn two_replicas_deliver_exactly_once(db: TestDb, shoppers: usize) {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Two replicas on one database take syncs of the same shoppers at once: a replica whose
+/// conditional write lost the race re-reads, merges and writes again, so no trait sent by
+/// any sync is lost (the writer writes rows without a transaction when that is all a
+/// batch does, and opens one for the retry). Postgres only: replicas share Postgres, a
+/// SQLite file has one server and so one writer.
+pub async fn two_replicas_merge_racing_syncs(db: TestDb) {
+    let clock = Clock::manual(t0());
+    let a = server_with(settings(&db), &clock).await;
+    let b = Server::start(settings(&db), clock.clone()).await.unwrap();
+    let routers = [a.router(), b.router()];
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        tokens.push(token(&routers[0], &format!("racer-{i}"), None).await);
+    }
+    // Rounds of a few syncs per shopper on each replica: both writers busy at once, often
+    // with the same rows, so a conditional write regularly finds a newer version.
+    for round in 0..40 {
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (r, t) = (routers[(i / 4) % 2].clone(), tokens[i % 4].clone());
+            tasks.push(tokio::spawn(async move {
+                let mut s = ShopperState::new(&format!("racer-{}", i % 4));
+                s.set_trait(&format!("k{}", (round + i / 4) % 8), "v".into(), t0()).unwrap();
+                sync(&r, &t, &s).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+    for i in 0..4 {
+        let id = format!("racer-{i}");
+        let state = sync(&routers[0], &token(&routers[0], &id, None).await, &ShopperState::new(&id)).await;
+        for k in 0..8 {
+            assert!(state.trait_value(&format!("k{k}")).is_some(), "{id}: trait k{k} lost");
+        }
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
