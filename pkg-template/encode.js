@@ -1,5 +1,6 @@
 // Event properties → the postcard bytes of a Rust `BTreeMap<String, Value>`, written
-// straight from the JS object (no JSON text, one copy into wasm memory). JSON semantics:
+// straight from the JS object (no JSON text, one copy into wasm memory); a whole event
+// (`encodeEvent`) is its name as a length-prefixed UTF-8 text, then its properties. JSON semantics:
 // `undefined`, functions and symbols are left out of objects and become null in arrays,
 // non-finite numbers become null, `toJSON` (Date) is honoured, as JSON.stringify does.
 //
@@ -134,6 +135,12 @@ function entries(obj, depth) {
 
 const EMPTY = new Uint8Array(0);
 
+function checkObject(properties) {
+  if (typeof properties !== "object" || Array.isArray(properties)) {
+    throw new TypeError(`event properties must be a plain object, found ${Array.isArray(properties) ? "an array" : typeof properties}`);
+  }
+}
+
 /**
  * Encodes event properties (a plain object, or undefined/null for none). The result is a
  * view into a shared buffer: pass it to wasm before the next call. Throws a TypeError /
@@ -141,10 +148,42 @@ const EMPTY = new Uint8Array(0);
  */
 export function encodeProperties(properties) {
   if (properties === undefined || properties === null) return EMPTY;
-  if (typeof properties !== "object" || Array.isArray(properties)) {
-    throw new TypeError(`event properties must be a plain object, found ${Array.isArray(properties) ? "an array" : typeof properties}`);
-  }
+  checkObject(properties);
   pos = 0;
   entries(properties, 1);
   return buf.subarray(0, pos);
+}
+
+/**
+ * Encodes a whole event, what `Engine.ingestInput` reads: the name (a string), then the
+ * properties as `encodeProperties` writes them (`encoded`: bytes from it, else
+ * `properties` is encoded here). Returns its length; `copyEncoded` copies it out.
+ */
+export function encodeEvent(name, properties, encoded) {
+  const body = encoded === undefined ? undefined : encoded.slice();
+  pos = 0;
+  string(name);
+  if (body !== undefined) {
+    reserve(body.length + 1);
+    if (body.length === 0) buf[pos++] = 0;
+    buf.set(body, pos);
+    pos += body.length;
+  } else if (properties === undefined || properties === null) {
+    reserve(1);
+    buf[pos++] = 0;
+  } else {
+    checkObject(properties);
+    entries(properties, 1);
+  }
+  return pos;
+}
+
+/** Copies what `encodeEvent` wrote into `target` at `at`. */
+export function copyEncoded(target, at) {
+  // Events are mostly short: a loop beats making a subarray to `set` from.
+  if (pos > 128) {
+    target.set(buf.subarray(0, pos), at);
+    return;
+  }
+  for (let i = 0; i < pos; i++) target[at + i] = buf[i];
 }
