@@ -100,10 +100,11 @@ fn decode_object(bytes: &[u8], map: &mut Map, code: &str, what: &str) -> Result<
 const CHANNEL_BASE: usize = Action::ALL.len();
 const REASON_BASE: usize = CHANNEL_BASE + Channel::ALL.len();
 
-/// The string table of one engine and the index of each bundle string in it.
+/// The string table of one engine. Packing looks strings up in it by a linear search:
+/// only calls that decide something pack strings, and a map from string to index cost
+/// 0.36 KiB of the gzipped module.
 struct Strings {
     list: Vec<String>,
-    index: Map<u32>,
 }
 
 impl Strings {
@@ -111,10 +112,8 @@ impl Strings {
         let mut list: Vec<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
         list.extend(Channel::ALL.iter().map(|c| c.as_str().to_owned()));
         list.extend(Reason::ALL.iter().map(|r| r.code().to_owned()));
-        let mut index = Map::new();
-        let mut add = |list: &mut Vec<String>, text: &str| {
-            if !index.contains_key(text) {
-                index.insert(text.to_owned(), list.len() as u32);
+        let add = |list: &mut Vec<String>, text: &str| {
+            if !list.iter().any(|s| s == text) {
                 list.push(text.to_owned());
             }
         };
@@ -138,7 +137,7 @@ impl Strings {
                 }
             }
         }
-        Strings { list, index }
+        Strings { list }
     }
 }
 
@@ -154,8 +153,8 @@ fn put_inline(out: &mut Vec<u8>, text: &str) {
 fn put_str(out: &mut Vec<u8>, strings: &Strings, text: Option<&str>) {
     match text {
         None => out.push(0),
-        Some(t) => match strings.index.get(t) {
-            Some(&i) => put_index(out, i as usize),
+        Some(t) => match strings.list.iter().position(|s| s == t) {
+            Some(i) => put_index(out, i),
             None => put_inline(out, t),
         },
     }
