@@ -180,8 +180,9 @@ export function encodeEvent(name, properties, encoded) {
 
 /** Copies what `encodeEvent` wrote into `target` at `at`. */
 export function copyEncoded(target, at) {
-  // Events are mostly short: a loop beats making a subarray to `set` from.
-  if (pos > 128) {
+  // A loop beats making a subarray to `set` from only for the shortest events (a name
+  // without properties); measured: `set` is faster from about 30 bytes on.
+  if (pos > 24) {
     target.set(buf.subarray(0, pos), at);
     return;
   }
