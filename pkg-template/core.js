@@ -7,7 +7,7 @@
 // (POST /v1/sync, batched, retried with backoff, flushed on page hide).
 
 import { decodeDecisions, decodeObject } from "./decode.js";
-import { copyEncoded, encodeEvent, encodeProperties } from "./encode.js";
+import { copyEncoded, encodeEvent, encodeEventAt, encodeProperties } from "./encode.js";
 
 const STATE_KEY = "waymark:state";
 const ID_KEY = "waymark:id";
@@ -146,9 +146,9 @@ const JSON_HINT =
 /**
  * Completes the wasm-bindgen classes with the methods that take and return JS values:
  * the module itself speaks bytes (packed decisions, postcard traits), decoded here.
- * Events go in through the engine's input room in the module's memory and decisions
- * come back in place (`Engine.inputBuffer` / `ingestInput` / `tickOutput`, src/wasm.rs):
- * one copy in, none out. Idempotent: every entry point calls it on its own glue; the
+ * Events are written straight into the engine's input room in the module's memory and
+ * decisions are read in place (`Engine.inputBuffer` / `ingestInput` / `tickOutput`,
+ * src/wasm.rs): no copy either way for the usual event. Idempotent: every entry point calls it on its own glue; the
  * `Engine.__waymarkIo` it leaves is what `Waymark` runs events through.
  */
 function completeBindings(Engine, State, memory) {
@@ -159,13 +159,26 @@ function completeBindings(Engine, State, memory) {
     if (!t) tables.set(engine, (t = engine.strings()));
     return t;
   };
-  // The module's memory as bytes; made again after the memory grew (which detaches the
-  // old view: its length reads 0).
+  // The module's memory as bytes (and `heapView` over it); made again after the memory
+  // grew (which detaches the old view: its length reads 0).
   let heap = new Uint8Array(0);
-  const memoryBytes = () => (heap.byteLength > 0 ? heap : (heap = new Uint8Array(memory().buffer)));
+  let heapView;
+  const memoryBytes = () => {
+    if (heap.byteLength === 0) {
+      const buffer = memory().buffer;
+      heap = new Uint8Array(buffer);
+      heapView = new DataView(buffer);
+    }
+    return heap;
+  };
   // Each engine's input room: its address and size, asked for again only when an event
   // is larger.
   const rooms = new WeakMap();
+  const newRoom = (engine, size) => {
+    const room = { at: engine.inputBuffer(size), size };
+    rooms.set(engine, room);
+    return room;
+  };
   /** Decisions from the packed answer at `at` (4-byte length, then the bytes). */
   const decodeAt = (at, table, now, meta) => {
     const h = memoryBytes();
@@ -173,15 +186,33 @@ function completeBindings(Engine, State, memory) {
     return decodeDecisions(h, table, now, meta, at + 4, at + 4 + len);
   };
   const io = {
-    /** Ingests the event `encodeEvent` just wrote (`len` bytes); its decisions. */
-    ingest(engine, state, now, len, table, meta) {
-      let room = rooms.get(engine);
-      if (room === undefined || room.size < len) {
-        const size = Math.max(len, 256);
-        room = { at: engine.inputBuffer(size), size };
-        rooms.set(engine, room);
+    /**
+     * Writes an event into the engine's input room (straight from the properties, or
+     * `bytes` from `encodeProperties`); returns its length for `ingest`.
+     */
+    write(engine, name, properties, bytes) {
+      if (typeof name !== "string") throw new WaymarkError("bad_event_name", `the event name must be a string, found ${typeof name}`);
+      let room = rooms.get(engine) ?? newRoom(engine, 256);
+      let len = -1;
+      let copy = false;
+      try {
+        if (bytes === undefined) len = encodeEventAt(name, properties, memoryBytes(), heapView, room.at, room.size);
+        if (len < 0) {
+          // Larger than the room, or already encoded: through encode.js's own buffer.
+          copy = true;
+          len = encodeEvent(name, properties, bytes);
+        }
+      } catch (e) {
+        throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
       }
-      copyEncoded(memoryBytes(), room.at);
+      if (copy) {
+        if (room.size < len) room = newRoom(engine, Math.max(len, 2 * room.size));
+        copyEncoded(memoryBytes(), room.at);
+      }
+      return len;
+    },
+    /** Ingests the event `write` left in the room (`len` bytes); its decisions. */
+    ingest(engine, state, now, len, table, meta) {
       return decodeAt(engine.ingestInput(state, now, len), table, now, meta);
     },
     /** Runs due timers; their decisions. */
@@ -189,24 +220,16 @@ function completeBindings(Engine, State, memory) {
       return decodeAt(engine.tickOutput(state, now), table, now, meta);
     },
   };
-  const encoded = (name, properties, bytes) => {
-    if (typeof name !== "string") throw new WaymarkError("bad_event_name", `the event name must be a string, found ${typeof name}`);
-    try {
-      return encodeEvent(name, properties, bytes);
-    } catch (e) {
-      throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
-    }
-  };
   Object.defineProperty(Engine.prototype, "__waymarkComplete", { value: true });
-  Object.defineProperty(Engine, "__waymarkIo", { value: { ...io, encoded } });
+  Object.defineProperty(Engine, "__waymarkIo", { value: io });
   Object.assign(Engine.prototype, {
     /** Ingests one event; decisions taken and suppressed, with reasons. */
     ingest(state, name, now, properties) {
-      return io.ingest(this, state, now, encoded(name, properties), table(this));
+      return io.ingest(this, state, now, io.write(this, name, properties), table(this));
     },
     /** `ingest` with properties already encoded by `encodeProperties`. */
     ingestEncoded(state, name, now, properties) {
-      return io.ingest(this, state, now, encoded(name, undefined, properties), table(this));
+      return io.ingest(this, state, now, io.write(this, name, undefined, properties), table(this));
     },
     /** Runs timers due at or before `now`. */
     tick(state, now) {
@@ -376,7 +399,7 @@ export function createWaymark(runtime) {
      */
     track(name, properties) {
       if (this._closed) throw closedError();
-      const len = io.encoded(name, properties);
+      const len = io.write(this._engine, name, properties);
       const now = this._clock();
       const decisions = io.ingest(this._engine, this._state, now, len, this._table, this._meta);
       this._changed(decisions, this._meta);

@@ -11,18 +11,27 @@
 
 const MAX_DEPTH = 64;
 const utf8 = new TextEncoder();
-let buf = new Uint8Array(4096);
-let view = new DataView(buf.buffer);
+// The buffer written: this module's own, or for `encodeEventAt` a room in the wasm
+// module's memory (`end`: where writing must stop).
+let own = new Uint8Array(4096);
+let ownView = new DataView(own.buffer);
+let buf = own;
+let view = ownView;
 let pos = 0;
+let end = own.length;
+// Thrown when an event does not fit the room in wasm memory.
+const FULL = { full: true };
 
 function reserve(n) {
-  if (pos + n <= buf.length) return;
-  let size = buf.length * 2;
+  if (pos + n <= end) return;
+  if (buf !== own) throw FULL;
+  let size = own.length * 2;
   while (size < pos + n) size *= 2;
   const next = new Uint8Array(size);
-  next.set(buf.subarray(0, pos));
-  buf = next;
-  view = new DataView(buf.buffer);
+  next.set(own.subarray(0, pos));
+  own = buf = next;
+  ownView = view = new DataView(next.buffer);
+  end = size;
 }
 
 function varint(n) {
@@ -168,14 +177,45 @@ export function encodeEvent(name, properties, encoded) {
     if (body.length === 0) buf[pos++] = 0;
     buf.set(body, pos);
     pos += body.length;
-  } else if (properties === undefined || properties === null) {
+  } else {
+    writeProperties(properties);
+  }
+  return pos;
+}
+
+function writeProperties(properties) {
+  if (properties === undefined || properties === null) {
     reserve(1);
     buf[pos++] = 0;
   } else {
     checkObject(properties);
     entries(properties, 1);
   }
-  return pos;
+}
+
+/**
+ * `encodeEvent` written straight into the wasm module's memory (`bytes` and `dataView`
+ * over it) at `at`, `size` bytes at most: no copy. Returns the length, or -1 when the
+ * event does not fit (then `encodeEvent` + `copyEncoded` take over).
+ */
+export function encodeEventAt(name, properties, bytes, dataView, at, size) {
+  buf = bytes;
+  view = dataView;
+  pos = at;
+  end = at + size;
+  try {
+    string(name);
+    writeProperties(properties);
+    return pos - at;
+  } catch (e) {
+    if (e === FULL) return -1;
+    throw e;
+  } finally {
+    buf = own;
+    view = ownView;
+    end = own.length;
+    pos = 0;
+  }
 }
 
 /** Copies what `encodeEvent` wrote into `target` at `at`. */
