@@ -400,8 +400,13 @@ impl Decode for Value {
 pub fn decode_object_into(r: &mut Reader<'_>, depth: usize, map: &mut Map) -> Result<(), WireError> {
     let count = r.len()?;
     let mut pairs = std::mem::take(map).into_pairs();
-    pairs.resize_with(count, Default::default);
-    for (key, value) in pairs.iter_mut() {
+    // Grown entry by entry as they are read: a claimed count allocates nothing.
+    pairs.truncate(count);
+    for i in 0..count {
+        if i == pairs.len() {
+            pairs.push(Default::default());
+        }
+        let Some((key, value)) = pairs.get_mut(i) else { break };
         key.clear();
         key.push_str(r.str()?);
         decode_value_into(r, depth, value)?;
@@ -448,8 +453,12 @@ fn decode_value_into(r: &mut Reader<'_>, depth: usize, slot: &mut Value) -> Resu
                 *slot = Value::Array(Vec::new());
             }
             let Value::Array(items) = slot else { return Err(WireError::Invalid) };
-            items.resize_with(count, Value::default);
-            for item in items.iter_mut() {
+            items.truncate(count);
+            for i in 0..count {
+                if i == items.len() {
+                    items.push(Value::Null);
+                }
+                let Some(item) = items.get_mut(i) else { break };
                 decode_value_into(r, depth + 1, item)?;
             }
         }
