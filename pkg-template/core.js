@@ -7,7 +7,7 @@
 // (POST /v1/sync, batched, retried with backoff, flushed on page hide).
 
 import { decodeDecisions, decodeObject } from "./decode.js";
-import { encodeProperties } from "./encode.js";
+import { copyEncoded, encodeEvent, encodeEventAt, encodeProperties } from "./encode.js";
 
 const STATE_KEY = "waymark:state";
 const ID_KEY = "waymark:id";
@@ -146,9 +146,12 @@ const JSON_HINT =
 /**
  * Completes the wasm-bindgen classes with the methods that take and return JS values:
  * the module itself speaks bytes (packed decisions, postcard traits), decoded here.
- * Idempotent: every entry point calls it on its own glue.
+ * Events are written straight into the engine's input room in the module's memory and
+ * decisions are read in place (`Engine.inputBuffer` / `ingestInput` / `tickOutput`,
+ * src/wasm.rs): no copy either way for the usual event. Idempotent: every entry point calls it on its own glue; the
+ * `Engine.__waymarkIo` it leaves is what `Waymark` runs events through.
  */
-function completeBindings(Engine, State) {
+function completeBindings(Engine, State, memory) {
   if (Engine.prototype.__waymarkComplete) return;
   const tables = new WeakMap();
   const table = (engine) => {
@@ -156,26 +159,81 @@ function completeBindings(Engine, State) {
     if (!t) tables.set(engine, (t = engine.strings()));
     return t;
   };
-  const encoded = (properties) => {
-    try {
-      return encodeProperties(properties);
-    } catch (e) {
-      throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
+  // The module's memory as bytes (and `heapView` over it); made again after the memory
+  // grew (which detaches the old view: its length reads 0).
+  let heap = new Uint8Array(0);
+  let heapView;
+  const memoryBytes = () => {
+    if (heap.byteLength === 0) {
+      const buffer = memory().buffer;
+      heap = new Uint8Array(buffer);
+      heapView = new DataView(buffer);
     }
+    return heap;
+  };
+  // Each engine's input room: its address and size, asked for again only when an event
+  // is larger.
+  const rooms = new WeakMap();
+  const newRoom = (engine, size) => {
+    const room = { at: engine.inputBuffer(size), size };
+    rooms.set(engine, room);
+    return room;
+  };
+  /** Decisions from the packed answer at `at` (4-byte length, then the bytes). */
+  const decodeAt = (at, table, now, meta) => {
+    const h = memoryBytes();
+    const len = (h[at] | (h[at + 1] << 8) | (h[at + 2] << 16) | (h[at + 3] << 24)) >>> 0;
+    return decodeDecisions(h, table, now, meta, at + 4, at + 4 + len);
+  };
+  const io = {
+    /**
+     * Writes an event into the engine's input room (straight from the properties, or
+     * `bytes` from `encodeProperties`); returns its length for `ingest`.
+     */
+    write(engine, name, properties, bytes) {
+      if (typeof name !== "string") throw new WaymarkError("bad_event_name", `the event name must be a string, found ${typeof name}`);
+      let room = rooms.get(engine) ?? newRoom(engine, 256);
+      let len = -1;
+      let copy = false;
+      try {
+        if (bytes === undefined) len = encodeEventAt(name, properties, memoryBytes(), heapView, room.at, room.size);
+        if (len < 0) {
+          // Larger than the room, or already encoded: through encode.js's own buffer.
+          copy = true;
+          len = encodeEvent(name, properties, bytes);
+        }
+      } catch (e) {
+        throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
+      }
+      if (copy) {
+        if (room.size < len) room = newRoom(engine, Math.max(len, 2 * room.size));
+        copyEncoded(memoryBytes(), room.at);
+      }
+      return len;
+    },
+    /** Ingests the event `write` left in the room (`len` bytes); its decisions. */
+    ingest(engine, state, now, len, table, meta) {
+      return decodeAt(engine.ingestInput(state, now, len), table, now, meta);
+    },
+    /** Runs due timers; their decisions. */
+    tick(engine, state, now, table, meta) {
+      return decodeAt(engine.tickOutput(state, now), table, now, meta);
+    },
   };
   Object.defineProperty(Engine.prototype, "__waymarkComplete", { value: true });
+  Object.defineProperty(Engine, "__waymarkIo", { value: io });
   Object.assign(Engine.prototype, {
     /** Ingests one event; decisions taken and suppressed, with reasons. */
     ingest(state, name, now, properties) {
-      return decodeDecisions(this.ingestPacked(state, name, now, encoded(properties)), table(this), now);
+      return io.ingest(this, state, now, io.write(this, name, properties), table(this));
     },
     /** `ingest` with properties already encoded by `encodeProperties`. */
     ingestEncoded(state, name, now, properties) {
-      return decodeDecisions(this.ingestPacked(state, name, now, properties), table(this), now);
+      return io.ingest(this, state, now, io.write(this, name, undefined, properties), table(this));
     },
     /** Runs timers due at or before `now`. */
     tick(state, now) {
-      return decodeDecisions(this.tickPacked(state, now), table(this), now);
+      return io.tick(this, state, now, table(this));
     },
   });
   if (typeof Engine.fromJson !== "function") {
@@ -209,7 +267,8 @@ function completeBindings(Engine, State) {
  */
 export function createWaymark(runtime) {
   const { Engine, State } = runtime.bindings;
-  completeBindings(Engine, State);
+  completeBindings(Engine, State, runtime.bindings.wasmMemory);
+  const io = Engine.__waymarkIo;
   let ready;
 
   function ensureInit(wasm) {
@@ -340,14 +399,9 @@ export function createWaymark(runtime) {
      */
     track(name, properties) {
       if (this._closed) throw closedError();
-      let encoded;
-      try {
-        encoded = encodeProperties(properties);
-      } catch (e) {
-        throw new WaymarkError("bad_properties", `event properties: ${e.message}`);
-      }
+      const len = io.write(this._engine, name, properties);
       const now = this._clock();
-      const decisions = decodeDecisions(this._engine.ingestPacked(this._state, name, now, encoded), this._table, now, this._meta);
+      const decisions = io.ingest(this._engine, this._state, now, len, this._table, this._meta);
       this._changed(decisions, this._meta);
       return decisions;
     }
@@ -388,7 +442,7 @@ export function createWaymark(runtime) {
     tick() {
       if (this._closed) throw closedError();
       const now = this._clock();
-      const decisions = decodeDecisions(this._engine.tickPacked(this._state, now), this._table, now, this._meta);
+      const decisions = io.tick(this._engine, this._state, now, this._table, this._meta);
       this._changed(decisions, this._meta);
       return decisions;
     }

@@ -1,5 +1,5 @@
 // What the wasm module hands back as bytes, decoded to plain JS values: decisions
-// (`Engine.ingestPacked` / `tickPacked`, format in src/wasm.rs) and traits (postcard of a
+// (`Engine.ingestInput` / `tickOutput`, format in src/wasm.rs) and traits (postcard of a
 // map of `Value`s, the shape encode.js writes). One copy out of wasm memory per call
 // instead of a boundary crossing per field.
 
@@ -8,13 +8,15 @@ const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 let bytes = EMPTY;
 let pos = 0;
+// Where the data read ends (`bytes` may be the whole wasm memory).
+let limit = 0;
 
 function varint() {
   let n = 0;
   let scale = 1;
   for (;;) {
+    if (pos >= limit) throw new RangeError("packed data ends early");
     const b = bytes[pos++];
-    if (b === undefined) throw new RangeError("packed data ends early");
     n += (b & 0x7f) * scale;
     if (b < 0x80) return n;
     scale *= 128;
@@ -23,7 +25,7 @@ function varint() {
 
 function text(len) {
   const end = pos + len;
-  if (end > bytes.length) throw new RangeError("packed data ends early");
+  if (end > limit) throw new RangeError("packed data ends early");
   // TextDecoder beats building short strings by hand (measured: 0.06 µs for 45 bytes,
   // a fromCharCode loop 0.14+ µs).
   const s = len === 0 ? "" : utf8.decode(bytes.subarray(pos, end));
@@ -41,15 +43,17 @@ function str(table) {
 const TIERS = ["cold", "warm", "hot"];
 
 /**
- * Decisions from `ingestPacked` / `tickPacked` bytes; `table` is `engine.strings()`.
- * The head's tier and next wakeup go into `meta` when given (`{tier, wakeup}`, reused by
- * the caller: no allocation per call).
+ * Decisions from the packed answer of `ingestInput` / `tickOutput`: `packed[start..end]`
+ * (the module's memory, read before the next call into it; the whole array by default);
+ * `table` is `engine.strings()`. The head's tier and next wakeup go into `meta` when
+ * given (`{tier, wakeup}`, reused by the caller: no allocation per call).
  */
-export function decodeDecisions(packed, table, now, meta) {
+export function decodeDecisions(packed, table, now, meta, start = 0, end = packed.length) {
   bytes = packed;
-  pos = 0;
+  pos = start;
+  limit = end;
+  if (pos >= limit) throw new RangeError("packed data ends early");
   const head = bytes[pos++];
-  if (head === undefined) throw new RangeError("packed data ends early");
   let wakeup;
   if (head & 4) {
     const z = varint();
@@ -139,6 +143,7 @@ function object(depth) {
 export function decodeObject(encoded) {
   bytes = encoded;
   pos = 0;
+  limit = encoded.length;
   try {
     return object(1);
   } finally {

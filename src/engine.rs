@@ -25,6 +25,9 @@ static NO_ENTRY: Map = Map::new();
 pub struct Engine {
     bundle: Bundle,
     journey_hashes: Vec<u32>,
+    /// Per journey, the hash of its entry event's name (0 for audience entries): an
+    /// event compares one number per journey, and names only where the hash matches.
+    entry_hashes: Vec<u32>,
     options: EngineOptions,
 }
 
@@ -73,7 +76,15 @@ impl Engine {
     /// An engine for a compiled bundle, with options.
     pub fn with_options(bundle: Bundle, options: EngineOptions) -> Engine {
         let journey_hashes = bundle.journeys.iter().map(|j| journey_hash(&j.id)).collect();
-        Engine { bundle, journey_hashes, options }
+        let entry_hashes = bundle
+            .journeys
+            .iter()
+            .map(|j| match &j.entry {
+                Entry::Event(matcher) => journey_hash(&matcher.event),
+                Entry::Audience(_) => 0,
+            })
+            .collect();
+        Engine { bundle, journey_hashes, entry_hashes, options }
     }
 
     /// The options it runs with.
@@ -112,8 +123,7 @@ impl Engine {
         self.enter_on_event(state, event, now, &mut out);
         self.enter_on_audience(state, Some(event), now, &mut out);
 
-        let all: Vec<usize> = (0..state.runs.len()).collect();
-        self.advance(state, all, Some(event), now, &mut out);
+        self.advance(state, None, Some(event), now, &mut out);
         state.normalize();
         out
     }
@@ -126,8 +136,7 @@ impl Engine {
         self.resolve_duplicates(state, now, &mut out);
         state.signals.update_tier(now, &self.bundle.policy.intent);
         self.enter_on_audience(state, None, now, &mut out);
-        let all: Vec<usize> = (0..state.runs.len()).collect();
-        self.advance(state, all, None, now, &mut out);
+        self.advance(state, None, None, now, &mut out);
         state.normalize();
         out
     }
@@ -235,7 +244,7 @@ impl Engine {
                 state.runs.iter().enumerate().filter(|(_, r)| timer(r) == Some(due)).map(|(i, _)| i).collect();
             let before: Vec<(u32, bool)> =
                 ready.iter().filter_map(|i| state.runs.get(*i)).map(|r| (r.seq, r.is_active())).collect();
-            self.advance(state, ready.clone(), None, due, out);
+            self.advance(state, Some(ready.clone()), None, due, out);
             let moved = ready.iter().zip(before).any(|(i, (seq, active))| {
                 state.runs.get(*i).is_some_and(|r| r.seq != seq || r.is_active() != active || r.wake_at() != Some(due))
             });
@@ -253,17 +262,14 @@ impl Engine {
     /// Two copies merged may both hold an active run of one journey: the earlier entry
     /// keeps going, the later one ends as superseded.
     fn resolve_duplicates(&self, state: &mut ShopperState, now: Timestamp, out: &mut Vec<Decision>) {
-        let mut seen: Vec<&str> = Vec::new();
         let mut duplicates = Vec::new();
         // INVARIANT: runs are sorted by (journey, entered_at), so the first active run
-        // of a journey met here is its earliest.
+        // of a journey met here is its earliest. (The earlier runs are searched rather
+        // than collected: no allocation on every call for the one or two active runs.)
         for (index, run) in state.runs.iter().enumerate() {
-            if run.is_active() {
-                if seen.contains(&run.journey.as_str()) {
-                    duplicates.push(index);
-                } else {
-                    seen.push(&run.journey);
-                }
+            let earlier = state.runs.get(..index).unwrap_or_default();
+            if run.is_active() && earlier.iter().any(|r| r.is_active() && r.journey == run.journey) {
+                duplicates.push(index);
             }
         }
         for index in duplicates {
@@ -331,7 +337,11 @@ impl Engine {
     }
 
     fn enter_on_event(&self, state: &mut ShopperState, event: &Event, now: Timestamp, out: &mut Vec<Decision>) {
-        for journey in &self.bundle.journeys {
+        let hash = journey_hash(&event.name);
+        for (journey, entry_hash) in self.bundle.journeys.iter().zip(&self.entry_hashes) {
+            if *entry_hash != hash {
+                continue;
+            }
             let Entry::Event(matcher) = &journey.entry else { continue };
             if self.event_matches(matcher, event, None, state, now) {
                 self.try_enter(state, journey, Some(event), now, Reason::EntryMatched, out);
@@ -348,13 +358,16 @@ impl Engine {
     ) {
         for journey in &self.bundle.journeys {
             let Entry::Audience(condition) = &journey.entry else { continue };
+            // The condition first: both are pure, and it is usually a trait or two, while
+            // the entry check reads every run.
+            if !self.holds(condition, event, None, state, now) {
+                continue;
+            }
             let check = entry_check(state, journey, now);
             if check.active || check.block.is_some() {
                 continue;
             }
-            if self.holds(condition, event, None, state, now) {
-                self.try_enter(state, journey, event, now, Reason::AudienceMatched, out);
-            }
+            self.try_enter(state, journey, event, now, Reason::AudienceMatched, out);
         }
     }
 
@@ -427,12 +440,13 @@ impl Engine {
         ));
     }
 
-    /// Moves runs as far as they go at time `at`; sends from all runs are arbitrated
-    /// together, round by round, so the best mix wins rather than the first.
+    /// Moves runs (`ready`, or all of them) as far as they go at time `at`; sends from
+    /// all runs are arbitrated together, round by round, so the best mix wins rather
+    /// than the first.
     fn advance(
         &self,
         state: &mut ShopperState,
-        mut ready: Vec<usize>,
+        ready: Option<Vec<usize>>,
         event: Option<&Event>,
         at: Timestamp,
         out: &mut Vec<Decision>,
@@ -440,18 +454,29 @@ impl Engine {
         // Steps taken per run index in this call (runs are never added or removed while
         // runs advance, so indices stay valid).
         let mut budget: Vec<u32> = Vec::new();
+        let mut ready = ready;
         loop {
             let mut pending = Vec::new();
-            for index in ready.drain(..) {
-                self.walk(state, index, event, at, out, &mut pending, &mut budget);
+            match ready.take() {
+                Some(list) => {
+                    for index in list {
+                        self.walk(state, index, event, at, out, &mut pending, &mut budget);
+                    }
+                }
+                None => {
+                    for index in 0..state.runs.len() {
+                        self.walk(state, index, event, at, out, &mut pending, &mut budget);
+                    }
+                }
             }
             if pending.is_empty() {
                 return;
             }
-            ready = self.arbitrate(state, pending, at, out);
-            if ready.is_empty() {
+            let moved = self.arbitrate(state, pending, at, out);
+            if moved.is_empty() {
                 return;
             }
+            ready = Some(moved);
         }
     }
 

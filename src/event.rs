@@ -86,8 +86,23 @@ const PROPERTY_ALIASES: &[(&str, &str)] = &[
 impl Event {
     /// Builds an event, mapping the name (and Segment property names) to GA4.
     pub fn new(name: &str, time: Timestamp, properties: Map) -> Event {
+        let mut event = Event { name: String::new(), time, properties };
+        event.set_name(name);
+        event
+    }
+
+    /// Makes `self`, its properties just read (see [`decode_properties_into`]), the
+    /// event [`Event::new`] would make of them: an engine that reads every event into the
+    /// same `Event` reuses its allocations.
+    pub fn reset(&mut self, name: &str, time: Timestamp) {
+        self.time = time;
+        self.set_name(name);
+    }
+
+    /// The canonical name, Segment property names and the `items` array (see `new`).
+    fn set_name(&mut self, name: &str) {
         let canonical = canonical_name(name);
-        let mut properties = properties;
+        let properties = &mut self.properties;
         if canonical != name {
             for (from, to) in PROPERTY_ALIASES {
                 if !properties.contains_key(*to) {
@@ -111,7 +126,8 @@ impl Event {
                 properties.insert("items".to_owned(), Value::Array(vec![Value::Object(item)]));
             }
         }
-        Event { name: canonical.to_owned(), time, properties }
+        self.name.clear();
+        self.name.push_str(canonical);
     }
 
     /// A property by name.
@@ -215,11 +231,19 @@ impl PropertiesError {
 /// every event the storefront tracks, and serde's generic path (with [`Value`]'s depth
 /// guard) costs several times more.
 pub fn decode_properties(bytes: &[u8]) -> Result<Map, PropertiesError> {
+    let mut map = Map::new();
+    decode_properties_into(bytes, &mut map)?;
+    Ok(map)
+}
+
+/// [`decode_properties`] into `map`, reusing its allocations.
+pub fn decode_properties_into(bytes: &[u8], map: &mut Map) -> Result<(), PropertiesError> {
     if bytes.is_empty() {
-        return Ok(Map::new());
+        map.clear();
+        return Ok(());
     }
     let mut reader = Reader::new(bytes);
-    let map = crate::value::decode_object(&mut reader, 1).map_err(|e| match e {
+    crate::value::decode_object_into(&mut reader, 1, map).map_err(|e| match e {
         WireError::End => PropertiesError::Truncated,
         WireError::BadNumber => PropertiesError::BadVarint,
         WireError::BadTag(tag) => PropertiesError::BadTag(tag),
@@ -230,7 +254,7 @@ pub fn decode_properties(bytes: &[u8]) -> Result<Map, PropertiesError> {
     if !reader.is_empty() {
         return Err(PropertiesError::Trailing);
     }
-    Ok(map)
+    Ok(())
 }
 
 /// One entry of a GA4 `items[]` array.

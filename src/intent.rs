@@ -922,7 +922,15 @@ impl Signals {
         let r = decay(now.since(self.last_event), model.half_life);
         // Cart and checkout fade more slowly once the shopper goes idle.
         let rc = decay(now.since(self.last_event), model.cart_half_life);
-        let ln = |x: f64| libm::log1p(clean(x));
+        // log1p(0) is 0: most features are 0 on most calls, and libm's log1p is not cheap.
+        let ln = |x: f64| {
+            let x = clean(x);
+            if x == 0.0 {
+                0.0
+            } else {
+                libm::log1p(x)
+            }
+        };
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         let depth = f64::from(self.category_depth());
         let repeats = f64::from(self.max_item_views().saturating_sub(1));

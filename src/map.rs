@@ -31,6 +31,17 @@ impl<K, V> SortedMap<K, V> {
     pub fn as_slice(&self) -> &[(K, V)] {
         self.0.as_slice()
     }
+
+    /// The pairs in key order, as a vector (its allocation kept).
+    pub fn into_pairs(self) -> Vec<(K, V)> {
+        self.0.into_tuple_vec()
+    }
+
+    /// A map of pairs the caller checked are sorted by key, each key once (else lookups
+    /// may miss: a wrong answer, never a panic).
+    pub fn from_sorted_pairs(pairs: Vec<(K, V)>) -> Self {
+        SortedMap(LiteMap::from_sorted_store_unchecked(pairs))
+    }
 }
 
 impl<K, V> Default for SortedMap<K, V> {

@@ -392,42 +392,86 @@ impl Decode for Value {
     }
 }
 
-/// The entries of an object whose values are at nesting `depth` (1 = top level).
-pub fn decode_object(r: &mut Reader<'_>, depth: usize) -> Result<Map, WireError> {
+/// The entries of an object whose values are at nesting `depth` (1 = top level), read
+/// into `map`, reusing the allocations of what it held (its vector,
+/// keys, texts, arrays and objects, entry by entry): an engine that reads every event
+/// into the same map allocates nothing for events shaped like the previous one. After an
+/// error `map` holds part of the input or nothing, never an invalid map.
+pub fn decode_object_into(r: &mut Reader<'_>, depth: usize, map: &mut Map) -> Result<(), WireError> {
     let count = r.len()?;
-    let mut map = Map::new();
-    for _ in 0..count {
-        let key = r.checked()?;
-        let value = decode_value(r, depth)?;
-        // Keys usually arrive sorted (encode.js and the encoder write them so): append.
-        if let Some((key, value)) = map.try_append(key, value) {
-            map.insert(key, value);
+    let mut pairs = std::mem::take(map).into_pairs();
+    // Grown entry by entry as they are read: a claimed count allocates nothing.
+    pairs.truncate(count);
+    for i in 0..count {
+        if i == pairs.len() {
+            pairs.push(Default::default());
         }
+        let Some((key, value)) = pairs.get_mut(i) else { break };
+        key.clear();
+        key.push_str(r.str()?);
+        decode_value_into(r, depth, value)?;
     }
-    Ok(map)
+    // Keys usually arrive sorted and unique (encode.js and the encoder write them so);
+    // else they go in one by one, the last of equal keys winning.
+    if pairs.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+        *map = Map::from_sorted_pairs(pairs);
+    } else {
+        *map = pairs.into_iter().collect();
+    }
+    Ok(())
 }
 
 /// A value at nesting `depth` (1 = top level); deeper than [`MAX_VALUE_DEPTH`] is an error.
 pub fn decode_value(r: &mut Reader<'_>, depth: usize) -> Result<Value, WireError> {
+    let mut value = Value::Null;
+    decode_value_into(r, depth, &mut value)?;
+    Ok(value)
+}
+
+/// [`decode_value`] into `slot`, reusing its allocations (see [`decode_object_into`]).
+fn decode_value_into(r: &mut Reader<'_>, depth: usize, slot: &mut Value) -> Result<(), WireError> {
     if depth > MAX_VALUE_DEPTH {
         return Err(WireError::TooDeep);
     }
-    Ok(match r.uint()? {
-        0 => Value::Null,
-        1 => Value::Bool(r.flag()?),
-        2 => Value::Number(r.checked()?),
-        3 => Value::String(r.checked()?),
+    match r.uint()? {
+        0 => *slot = Value::Null,
+        1 => *slot = Value::Bool(r.flag()?),
+        2 => *slot = Value::Number(r.checked()?),
+        3 => {
+            let text = r.str()?;
+            match slot {
+                Value::String(s) => {
+                    s.clear();
+                    s.push_str(text);
+                }
+                _ => *slot = Value::String(text.to_owned()),
+            }
+        }
         4 => {
             let count = r.len()?;
-            let mut items = Vec::with_capacity(count.min(16));
-            for _ in 0..count {
-                items.push(decode_value(r, depth + 1)?);
+            if !matches!(slot, Value::Array(_)) {
+                *slot = Value::Array(Vec::new());
             }
-            Value::Array(items)
+            let Value::Array(items) = slot else { return Err(WireError::Invalid) };
+            items.truncate(count);
+            for i in 0..count {
+                if i == items.len() {
+                    items.push(Value::Null);
+                }
+                let Some(item) = items.get_mut(i) else { break };
+                decode_value_into(r, depth + 1, item)?;
+            }
         }
-        5 => Value::Object(decode_object(r, depth + 1)?),
+        5 => {
+            if !matches!(slot, Value::Object(_)) {
+                *slot = Value::Object(Map::new());
+            }
+            let Value::Object(map) = slot else { return Err(WireError::Invalid) };
+            decode_object_into(r, depth + 1, map)?;
+        }
         tag => return Err(WireError::BadTag(tag)),
-    })
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::decision::{Action, Decision, Reason};
 use crate::engine::{Engine as CoreEngine, EngineOptions};
-use crate::event::{decode_properties, Event};
+use crate::event::{decode_properties_into, Event};
 use crate::intent::Tier;
 #[cfg(feature = "json-bundles")]
 use crate::journey::model::BundleSource;
@@ -24,7 +24,7 @@ use crate::journey::{Bundle, Channel};
 use crate::state::ShopperState;
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
-use crate::wire::{put_varint, put_zigzag, Encode};
+use crate::wire::{put_varint, put_zigzag, Encode, Reader};
 
 /// A JS `Error` with `message` and a stable `code` property.
 fn error(code: &str, message: &str) -> JsValue {
@@ -69,15 +69,16 @@ fn channel(name: &str) -> Result<Channel, JsValue> {
     })
 }
 
-/// Postcard bytes of a `Map` (`encodeProperties` in the package);
-/// empty bytes are an empty map.
-fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<Map, JsValue> {
-    decode_properties(bytes).map_err(|e| error(code, &format!("encoded {what} do not decode: {e}")))
+/// Postcard bytes of a `Map` (`encodeProperties` in the package) read into `map`
+/// (reusing its allocations); empty bytes are an empty map.
+fn decode_object(bytes: &[u8], map: &mut Map, code: &str, what: &str) -> Result<(), JsValue> {
+    decode_properties_into(bytes, map).map_err(|e| error(code, &format!("encoded {what} do not decode: {e}")))
 }
 
 // --- packed decisions --------------------------------------------------------------------
 //
-// What `ingestPacked` / `tickPacked` return and `decodeDecisions` in decode.js reads:
+// What `ingestInput` / `tickOutput` leave behind their length and `decodeDecisions` in
+// decode.js reads:
 //
 //   u8      head: bits 0-1 the intent tier after the call (0 cold, 1 warm, 2 hot),
 //           bit 2 set when a timer is pending
@@ -99,10 +100,11 @@ fn decode_object(bytes: &[u8], code: &str, what: &str) -> Result<Map, JsValue> {
 const CHANNEL_BASE: usize = Action::ALL.len();
 const REASON_BASE: usize = CHANNEL_BASE + Channel::ALL.len();
 
-/// The string table of one engine and the index of each bundle string in it.
+/// The string table of one engine. Packing looks strings up in it by a linear search:
+/// only calls that decide something pack strings, and a map from string to index cost
+/// 0.36 KiB of the gzipped module.
 struct Strings {
     list: Vec<String>,
-    index: Map<u32>,
 }
 
 impl Strings {
@@ -110,10 +112,8 @@ impl Strings {
         let mut list: Vec<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
         list.extend(Channel::ALL.iter().map(|c| c.as_str().to_owned()));
         list.extend(Reason::ALL.iter().map(|r| r.code().to_owned()));
-        let mut index = Map::new();
-        let mut add = |list: &mut Vec<String>, text: &str| {
-            if !index.contains_key(text) {
-                index.insert(text.to_owned(), list.len() as u32);
+        let add = |list: &mut Vec<String>, text: &str| {
+            if !list.iter().any(|s| s == text) {
                 list.push(text.to_owned());
             }
         };
@@ -137,7 +137,7 @@ impl Strings {
                 }
             }
         }
-        Strings { list, index }
+        Strings { list }
     }
 }
 
@@ -153,15 +153,25 @@ fn put_inline(out: &mut Vec<u8>, text: &str) {
 fn put_str(out: &mut Vec<u8>, strings: &Strings, text: Option<&str>) {
     match text {
         None => out.push(0),
-        Some(t) => match strings.index.get(t) {
-            Some(&i) => put_index(out, i as usize),
+        Some(t) => match strings.list.iter().position(|s| s == t) {
+            Some(i) => put_index(out, i),
             None => put_inline(out, t),
         },
     }
 }
 
-fn pack(engine: &CoreEngine, strings: &Strings, state: &ShopperState, list: &[Decision], now: Timestamp) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + 96 * list.len());
+/// Packs `list` into `out` (cleared first) behind a 4-byte little-endian length: the
+/// answer the JS layer reads in place from the module's memory (see `WasmEngine::answer`).
+fn pack(
+    engine: &CoreEngine,
+    strings: &Strings,
+    state: &ShopperState,
+    list: &[Decision],
+    now: Timestamp,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.extend_from_slice(&[0; 4]);
     let tier = match state.signals.tier() {
         Tier::Cold => 0,
         Tier::Warm => 1,
@@ -170,30 +180,33 @@ fn pack(engine: &CoreEngine, strings: &Strings, state: &ShopperState, list: &[De
     match engine.next_wakeup(state) {
         Some(at) => {
             out.push(tier | 4);
-            put_zigzag(&mut out, at.0.wrapping_sub(now.0));
+            put_zigzag(out, at.0.wrapping_sub(now.0));
         }
         None => out.push(tier),
     }
-    put_varint(&mut out, list.len() as u64);
+    put_varint(out, list.len() as u64);
     for d in list {
-        put_zigzag(&mut out, d.time.0.wrapping_sub(now.0));
-        put_str(&mut out, strings, Some(&d.journey));
-        put_str(&mut out, strings, d.step.as_deref());
-        put_index(&mut out, d.action as usize);
+        put_zigzag(out, d.time.0.wrapping_sub(now.0));
+        put_str(out, strings, Some(&d.journey));
+        put_str(out, strings, d.step.as_deref());
+        put_index(out, d.action as usize);
         match d.channel {
             None => out.push(0),
-            Some(c) => put_index(&mut out, CHANNEL_BASE + c as usize),
+            Some(c) => put_index(out, CHANNEL_BASE + c as usize),
         }
-        put_str(&mut out, strings, d.content.as_deref());
-        put_str(&mut out, strings, d.incentive.as_deref());
-        put_str(&mut out, strings, d.variant.as_deref());
-        put_varint(&mut out, d.reasons.len() as u64);
+        put_str(out, strings, d.content.as_deref());
+        put_str(out, strings, d.incentive.as_deref());
+        put_str(out, strings, d.variant.as_deref());
+        put_varint(out, d.reasons.len() as u64);
         for r in &d.reasons {
-            put_index(&mut out, REASON_BASE + *r as usize);
+            put_index(out, REASON_BASE + *r as usize);
         }
-        put_inline(&mut out, &d.message);
+        put_inline(out, &d.message);
     }
-    out
+    let len = (out.len() - 4) as u32;
+    if let Some(head) = out.get_mut(..4) {
+        head.copy_from_slice(&len.to_le_bytes());
+    }
 }
 
 #[cfg(feature = "json-bundles")]
@@ -234,13 +247,33 @@ pub fn version() -> String {
 pub struct WasmEngine {
     engine: CoreEngine,
     strings: Strings,
+    /// The next event, written here by the JS layer (see `inputBuffer`).
+    input: Vec<u8>,
+    /// The last answer of `ingestInput` / `tickOutput`, read in place by the JS layer.
+    output: Vec<u8>,
+    /// The last event read: the next one is read into it, reusing its allocations.
+    event: Event,
 }
 
 impl WasmEngine {
     fn new(engine: CoreEngine) -> WasmEngine {
         let strings = Strings::new(&engine);
-        WasmEngine { engine, strings }
+        let event = Event { name: String::new(), time: Timestamp(0), properties: Map::new() };
+        WasmEngine { engine, strings, input: Vec::new(), output: Vec::new(), event }
     }
+
+    /// Packs the decisions into `output` and returns its address.
+    fn answer(&mut self, state: &ShopperState, decisions: &[Decision], now: Timestamp) -> usize {
+        pack(&self.engine, &self.strings, state, decisions, now, &mut self.output);
+        self.output.as_ptr() as usize
+    }
+}
+
+/// The module's `WebAssembly.Memory`: the JS layer writes events into it and reads the
+/// packed answers of `Engine.ingestInput` / `tickOutput` out of it, in place.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
 }
 
 #[wasm_bindgen(js_class = Engine)]
@@ -305,35 +338,46 @@ impl WasmEngine {
         self.strings.list.clone()
     }
 
-    /// Ingests one event (`name` GA4 or a Segment alias) at `now` (epoch ms), its
-    /// properties encoded by the JS layer as postcard (`encodeProperties`: a map of
-    /// tagged values, the encoding [`Value`] has in states), and returns the decisions,
-    /// taken and suppressed, packed (core.js's `ingest` / `ingestEncoded` decode them).
-    #[wasm_bindgen(js_name = ingestPacked)]
-    pub fn ingest_packed(
-        &self,
-        state: &mut WasmState,
-        name: &str,
-        now: f64,
-        properties: &[u8],
-    ) -> Result<Vec<u8>, JsValue> {
+    /// Room for the next event in the module's memory: at least `len` bytes at the
+    /// address returned, which stays valid until a larger room is asked for (the JS
+    /// layer keeps it and asks again only for a larger event).
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: usize) -> usize {
+        if self.input.len() < len {
+            self.input = vec![0; len];
+        }
+        self.input.as_ptr() as usize
+    }
+
+    /// Ingests the event the JS layer wrote at `inputBuffer` (`len` bytes: the name, GA4
+    /// or a Segment alias, as a length-prefixed UTF-8 text, then the properties as
+    /// `encodeProperties` writes them: a map of tagged values, the encoding [`Value`] has
+    /// in states) at `now` (epoch ms). Returns the address of the decisions, taken and
+    /// suppressed, packed behind their 4-byte length (core.js decodes them in place,
+    /// before the next call into the module). One copy in, none out, no allocation for
+    /// the boundary itself.
+    #[wasm_bindgen(js_name = ingestInput)]
+    pub fn ingest_input(&mut self, state: &mut WasmState, now: f64, len: usize) -> Result<usize, JsValue> {
         let now = timestamp(now)?;
+        let mut reader = Reader::new(self.input.get(..len).unwrap_or_default());
+        let name = reader.str().map_err(|_| error("bad_properties", "the encoded event name does not decode"))?;
         if name.trim().is_empty() {
             return Err(error("empty_event_name", "event name is empty: use a GA4 name such as \"view_item\""));
         }
-        let properties = decode_object(properties, "bad_properties", "event properties")?;
-        let event = Event::new(name, now, properties);
-        let decisions = self.engine.ingest(&mut state.state, &event, now);
-        Ok(pack(&self.engine, &self.strings, &state.state, &decisions, now))
+        let event = &mut self.event;
+        decode_object(reader.rest(), &mut event.properties, "bad_properties", "event properties")?;
+        event.reset(name, now);
+        let decisions = self.engine.ingest(&mut state.state, &self.event, now);
+        Ok(self.answer(&state.state, &decisions, now))
     }
 
     /// Runs timers due at or before `now`; call it at `nextWakeup`.
-    /// Packed like `ingestPacked` (core.js's `tick` decodes them).
-    #[wasm_bindgen(js_name = tickPacked)]
-    pub fn tick_packed(&self, state: &mut WasmState, now: f64) -> Result<Vec<u8>, JsValue> {
+    /// Answers like `ingestInput` (core.js's `tick` decodes it).
+    #[wasm_bindgen(js_name = tickOutput)]
+    pub fn tick_output(&mut self, state: &mut WasmState, now: f64) -> Result<usize, JsValue> {
         let now = timestamp(now)?;
         let decisions = self.engine.tick(&mut state.state, now);
-        Ok(pack(&self.engine, &self.strings, &state.state, &decisions, now))
+        Ok(self.answer(&state.state, &decisions, now))
     }
 
     /// When `tick` has work next (epoch ms), or `undefined`.
@@ -454,7 +498,9 @@ impl WasmState {
     #[wasm_bindgen(js_name = setTraitsEncoded)]
     pub fn set_traits_encoded(&mut self, traits: &[u8], now: f64) -> Result<(), JsValue> {
         let now = timestamp(now)?;
-        for (key, value) in decode_object(traits, "bad_traits", "traits")? {
+        let mut map = Map::new();
+        decode_object(traits, &mut map, "bad_traits", "traits")?;
+        for (key, value) in map {
             self.state.set_trait(&key, value, now).map_err(|e| error(e.code(), &e.to_string()))?;
         }
         Ok(())
