@@ -123,6 +123,15 @@ pub fn compile_paths<P: AsRef<Path>>(paths: &[P], zones: &dyn ZoneSource) -> Res
     load(paths)?.compile(zones)
 }
 
+/// Compiles one journey or bundle held in memory (a request body); `name` stands in for
+/// the file name in diagnostics. Nothing touches the file system.
+pub fn compile_text(name: &str, text: &str, zones: &dyn ZoneSource) -> Result<Bundle, Vec<Diagnostic>> {
+    let mut sources = Sources::default();
+    sources.files.push(SourceFile { path: PathBuf::from(name), text: text.to_owned() });
+    sources.add(0)?;
+    sources.compile(zones)
+}
+
 /// Loads and compiles one journey or bundle file (or directory).
 pub fn compile_journey_file(path: &Path, zones: &dyn ZoneSource) -> Result<Bundle, Vec<Diagnostic>> {
     compile_paths(&[path], zones)

@@ -116,17 +116,7 @@ fn empty_bundle() -> Bundle {
 
 /// Compiles JSON journey source (a journey object or a bundle object) with diagnostics.
 pub fn compile_json(text: &str) -> Result<Bundle, ApiError> {
-    // The diagnostics module reads files (it reports file:line:col); give it one.
-    let dir = std::env::temp_dir().join(format!(
-        "waymark-publish-{}-{:016x}",
-        std::process::id(),
-        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-    ));
-    std::fs::create_dir_all(&dir).map_err(ApiError::storage)?;
-    let path = dir.join("bundle.json");
-    std::fs::write(&path, text).map_err(ApiError::storage)?;
-    let result = diagnostics::compile_paths(&[&path], &Tzdb);
-    let _ = std::fs::remove_dir_all(&dir);
+    let result = diagnostics::compile_text("bundle.json", text, &Tzdb);
     result.map_err(|errors| {
         let details: Vec<serde_json::Value> = errors
             .iter()
