@@ -66,6 +66,35 @@ fn invalid_cases_give_the_expected_errors() {
     assert!(untested.is_empty(), "cases without expectations: {untested:?}");
 }
 
+/// A request body (`PUT /v1/bundle`) compiles in memory: the same errors at the same
+/// places as the file, under the name it is given.
+#[test]
+fn text_compiles_as_its_file_does() {
+    let dir = cases_dir().join("invalid");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = entry.unwrap().path();
+        if file.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let from_file = diagnostics::compile_journey_file(&file, &Tzdb).unwrap_err();
+        let from_text = diagnostics::compile_text("body.json", &text, &Tzdb).unwrap_err();
+        let name = file.display();
+        assert_eq!(
+            from_text.iter().map(summary).collect::<Vec<_>>(),
+            from_file.iter().map(summary).collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert!(from_text.iter().all(|d| d.file.as_deref() == Some(Path::new("body.json"))), "{name}: {from_text:?}");
+        compared += 1;
+    }
+    assert!(compared >= 15, "expected the invalid cases in {}", dir.display());
+    let valid = std::fs::read_to_string(cases_dir().join("valid/cart-abandon.json")).unwrap();
+    let bundle = diagnostics::compile_text("cart-abandon.json", &valid, &Tzdb).unwrap();
+    assert_eq!(bundle.journeys.len(), 1);
+}
+
 #[test]
 fn every_error_code_is_snake_case() {
     let dir = cases_dir().join("invalid");
