@@ -28,9 +28,14 @@ pub struct ServeArgs {
     /// Journey files or directories to publish at start when they differ from the published bundle.
     #[arg(long, env = "WAYMARK_JOURNEYS", value_delimiter = ',', num_args = 0..)]
     pub journeys: Vec<PathBuf>,
-    /// SMTP relay for email, e.g. `smtp://127.0.0.1:2525` (plain SMTP; use a local relay for TLS).
+    /// SMTP relay for email: `smtp://host:port` (plain), `smtp://host:port?tls=required`
+    /// (STARTTLS) or `smtps://host:port` (TLS from the start); `smtp://user:pass@host…` logs in.
     #[arg(long, env = "WAYMARK_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// PEM certificates the SMTP relay's TLS may chain to, besides the public roots (a
+    /// private CA or a self-signed relay certificate).
+    #[arg(long, env = "WAYMARK_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// From address of emails.
     #[arg(long, env = "WAYMARK_MAIL_FROM", default_value = "waymark@localhost")]
     pub mail_from: String,
@@ -99,8 +104,10 @@ pub struct Settings {
 /// Where sends go.
 #[derive(Debug, Clone, Default)]
 pub struct DeliverySettings {
-    /// `smtp://host:port`.
+    /// `smtp://host:port`, `smtp://host:port?tls=required` or `smtps://host:port`.
     pub smtp_url: Option<String>,
+    /// Extra PEM certificates to trust for the relay's TLS.
+    pub smtp_ca_file: Option<PathBuf>,
     /// From address.
     pub mail_from: String,
     /// SMS webhook URL.
@@ -167,6 +174,7 @@ impl From<&ServeArgs> for Settings {
         s.db_connections = args.db_connections.max(1);
         s.sqlite_synchronous = args.sqlite_synchronous;
         s.delivery.smtp_url = args.smtp_url.clone();
+        s.delivery.smtp_ca_file = args.smtp_ca_file.clone();
         s.delivery.mail_from = args.mail_from.clone();
         s.delivery.sms_webhook = args.sms_webhook.clone();
         s.delivery.push_webhook = args.push_webhook.clone();

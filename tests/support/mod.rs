@@ -217,6 +217,15 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        SmtpSink::spawn(&[])
+    }
+
+    /// A sink speaking TLS: `mode` is `starttls` or `smtps`; `cert` / `key` are PEM files.
+    pub fn start_tls(mode: &str, cert: &std::path::Path, key: &std::path::Path) -> SmtpSink {
+        SmtpSink::spawn(&[mode.as_ref(), cert.as_os_str(), key.as_os_str()])
+    }
+
+    fn spawn(tls: &[&std::ffi::OsStr]) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("mail.jsonl");
         let port = free_port();
@@ -226,6 +235,7 @@ impl SmtpSink {
             .arg(&script)
             .arg(port.to_string())
             .arg(&file)
+            .args(tls)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -1,8 +1,12 @@
 """A real SMTP server on loopback for the server tests: every message received is
-appended as one JSON line {"from", "to", "data"} to the file given. Usage:
-    python3 smtp_sink.py PORT FILE      (prints "ready" once listening; stops when stdin closes)
+appended as one JSON line {"from", "to", "data", "tls"} to the file given. Usage:
+    python3 smtp_sink.py PORT FILE [starttls|smtps CERT KEY]
+        (prints "ready" once listening; stops when stdin closes)
+starttls: plain connection that must upgrade with STARTTLS before MAIL; smtps: TLS from the
+first byte. CERT and KEY are PEM files.
 """
 import json
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -17,6 +21,8 @@ class Sink:
             "from": envelope.mail_from,
             "to": list(envelope.rcpt_tos),
             "data": envelope.content.decode("utf-8", "replace"),
+            # STARTTLS records itself in the session; implicit TLS is the transport's.
+            "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
         }
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -25,7 +31,18 @@ class Sink:
 
 def main():
     port, path = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(path), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) == 6:
+        mode, cert, key = sys.argv[3:6]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        if mode == "starttls":
+            options = {"tls_context": context, "require_starttls": True}
+        elif mode == "smtps":
+            options = {"ssl_context": context}
+        else:
+            sys.exit(f"unknown TLS mode {mode!r}: use starttls or smtps")
+    controller = Controller(Sink(path), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print("ready", flush=True)
     try:

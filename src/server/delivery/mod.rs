@@ -82,7 +82,7 @@ impl Delivery {
             smtp: settings
                 .smtp_url
                 .as_deref()
-                .map(|u| smtp::Smtp::new(u, &settings.mail_from).map(Arc::new))
+                .map(|u| smtp::Smtp::new(u, &settings.mail_from, settings.smtp_ca_file.as_deref()).map(Arc::new))
                 .transpose()?,
             sms: hook(&settings.sms_webhook)?,
             push: hook(&settings.push_webhook)?,

@@ -1,8 +1,13 @@
 //! Email over SMTP with lettre: `smtp://host:port` (plain, e.g. a local relay),
-//! `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port`. The Message-ID is
-//! derived from the outbox key, so a receiver can drop a duplicate after a crash.
+//! `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port`. TLS trusts the
+//! built-in web PKI roots plus, when given, the PEM certificates of a CA file (a private
+//! relay's own CA or self-signed certificate). The Message-ID is derived from the outbox
+//! key, so a receiver can drop a duplicate after a crash.
+
+use std::path::Path;
 
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{DeliveryError, Message};
@@ -15,11 +20,15 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    /// A sender for a relay URL and a From address.
-    pub fn new(url: &str, from: &str) -> Result<Smtp, DeliveryError> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| DeliveryError::Config(format!("smtp url {url:?}: {e}")))?
-            .build();
+    /// A sender for a relay URL and a From address; `ca_file` adds PEM certificates to
+    /// trust for a TLS relay.
+    pub fn new(url: &str, from: &str, ca_file: Option<&Path>) -> Result<Smtp, DeliveryError> {
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| DeliveryError::Config(format!("smtp url {url:?}: {e}")))?;
+        if let Some(path) = ca_file {
+            builder = builder.tls(tls_trusting(url, path)?);
+        }
+        let transport = builder.build();
         let from = from.parse().map_err(|e| DeliveryError::Config(format!("mail from {from:?}: {e}")))?;
         Ok(Smtp { transport, from })
     }
@@ -43,5 +52,37 @@ impl Smtp {
             .map_err(|e| DeliveryError::Smtp(format!("cannot build the message: {e}")))?;
         self.transport.send(email).await.map_err(|e| DeliveryError::Smtp(e.to_string()))?;
         Ok(())
+    }
+}
+
+/// The TLS mode the URL asks for, trusting the certificates in `path` besides the
+/// built-in roots.
+fn tls_trusting(url: &str, path: &Path) -> Result<Tls, DeliveryError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| DeliveryError::Config(format!("smtp url {url:?}: {e}")))?;
+    let host = parsed.host_str().ok_or_else(|| DeliveryError::Config(format!("smtp url {url:?} names no host")))?;
+    let pem = std::fs::read(path)
+        .map_err(|e| DeliveryError::Config(format!("smtp CA file {}: cannot read it: {e}", path.display())))?;
+    const PEM_CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    if !pem.windows(PEM_CERTIFICATE.len()).any(|w| w == PEM_CERTIFICATE) {
+        return Err(DeliveryError::Config(format!(
+            "smtp CA file {}: holds no PEM certificate (a -----BEGIN CERTIFICATE----- block)",
+            path.display()
+        )));
+    }
+    let certificate = Certificate::from_pem(&pem)
+        .map_err(|e| DeliveryError::Config(format!("smtp CA file {}: not PEM certificates ({e})", path.display())))?;
+    let parameters = TlsParameters::builder(host.to_owned())
+        .add_root_certificate(certificate)
+        .build_rustls()
+        .map_err(|e| DeliveryError::Config(format!("smtp CA file {}: {e}", path.display())))?;
+    let mode = parsed.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+    match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(parameters)),
+        ("smtp", Some("required")) => Ok(Tls::Required(parameters)),
+        ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
+        _ => Err(DeliveryError::Config(format!(
+            "smtp CA file {} is for TLS relays, but {url:?} is plain SMTP: use smtps://host:port or smtp://host:port?tls=required",
+            path.display()
+        ))),
     }
 }

@@ -1,0 +1,118 @@
+//! Email over TLS to a real SMTP server (aiosmtpd) whose certificate comes from a private
+//! CA made for the test: STARTTLS and implicit TLS arrive when the CA file is configured,
+//! and without it the relay's certificate is refused (the send fails, nothing is sent in
+//! the clear).
+#![cfg(feature = "server")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use support::SmtpSink;
+use waymark::journey::Channel;
+use waymark::server::delivery::smtp::Smtp;
+use waymark::server::delivery::Message;
+use waymark::Timestamp;
+
+/// A private CA and a relay certificate it signed for 127.0.0.1, as PEM files.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "waymark test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let relay_key = KeyPair::generate().unwrap();
+        let mut relay_params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        relay_params.distinguished_name.push(DnType::CommonName, "relay");
+        let relay = relay_params.signed_by(&relay_key, &ca).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("relay.pem"), relay.pem()).unwrap();
+        std::fs::write(dir.path().join("relay.key"), relay_key.serialize_pem()).unwrap();
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn relay(&self, mode: &str) -> SmtpSink {
+        SmtpSink::start_tls(mode, &self.path("relay.pem"), &self.path("relay.key"))
+    }
+}
+
+fn message(key: &str) -> Message {
+    Message {
+        key: key.into(),
+        channel: Channel::Email,
+        to: "shopper@example.com".into(),
+        shopper: "s1".into(),
+        journey: "cart_abandon".into(),
+        step: "reminder".into(),
+        content: "cart-reminder".into(),
+        incentive: None,
+        decided_at: Timestamp(1_700_000_000_000),
+    }
+}
+
+async fn send(url: &str, ca: Option<&Path>, key: &str) -> Result<(), String> {
+    let smtp = Smtp::new(url, "shop@example.com", ca).map_err(|e| e.to_string())?;
+    smtp.send(&message(key)).await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn starttls_and_smtps_arrive_encrypted_with_the_ca_file() {
+    let pki = Pki::new();
+    let ca = pki.path("ca.pem");
+    for (mode, url) in [("starttls", "smtp://127.0.0.1:{port}?tls=required"), ("smtps", "smtps://127.0.0.1:{port}")] {
+        let relay = pki.relay(mode);
+        let url = url.replace("{port}", &relay.port.to_string());
+        send(&url, Some(&ca), mode).await.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        let received = relay.messages();
+        assert_eq!(received.len(), 1, "{mode}: {received:?}");
+        assert_eq!(received[0]["tls"], true, "{mode}: {received:?}");
+        assert_eq!(received[0]["to"][0], "shopper@example.com", "{mode}");
+        assert!(received[0]["data"].as_str().unwrap().contains("Subject: cart-reminder"), "{mode}: {received:?}");
+    }
+    // The sink tells a plain connection apart.
+    let plain = SmtpSink::start();
+    send(&plain.url(), None, "plain").await.unwrap();
+    assert_eq!(plain.messages()[0]["tls"], false);
+}
+
+#[tokio::test]
+async fn an_unknown_relay_certificate_is_refused() {
+    let pki = Pki::new();
+    for (mode, url) in [("starttls", "smtp://127.0.0.1:{port}?tls=required"), ("smtps", "smtps://127.0.0.1:{port}")] {
+        let relay = pki.relay(mode);
+        let url = url.replace("{port}", &relay.port.to_string());
+        let error = send(&url, None, mode).await.expect_err(mode);
+        assert!(error.to_lowercase().contains("certificate"), "{mode}: {error}");
+        assert!(relay.messages().is_empty(), "{mode}: sent without trusting the relay");
+    }
+}
+
+#[test]
+fn a_bad_ca_file_is_a_configuration_error_naming_it() {
+    let pki = Pki::new();
+    let not_pem = pki.path("relay.key");
+    let missing = pki.path("missing.pem");
+    let ca = pki.path("ca.pem");
+    let cases: [(&str, &Path, &str); 3] = [
+        ("smtps://127.0.0.1:465", &missing, "cannot read it"),
+        ("smtps://127.0.0.1:465", &not_pem, "holds no PEM certificate"),
+        ("smtp://127.0.0.1:25", &ca, "is plain SMTP"),
+    ];
+    for (url, file, want) in cases {
+        let error = Smtp::new(url, "shop@example.com", Some(file)).expect_err(want).to_string();
+        assert!(error.contains(want), "{url} {}: {error}", file.display());
+        assert!(error.contains(&file.display().to_string()), "names the file: {error}");
+    }
+}
