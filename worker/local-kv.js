@@ -64,6 +64,9 @@ function keyOf(url) {
 }
 
 async function put(request, url, key) {
+  // The whole value first, even to refuse it: the binding awaits the answer only after
+  // writing the body.
+  const value = new Uint8Array(await request.arrayBuffer());
   const now = nowSeconds();
   let expiration = null;
   const ttl = url.searchParams.get("expiration_ttl");
@@ -77,7 +80,6 @@ async function put(request, url, key) {
     if (!Number.isInteger(t) || t < now + MIN_TTL) return text(400, `Invalid expiration of ${at}. Expiration times must be at least ${MIN_TTL} seconds in the future.`);
     expiration = t;
   }
-  const value = new Uint8Array(await request.arrayBuffer());
   if (value.length > MAX_VALUE) return text(413, `value of ${value.length} bytes exceeds ${MAX_VALUE}`);
   store.set(key, { value, expiration, metadata: request.headers.get("cf-kv-metadata") });
   return text(200, "");
@@ -108,7 +110,10 @@ export default {
     const op = request.method === "PUT" ? "put" : request.method === "DELETE" ? "delete" : request.method === "GET" ? (key === "" ? "list" : "get") : null;
     if (op === null) return text(405, `${request.method} is not a KV operation`);
     ops[op]++;
-    if (faults[op]) return text(faults[op], `local KV: injected ${op} failure`);
+    if (faults[op]) {
+      if (op === "put") await request.arrayBuffer(); // as put() does
+      return text(faults[op], `local KV: injected ${op} failure`);
+    }
     switch (op) {
       case "list":
         return list(url);
