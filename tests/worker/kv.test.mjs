@@ -54,7 +54,7 @@ async function eventually(what, fn, ms = 10000) {
   assert.fail(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
 }
 
-/** The local KV's entry for `key` (`{name, size, expiration, metadata}`) or undefined, and its op counts. */
+/** The local KV's live entries under `prefix` (`{name, size, expiration, metadata}`) and its op counts. */
 async function kvEntries(prefix = "state:") {
   const res = await fetch(`${kv}/entries?prefix=${encodeURIComponent(prefix)}`);
   assert.equal(res.status, 200);
@@ -157,12 +157,69 @@ test("a held state is written with the worker's TTL, refreshed on every write; e
   assert.equal(res.status, 200);
   try {
     assert.equal(await kvState(shopper), null, "expired");
+    const missing = workerLogs(worker, "held_state_missing").length;
     const r = await s.page("/products/hats/hats-3", { now: at(2) });
     assert.equal(r.res.status, 200);
     assert.equal(r.page.state, "held");
     assert.equal(r.page.shopper, shopper);
     assert.equal(r.decision?.content, "popular-in-category", "decided from an empty state: the first product view");
+    await eventually("held_state_missing logged", () => workerLogs(worker, "held_state_missing").slice(missing).some((l) => l.shopper === shopper));
+    assert.ok(s.cookies.get("wm").length > 200, "the small state is back in an ordinary cookie");
   } finally {
     await fetch(`${kv}/clock`, { method: "PUT", body: JSON.stringify({ skew: 0 }) });
   }
+});
+
+test("KV reads failing: pages are served and decided, logged, and the held state is back once KV is", { skip }, async () => {
+  const { s, shopper, traits } = await heldShopper("shoes");
+  const cookie = s.cookies.get("wm");
+
+  const logged = workerLogs(worker, "held_state_unavailable").length;
+  await setFaults({ get: 503 });
+  let down;
+  try {
+    down = await s.page("/products/shoes/shoes-2", { now: at(1) });
+  } finally {
+    await setFaults({});
+  }
+  assert.equal(down.res.status, 200);
+  assert.match(down.html, /<h1>shoes-2<\/h1>/, "the origin's page");
+  assert.equal(down.page.shopper, shopper, "the same shopper");
+  assert.equal(down.decision?.content, "popular-in-category", "decided from an empty state");
+  const log = await eventually("held_state_unavailable logged", () => workerLogs(worker, "held_state_unavailable").slice(logged)[0]);
+  assert.match(log.error, /KV GET failed: 503/);
+
+  // The shopper's history was not thrown away for one failed read.
+  assert.equal(s.cookies.get("wm"), cookie, "the held cookie is kept");
+  assert.deepEqual((await kvState(shopper)).traits(), traits, "KV still holds the state");
+  const back = await s.page("/products/shoes/shoes-3", { now: at(2) });
+  assert.equal(back.page.state, "held");
+  assert.equal(back.decision, null, "the second product seen (shoes-1 from KV, shoes-3)");
+  const fourth = await s.page("/products/shoes/shoes-4", { now: at(3) });
+  assert.equal(fourth.decision?.content, "category-offer", JSON.stringify(fourth.page.decisions));
+});
+
+test("KV writes failing: the page is served with the held cookie and the lost write is logged", { skip }, async () => {
+  const logged = workerLogs(worker, "held_state_put_failed").length;
+  await setFaults({ put: 500 });
+  let r;
+  const s = new Shopper(worker.url);
+  try {
+    r = await s.track({ name: "view_item", properties: { item_id: "coat-1", item_category: "coats" }, traits: bigTraits() }, { now: at(0) });
+    assert.equal(r.res.status, 200);
+    assert.ok(s.cookies.get("wm").length < 200, "a held cookie");
+    const log = await eventually("held_state_put_failed logged", () => workerLogs(worker, "held_state_put_failed").slice(logged)[0]);
+    assert.equal(log.shopper, r.body.shopper);
+    assert.match(log.error, /KV PUT failed: 500/);
+  } finally {
+    await setFaults({});
+  }
+  assert.equal(await kvState(r.body.shopper), null, "nothing was stored");
+  // The next request finds no state: it says so, and decides from an empty one.
+  const missing = workerLogs(worker, "held_state_missing").length;
+  const next = await s.page("/products/coats/coat-2", { now: at(1) });
+  assert.equal(next.res.status, 200);
+  assert.equal(next.page.shopper, r.body.shopper);
+  assert.equal(next.decision?.content, "popular-in-category");
+  await eventually("held_state_missing logged", () => workerLogs(worker, "held_state_missing").slice(missing).some((l) => l.shopper === r.body.shopper));
 });
