@@ -20,7 +20,7 @@
 // The `admin` entrypoint (its own socket in `withKv`, never reachable from the worker) lets
 // tests look inside and make the namespace fail:
 //
-//   GET /entries?prefix=P    {"entries": [{name, size, expiration, metadata}], "ops": {get, put, delete, list}}
+//   GET /entries?prefix=P    {"entries": [{name, size, expiration, metadata}], "ops": {get, put, delete, list}, "now"}
 //   GET /value?key=K         the stored bytes (404 if absent or expired), `x-kv-expiration` header
 //   PUT /faults              {"get": 503, "put": 500, ...}: that status for every such call from
 //                            now on (`{}` clears); answers the faults now in force
