@@ -107,8 +107,8 @@ export default {
   async fetch(request) {
     const url = new URL(request.url);
     const key = keyOf(url);
-    const op = request.method === "PUT" ? "put" : request.method === "DELETE" ? "delete" : request.method === "GET" ? (key === "" ? "list" : "get") : null;
-    if (op === null) return text(405, `${request.method} is not a KV operation`);
+    const op = { PUT: "put", DELETE: "delete", GET: key === "" ? "list" : "get" }[request.method];
+    if (op === undefined) return text(405, `${request.method} is not a KV operation`);
     ops[op]++;
     if (faults[op]) {
       if (op === "put") await request.arrayBuffer(); // as put() does

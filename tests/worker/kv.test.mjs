@@ -223,3 +223,16 @@ test("KV writes failing: the page is served with the held cookie and the lost wr
   assert.equal(next.decision?.content, "popular-in-category");
   await eventually("held_state_missing logged", () => workerLogs(worker, "held_state_missing").slice(missing).some((l) => l.shopper === r.body.shopper));
 });
+
+test("withKv's worker has every binding of config, plus WAYMARK_STATE (capnp lists are copies)", () => {
+  const capnp = readFileSync(join(WORKER_DIR, "workerd.capnp"), "utf8");
+  const names = (list) => {
+    const body = capnp.match(new RegExp(`const ${list} :List\\(Workerd\\.Worker\\.Binding\\) = \\[([\\s\\S]*?)\\];`));
+    assert.ok(body, list);
+    return [...body[1].matchAll(/\(name = "([A-Z_]+)", (\w+) = "([^"]*)"\)/g)].map((m) => m.slice(1).join(" "));
+  };
+  const plain = names("bindings");
+  assert.ok(plain.length >= 10);
+  assert.deepEqual(names("kvBindings"), [...plain, "WAYMARK_STATE kvNamespace kv"]);
+});
+
