@@ -154,10 +154,14 @@ export async function startBackend({ port, dir, journeys = [join(REPO, "examples
   return { url, port, child, dir };
 }
 
-/** workerd with worker/workerd.capnp (`configName`: "config" or "brokenWasm") and the
- *  given bindings as environment variables. Resolves to `{ url, port, child, logs }`. */
+/** workerd with worker/workerd.capnp (`configName`: "config", "brokenWasm" or "withKv") and
+ *  the given bindings as environment variables, every socket of the config on a free port.
+ *  Resolves to `{ url, port, child, logs, sockets }` (`url`/`port`: the worker's socket
+ *  `http`; `sockets`: name → base URL, e.g. `sockets.kv` for withKv's local KV admin). */
 export async function startWorkerd(env, { configName = "config" } = {}) {
-  const args = ["serve", join(WORKER_DIR, "workerd.capnp"), configName, "--socket-addr", "http=127.0.0.1:0", "--control-fd", "3"];
+  const names = CONFIG_SOCKETS[configName] ?? ["http"];
+  const args = ["serve", join(WORKER_DIR, "workerd.capnp"), configName, "--control-fd", "3"];
+  for (const name of names) args.push("--socket-addr", `${name}=127.0.0.1:0`);
   const child = track(
     spawn(WORKERD, args, {
       stdio: ["ignore", "pipe", "pipe", "pipe"],
@@ -165,25 +169,30 @@ export async function startWorkerd(env, { configName = "config" } = {}) {
     }),
   );
   const logs = collect(child, "workerd");
-  // --control-fd reports {"event":"listen","socket":"http","port":N} once bound.
+  // --control-fd reports {"event":"listen","socket":NAME,"port":N} once each socket is bound.
   let control = "";
   child.stdio[3].setEncoding("utf8");
   child.stdio[3].on("data", (c) => (control += c));
-  const port = await waitFor(
+  const ports = await waitFor(
     "workerd listen",
     () => {
+      const found = {};
       for (const line of control.split("\n")) {
         if (!line.trim()) continue;
         const msg = JSON.parse(line);
-        if (msg.event === "listen" && msg.socket === "http") return msg.port;
+        if (msg.event === "listen") found[msg.socket] = msg.port;
       }
-      return null;
+      return names.every((n) => found[n] !== undefined) ? found : null;
     },
     15000,
     child,
   );
-  return { url: `http://127.0.0.1:${port}`, port, child, logs };
+  const sockets = Object.fromEntries(names.map((n) => [n, `http://127.0.0.1:${ports[n]}`]));
+  return { url: sockets.http, port: ports.http, child, logs, sockets };
 }
+
+/** The sockets of each workerd.capnp config beyond `http`. */
+const CONFIG_SOCKETS = { withKv: ["http", "kv"] };
 
 /** The JSON log lines (`{"wm": ...}`) the worker wrote. */
 export function workerLogs(w, what = null) {

@@ -30,6 +30,8 @@ const TRACK_PATH = "/__waymark/track";
 const MAX_TRACK_BODY = 16 * 1024;
 const MAX_TRACK_EVENTS = 20;
 const MAX_STATE_BYTES = 64 * 1024;
+/** How long KV keeps a held state after its last write. */
+const HELD_TTL_S = 90 * 86400;
 
 /** One JSON line per notable thing; `wm` names it. */
 function log(what, fields = {}) {
@@ -144,24 +146,36 @@ async function readState(request, env, cfg, now) {
 }
 
 /** A state held outside the cookie: KV when bound, else pulled from the backend (a sync
- *  of an empty state answers the stored one); empty when neither has it. */
+ *  of an empty state answers the stored one); empty when neither has it. `unavailable`:
+ *  the read failed, so the state is still out there and the caller must not replace it. */
 async function heldState(env, cfg, id) {
+  const where = env.WAYMARK_STATE ? "kv" : cfg.backend ? "backend" : "nowhere";
+  const empty = (unavailable) => ({ state: new State(id), original: null, unavailable });
+  let bytes = null;
   try {
     if (env.WAYMARK_STATE) {
       const buf = await env.WAYMARK_STATE.get(`state:${id}`, "arrayBuffer");
-      if (buf !== null) {
-        const bytes = new Uint8Array(buf);
-        return { state: State.decode(bytes), original: bytes };
-      }
+      if (buf !== null) bytes = new Uint8Array(buf);
     } else if (cfg.backend) {
-      const empty = new State(id);
-      const bytes = await syncState(backendCfg(cfg, env), id, empty.encode());
-      return { state: State.decode(bytes), original: bytes };
+      bytes = await syncState(backendCfg(cfg, env), id, new State(id).encode());
     }
   } catch (e) {
-    log("held_state_unavailable", { error: e.message, code: e.code });
+    log("held_state_unavailable", { shopper: id, where, error: e.message, code: e.code });
+    return empty(true);
   }
-  return { state: new State(id), original: null };
+  if (bytes === null) {
+    // Expired, never written (a failed put), or not yet visible here (KV is eventually
+    // consistent): the shopper goes on from an empty state.
+    if (where === "kv") log("held_state_missing", { shopper: id, where });
+    return empty(false);
+  }
+  try {
+    return { state: State.decode(bytes), original: bytes, unavailable: false };
+  } catch (e) {
+    // A stored state this engine cannot read is as good as gone: replaced on this request.
+    log("held_state_rejected", { shopper: id, where, error: e.message, code: e.code });
+    return empty(false);
+  }
 }
 
 /** Starts a bundle check when one is due: awaited briefly on an isolate still on the
@@ -208,14 +222,21 @@ async function decide(request, env, ctx, cfg, events, extras, now) {
   const changed = s.original === null || !sameBytes(bytes, s.original);
 
   let cookie = null;
-  if (changed || s.from !== "cookie") {
+  if (s.unavailable) {
+    // The held state could not be read: this request decided from an empty one. Keep the
+    // held cookie and leave the stored state alone, so the next request finds the
+    // shopper's history again; this request's events reach only the backend's sync.
+  } else if (changed || s.from !== "cookie") {
     const sealed = await sealState(env.WAYMARK_COOKIE_SECRET, bytes);
     if (sealed !== null) {
       cookie = sealed.value;
     } else {
       log("state_held", { bytes: bytes.length, where: env.WAYMARK_STATE ? "kv" : cfg.backend ? "backend" : "nowhere" });
       cookie = await sealHeld(env.WAYMARK_COOKIE_SECRET, s.id);
-      if (env.WAYMARK_STATE) ctx.waitUntil(env.WAYMARK_STATE.put(`state:${s.id}`, bytes, { expirationTtl: 90 * 86400 }));
+      if (env.WAYMARK_STATE) {
+        const put = env.WAYMARK_STATE.put(`state:${s.id}`, bytes, { expirationTtl: HELD_TTL_S });
+        ctx.waitUntil(put.catch((e) => log("held_state_put_failed", { shopper: s.id, bytes: bytes.length, error: e.message })));
+      }
     }
   }
   if (changed && cfg.backend !== null) {
