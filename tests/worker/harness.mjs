@@ -5,6 +5,7 @@
 //
 // Environment: WAYMARK_BIN (a waymark binary built with the `server` feature; without it,
 // backend tests skip with a notice), WORKERD (default worker/node_modules/.bin/workerd).
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -283,4 +284,17 @@ export function skipNotice(why) {
   const msg = `SKIPPED: ${why}`;
   process.stderr.write(`\n*** worker tests: ${msg} ***\n\n`);
   return msg;
+}
+
+/** Polls `fn` every `everyMs` until it returns a truthy value (background work — syncs, KV
+ *  writes — lands after the response); fails the test with the last answer after `ms`. */
+export async function eventually(what, fn, ms = 10000, everyMs = 50) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < ms) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  assert.fail(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
 }

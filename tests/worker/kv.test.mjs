@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { WORKER_DIR, Shopper, startOrigin, startWorkerd, stopAll, workerLogs, haveVendor, skipNotice } from "./harness.mjs";
+import { WORKER_DIR, Shopper, eventually, startOrigin, startWorkerd, stopAll, workerLogs, haveVendor, skipNotice } from "./harness.mjs";
 
 const noVendor = haveVendor() ? null : skipNotice("worker/src/vendor is not built (node worker/build.mjs after scripts/build-pkg.sh)");
 const skip = noVendor ?? false;
@@ -42,17 +42,6 @@ after(async () => {
   if (kv) await setFaults({});
   await stopAll();
 });
-
-async function eventually(what, fn, ms = 10000) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start < ms) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
-}
 
 /** The local KV's live entries under `prefix` (`{name, size, expiration, metadata}`) and its op counts. */
 async function kvEntries(prefix = "state:") {

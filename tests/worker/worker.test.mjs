@@ -14,6 +14,7 @@ import {
   TOKEN_SECRET,
   ADMIN_TOKEN,
   Shopper,
+  eventually,
   startOrigin,
   startBackend,
   startWorkerd,
@@ -83,18 +84,6 @@ after(async () => {
 });
 
 const needsAll = () => noVendor ?? noBackend ?? false;
-
-/** Polls until `fn` returns a truthy value (background syncs land after the response). */
-async function eventually(what, fn, ms = 10000) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start < ms) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
-}
 
 /** The backend's copy of a shopper's state, through /v1/sync with an empty state (merge
  *  with nothing answers what is stored), as a wasm State. */
