@@ -1,14 +1,31 @@
 // The worker's KV path in real workerd: states too large for a cookie are held in the
 // `WAYMARK_STATE` namespace (workerd.capnp `withKv`, served by worker/local-kv.js inside the
 // same workerd process), read back on the next request, and a namespace that fails costs
-// the shopper neither the page nor the history. No backend here: whatever the worker knows
-// of a held state comes from KV. Run: `node --test tests/worker/` with worker/src/vendor built.
+// the shopper neither the page nor the history. No backend in the shared worker: whatever
+// it knows of a held state comes from KV. The last test adds a backend (WAYMARK_BIN) and
+// reads the held state from its copy while KV fails.
+// Run: `node --test tests/worker/` with worker/src/vendor built.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { WORKER_DIR, Shopper, eventually, startOrigin, startWorkerd, stopAll, workerLogs, haveVendor, skipNotice } from "./harness.mjs";
+import {
+  ADMIN_TOKEN,
+  REPO,
+  TOKEN_SECRET,
+  WAYMARK_BIN,
+  WORKER_DIR,
+  Shopper,
+  eventually,
+  startBackend,
+  startOrigin,
+  startWorkerd,
+  stopAll,
+  workerLogs,
+  haveVendor,
+  skipNotice,
+} from "./harness.mjs";
 
 const noVendor = haveVendor() ? null : skipNotice("worker/src/vendor is not built (node worker/build.mjs after scripts/build-pkg.sh)");
 const skip = noVendor ?? false;
@@ -225,3 +242,49 @@ test("withKv's worker has every binding of config, plus WAYMARK_STATE (capnp lis
   assert.deepEqual(names("kvBindings"), [...plain, "WAYMARK_STATE kvNamespace kv"]);
 });
 
+test("KV failing with a backend configured: the held state comes from the backend's copy", { skip: skip || (WAYMARK_BIN ? false : skipNotice("WAYMARK_BIN unset: no backend to fall back to")) }, async () => {
+  const backend = await startBackend({ journeys: [join(REPO, "examples", "journeys"), join(REPO, "tests", "worker", "fixtures", "journeys")] });
+  const both = await startWorkerd(
+    { ORIGIN: origin.url, WAYMARK_BACKEND: backend.url, WAYMARK_TOKEN_SECRET: TOKEN_SECRET, WAYMARK_TEST_CLOCK: "1" },
+    { configName: "withKv" },
+  );
+  const admin = both.sockets.kv;
+  const faults = (f) => fetch(`${admin}/faults`, { method: "PUT", body: JSON.stringify(f) });
+  try {
+    const s = new Shopper(both.url);
+    const traits = bigTraits();
+    const first = await s.track({ name: "view_item", properties: { item_id: "bags-1", item_category: "bags" }, traits }, { now: at(0) });
+    assert.equal(first.res.status, 200, JSON.stringify(first.body));
+    const shopper = first.body.shopper;
+    // The background sync lands the state in the backend.
+    const token = await (
+      await fetch(`${backend.url}/v1/token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ anonymous_id: shopper }),
+      })
+    ).json();
+    await eventually("the backend has the state", async () => {
+      const res = await fetch(`${backend.url}/v1/sync`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token.token}`, "content-type": "application/octet-stream" },
+        body: new wasm.State(shopper).encode(),
+      });
+      return res.ok && wasm.State.decode(new Uint8Array(await res.arrayBuffer())).traits().note_15 !== undefined;
+    });
+
+    const logged = workerLogs(both, "held_state_fallback").length;
+    assert.equal((await faults({ get: 503 })).status, 200);
+    const second = await s.page("/products/bags/bags-2", { now: at(1) });
+    assert.equal(second.res.status, 200);
+    assert.equal(second.page.state, "held", JSON.stringify(second.page));
+    assert.equal(second.decision, null, "the second product seen (bags-1 from the backend's copy), not a fresh shopper's nudge");
+    const third = await s.page("/products/bags/bags-3", { now: at(2) });
+    assert.equal(third.decision?.content, "category-offer", JSON.stringify(third.page.decisions));
+    const fallback = await eventually("held_state_fallback logged", () => workerLogs(both, "held_state_fallback").slice(logged)[0]);
+    assert.equal(fallback.where, "backend");
+    assert.equal(fallback.shopper, shopper);
+  } finally {
+    await faults({});
+  }
+});

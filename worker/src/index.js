@@ -145,37 +145,45 @@ async function readState(request, env, cfg, now) {
   }
 }
 
-/** A state held outside the cookie: KV when bound, else pulled from the backend (a sync
- *  of an empty state answers the stored one); empty when neither has it. `unavailable`:
- *  the read failed, so the state is still out there and the caller must not replace it. */
+/** A state held outside the cookie: from KV when bound, then from the backend (a sync of
+ *  an empty state answers the stored one) when KV failed or lacks it; empty when neither
+ *  has it. `unavailable`: a read failed and nothing else answered, so the state is still
+ *  out there and the caller must not replace it. */
 async function heldState(env, cfg, id) {
-  const where = env.WAYMARK_STATE ? "kv" : cfg.backend ? "backend" : "nowhere";
-  const empty = (unavailable) => ({ state: new State(id), original: null, unavailable });
-  let bytes = null;
-  try {
-    if (env.WAYMARK_STATE) {
-      const buf = await env.WAYMARK_STATE.get(`state:${id}`, "arrayBuffer");
-      if (buf !== null) bytes = new Uint8Array(buf);
-    } else if (cfg.backend) {
-      bytes = await syncState(backendCfg(cfg, env), id, new State(id).encode());
+  const sources = [];
+  if (env.WAYMARK_STATE) sources.push("kv");
+  if (cfg.backend) sources.push("backend");
+  let unavailable = false;
+  for (const where of sources) {
+    let bytes = null;
+    try {
+      if (where === "kv") {
+        const buf = await env.WAYMARK_STATE.get(`state:${id}`, "arrayBuffer");
+        if (buf !== null) bytes = new Uint8Array(buf);
+      } else {
+        bytes = await syncState(backendCfg(cfg, env), id, new State(id).encode());
+      }
+    } catch (e) {
+      log("held_state_unavailable", { shopper: id, where, error: e.message, code: e.code });
+      unavailable = true;
+      continue;
     }
-  } catch (e) {
-    log("held_state_unavailable", { shopper: id, where, error: e.message, code: e.code });
-    return empty(true);
+    if (bytes === null) {
+      // Expired, never written (a failed put), or not yet visible here (KV is eventually
+      // consistent): the backend's copy, if any, else an empty state.
+      log("held_state_missing", { shopper: id, where });
+      continue;
+    }
+    try {
+      const state = State.decode(bytes);
+      if (where !== sources[0]) log("held_state_fallback", { shopper: id, where });
+      return { state, original: bytes, unavailable: false };
+    } catch (e) {
+      // A stored state this engine cannot read is as good as gone: replaced on this request.
+      log("held_state_rejected", { shopper: id, where, error: e.message, code: e.code });
+    }
   }
-  if (bytes === null) {
-    // Expired, never written (a failed put), or not yet visible here (KV is eventually
-    // consistent): the shopper goes on from an empty state.
-    if (where === "kv") log("held_state_missing", { shopper: id, where });
-    return empty(false);
-  }
-  try {
-    return { state: State.decode(bytes), original: bytes, unavailable: false };
-  } catch (e) {
-    // A stored state this engine cannot read is as good as gone: replaced on this request.
-    log("held_state_rejected", { shopper: id, where, error: e.message, code: e.code });
-    return empty(false);
-  }
+  return { state: new State(id), original: null, unavailable };
 }
 
 /** Starts a bundle check when one is due: awaited briefly on an isolate still on the
