@@ -49,3 +49,9 @@ async fn pg_two_replicas_merge_racing_syncs() {
     let Some(db) = support::postgres("racing").await else { return };
     scenarios::two_replicas_merge_racing_syncs(db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_reminder_is_rendered_from_the_freshest_state() {
+    let Some(db) = support::postgres("templated").await else { return };
+    scenarios::reminder_is_rendered_from_the_freshest_state(db).await;
+}

@@ -30,3 +30,8 @@ async fn sms_opt_out_falls_back_to_email() {
 async fn browser_delegated_email_is_delivered_by_the_backend() {
     scenarios::browser_delegated_email_is_delivered_by_the_backend(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminder_is_rendered_from_the_freshest_state() {
+    scenarios::reminder_is_rendered_from_the_freshest_state(support::sqlite()).await;
+}

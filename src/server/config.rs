@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// private CA or a self-signed relay certificate).
     #[arg(long, env = "WAYMARK_SMTP_CA_FILE")]
     pub smtp_ca_file: Option<PathBuf>,
+    /// Email templates: `K.txt` (first line `Subject: …`) and optional `K.html` per
+    /// content key `K`, Jinja syntax; without it emails carry a generic body.
+    #[arg(long, env = "WAYMARK_EMAIL_TEMPLATES")]
+    pub email_templates: Option<PathBuf>,
     /// From address of emails.
     #[arg(long, env = "WAYMARK_MAIL_FROM", default_value = "waymark@localhost")]
     pub mail_from: String,
@@ -108,6 +112,8 @@ pub struct DeliverySettings {
     pub smtp_url: Option<String>,
     /// Extra PEM certificates to trust for the relay's TLS.
     pub smtp_ca_file: Option<PathBuf>,
+    /// Directory of email templates (`K.txt`, `K.html`).
+    pub email_templates: Option<PathBuf>,
     /// From address.
     pub mail_from: String,
     /// SMS webhook URL.
@@ -175,6 +181,7 @@ impl From<&ServeArgs> for Settings {
         s.sqlite_synchronous = args.sqlite_synchronous;
         s.delivery.smtp_url = args.smtp_url.clone();
         s.delivery.smtp_ca_file = args.smtp_ca_file.clone();
+        s.delivery.email_templates = args.email_templates.clone();
         s.delivery.mail_from = args.mail_from.clone();
         s.delivery.sms_webhook = args.sms_webhook.clone();
         s.delivery.push_webhook = args.push_webhook.clone();

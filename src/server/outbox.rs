@@ -205,6 +205,8 @@ impl Outbox {
                                     content: row.content.clone(),
                                     incentive: row.incentive.clone(),
                                     decided_at: row.decided_at,
+                                    customer_id: state.customer_id.as_ref().map(|c| c.value.clone()),
+                                    traits: traits_json(state),
                                 };
                                 match self.delivery.send(&message).await {
                                     Ok(()) => Verdict::Sent,
@@ -320,4 +322,14 @@ pub fn recipient(state: &ShopperState, channel: Channel) -> Option<String> {
         Channel::Onsite | Channel::Inapp => return None,
     };
     state.trait_value(trait_name).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// The shopper's traits as a JSON object (for email templates); withdrawn ones (null) left out.
+fn traits_json(state: &ShopperState) -> serde_json::Value {
+    let traits: serde_json::Map<String, serde_json::Value> = (&state.traits)
+        .into_iter()
+        .filter(|(_, stamped)| !matches!(stamped.value, crate::value::Value::Null))
+        .filter_map(|(key, stamped)| Some((key.clone(), serde_json::to_value(&stamped.value).ok()?)))
+        .collect();
+    serde_json::Value::Object(traits)
 }

@@ -28,6 +28,40 @@ async fn server_with_smtp(db: &TestDb) -> (SmtpSink, Clock, Server) {
     (smtp, clock, server)
 }
 
+/// Email templates configured: the reminder the scheduler queues is rendered at delivery
+/// from the shopper's freshest state (a trait synced after the decision shows).
+pub async fn reminder_is_rendered_from_the_freshest_state(db: TestDb) {
+    let smtp = SmtpSink::start();
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("cart-reminder.txt"),
+        "Subject: {{ traits.first_name | default('Hello') }}, your cart\n\nStep {{ journey }}/{{ step }} for {{ customer_id | default('a guest') }}.\n",
+    )
+    .unwrap();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    st.delivery.email_templates = Some(templates.path().to_path_buf());
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+
+    let mut a = Browser::new(&r, "shopper-t", "t@example.com").await;
+    a.track("add_to_cart", at(0));
+    a.sync(&r).await;
+    clock.set(at(61));
+    assert_eq!(server.scheduler.run_due().await.unwrap(), 1);
+    // Queued; then the shopper tells us her name.
+    a.state.set_trait("first_name", "Grace".into(), at(61)).unwrap();
+    a.sync(&r).await;
+    clock.set(at(62));
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let data = smtp.messages()[0]["data"].as_str().unwrap().to_owned();
+    assert!(data.contains("Subject: Grace, your cart"), "{data}");
+    assert!(data.contains("Step cart_abandon/reminder for a guest."), "{data}");
+    server.shutdown().await;
+}
+
 /// Anonymous, then login, then a second device logging in: one merged state, one row.
 pub async fn login_merges_states(db: TestDb) {
     let clock = Clock::manual(t0());

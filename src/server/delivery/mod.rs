@@ -3,6 +3,7 @@
 //! fails the send (it is retried, then marked failed, never silently dropped).
 
 pub mod smtp;
+pub mod templates;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -36,6 +37,12 @@ pub struct Message {
     /// When the engine decided it.
     #[serde(serialize_with = "rfc3339")]
     pub decided_at: Timestamp,
+    /// The shopper's customer id, when known (email templates; not sent to webhooks).
+    #[serde(skip)]
+    pub customer_id: Option<String>,
+    /// The shopper's traits as JSON (email templates; not sent to webhooks).
+    #[serde(skip)]
+    pub traits: serde_json::Value,
 }
 
 fn channel_name<S: serde::Serializer>(c: &Channel, s: S) -> Result<S::Ok, S::Error> {
@@ -58,9 +65,12 @@ pub enum DeliveryError {
     /// The webhook call failed or answered non-2xx.
     #[error("webhook: {0}")]
     Webhook(String),
-    /// Bad configuration (URL, address).
+    /// Bad configuration (URL, address, email templates).
     #[error("config: {0}")]
     Config(String),
+    /// An email template is missing or failed to render.
+    #[error("email template: {0}")]
+    Template(String),
 }
 
 /// The adapters of a server.
@@ -82,7 +92,14 @@ impl Delivery {
             smtp: settings
                 .smtp_url
                 .as_deref()
-                .map(|u| smtp::Smtp::new(u, &settings.mail_from, settings.smtp_ca_file.as_deref()).map(Arc::new))
+                .map(|u| {
+                    let smtp = smtp::Smtp::new(u, &settings.mail_from, settings.smtp_ca_file.as_deref())?;
+                    match &settings.email_templates {
+                        Some(dir) => Ok(smtp.with_templates(templates::EmailTemplates::load(dir)?)),
+                        None => Ok(smtp),
+                    }
+                })
+                .map(|r| r.map(Arc::new))
                 .transpose()?,
             sms: hook(&settings.sms_webhook)?,
             push: hook(&settings.push_webhook)?,

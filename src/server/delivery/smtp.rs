@@ -2,14 +2,17 @@
 //! `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port`. TLS trusts the
 //! built-in web PKI roots plus, when given, the PEM certificates of a CA file (a private
 //! relay's own CA or self-signed certificate). The Message-ID is derived from the outbox
-//! key, so a receiver can drop a duplicate after a crash.
+//! key, so a receiver can drop a duplicate after a crash. With templates
+//! (`templates.rs`) the email is rendered; without, its body says what was decided.
 
 use std::path::Path;
 
 use lettre::message::header::ContentType;
+use lettre::message::MultiPart;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::templates::EmailTemplates;
 use super::{DeliveryError, Message};
 
 /// An SMTP sender.
@@ -17,6 +20,7 @@ use super::{DeliveryError, Message};
 pub struct Smtp {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: lettre::message::Mailbox,
+    templates: Option<EmailTemplates>,
 }
 
 impl Smtp {
@@ -30,29 +34,45 @@ impl Smtp {
         }
         let transport = builder.build();
         let from = from.parse().map_err(|e| DeliveryError::Config(format!("mail from {from:?}: {e}")))?;
-        Ok(Smtp { transport, from })
+        Ok(Smtp { transport, from, templates: None })
+    }
+
+    /// Renders emails from these templates instead of the generic body.
+    pub fn with_templates(self, templates: EmailTemplates) -> Smtp {
+        Smtp { templates: Some(templates), ..self }
     }
 
     /// Sends one email.
     pub async fn send(&self, m: &Message) -> Result<(), DeliveryError> {
         let to = m.to.parse().map_err(|e| DeliveryError::Smtp(format!("recipient {:?}: {e}", m.to)))?;
         let id = xxhash_rust::xxh3::xxh3_128(m.key.as_bytes());
-        let mut body =
-            format!("content: {}\njourney: {}\nstep: {}\nshopper: {}\n", m.content, m.journey, m.step, m.shopper);
-        if let Some(incentive) = &m.incentive {
-            body.push_str(&format!("incentive: {incentive}\n"));
-        }
-        let email = lettre::Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(m.content.clone())
-            .message_id(Some(format!("<{id:032x}@waymark>")))
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| DeliveryError::Smtp(format!("cannot build the message: {e}")))?;
+        let builder =
+            lettre::Message::builder().from(self.from.clone()).to(to).message_id(Some(format!("<{id:032x}@waymark>")));
+        let built = match &self.templates {
+            Some(templates) => {
+                let email = templates.render(m, m.customer_id.as_deref(), &m.traits)?;
+                let builder = builder.subject(email.subject);
+                match email.html {
+                    Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text, html)),
+                    None => builder.header(ContentType::TEXT_PLAIN).body(email.text),
+                }
+            }
+            None => builder.subject(m.content.clone()).header(ContentType::TEXT_PLAIN).body(generic_body(m)),
+        };
+        let email = built.map_err(|e| DeliveryError::Smtp(format!("cannot build the message: {e}")))?;
         self.transport.send(email).await.map_err(|e| DeliveryError::Smtp(e.to_string()))?;
         Ok(())
     }
+}
+
+/// Without templates: what was decided, for a relay that renders by content key.
+fn generic_body(m: &Message) -> String {
+    let mut body =
+        format!("content: {}\njourney: {}\nstep: {}\nshopper: {}\n", m.content, m.journey, m.step, m.shopper);
+    if let Some(incentive) = &m.incentive {
+        body.push_str(&format!("incentive: {incentive}\n"));
+    }
+    body
 }
 
 /// The TLS mode the URL asks for, trusting the certificates in `path` besides the

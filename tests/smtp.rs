@@ -1,7 +1,7 @@
-//! Email over TLS to a real SMTP server (aiosmtpd) whose certificate comes from a private
-//! CA made for the test: STARTTLS and implicit TLS arrive when the CA file is configured,
-//! and without it the relay's certificate is refused (the send fails, nothing is sent in
-//! the clear).
+//! Email delivery against a real SMTP server (aiosmtpd): over TLS with a private CA made
+//! for the test (STARTTLS and implicit TLS arrive with the CA file configured; without it
+//! the relay's certificate is refused and nothing is sent in the clear), and rendered from
+//! the templates in examples/email (subject, text and HTML parts, the shopper's traits).
 #![cfg(feature = "server")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -13,6 +13,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use support::SmtpSink;
 use waymark::journey::Channel;
 use waymark::server::delivery::smtp::Smtp;
+use waymark::server::delivery::templates::EmailTemplates;
 use waymark::server::delivery::Message;
 use waymark::Timestamp;
 
@@ -59,6 +60,8 @@ fn message(key: &str) -> Message {
         content: "cart-reminder".into(),
         incentive: None,
         decided_at: Timestamp(1_700_000_000_000),
+        customer_id: None,
+        traits: serde_json::json!({}),
     }
 }
 
@@ -115,4 +118,66 @@ fn a_bad_ca_file_is_a_configuration_error_naming_it() {
         assert!(error.contains(want), "{url} {}: {error}", file.display());
         assert!(error.contains(&file.display().to_string()), "names the file: {error}");
     }
+}
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/email")
+}
+
+#[tokio::test]
+async fn templated_email_arrives_with_subject_text_and_html() {
+    let sink = SmtpSink::start();
+    let smtp = Smtp::new(&sink.url(), "shop@example.com", None)
+        .unwrap()
+        .with_templates(EmailTemplates::load(&examples()).unwrap());
+    let mut m = message("templated");
+    m.content = "cart-reminder-1".into();
+    m.incentive = Some("SAVE10".into());
+    m.traits = serde_json::json!({"first_name": "Ada <3", "store_url": "https://shop.test"});
+    smtp.send(&m).await.unwrap();
+    let data = sink.messages()[0]["data"].as_str().unwrap().to_owned();
+    assert!(data.contains("Subject: Ada <3, your cart is waiting"), "{data}");
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(data.contains("Hi Ada <3,") && data.contains("https://shop.test/cart"), "{data}");
+    assert!(data.contains("Use SAVE10 at checkout"), "{data}");
+    assert!(data.contains("Hi Ada &lt;3,"), "the HTML part is escaped: {data}");
+
+    // A shopper without the traits: defaults, no HTML part for a text-only template.
+    let mut plain = message("templated-2");
+    plain.content = "cart-reminder-2".into();
+    smtp.send(&plain).await.unwrap();
+    let data = sink.messages()[1]["data"].as_str().unwrap().to_owned();
+    assert!(data.contains("Subject: Still thinking it over, friend?"), "{data}");
+    assert!(data.contains("https://shop.example/cart") && !data.contains("multipart"), "{data}");
+
+    // A content key without a template fails the send (retried, then failed), never sent raw.
+    let mut unknown = message("templated-3");
+    unknown.content = "no-such-email".into();
+    let error = smtp.send(&unknown).await.unwrap_err().to_string();
+    assert!(error.contains("no email template \"no-such-email.txt\""), "{error}");
+    assert_eq!(sink.messages().len(), 2);
+}
+
+#[test]
+fn bad_templates_stop_the_start_naming_file_and_line() {
+    let cases: [(&str, &str, &str); 3] = [
+        ("a.txt", "Subject: hi\n\nline one\n{% if %}\n", "a.txt:4"),
+        ("b.txt", "Hello {{ traits.first_name }}\n", "b.txt:1: the first line must be the subject"),
+        ("c.html", "<p>{{ 1 + }}</p>", "c.html:1"),
+    ];
+    for (name, text, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), text).unwrap();
+        if name.ends_with(".html") {
+            std::fs::write(dir.path().join("c.txt"), "Subject: c\n\nc\n").unwrap();
+        }
+        let error = EmailTemplates::load(dir.path()).unwrap_err().to_string();
+        assert!(error.contains(want), "{name}: {error}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.html"), "<p>d</p>").unwrap();
+    let error = EmailTemplates::load(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("has no d.txt"), "{error}");
+    let error = EmailTemplates::load(&dir.path().join("missing")).unwrap_err().to_string();
+    assert!(error.contains("cannot list"), "{error}");
 }

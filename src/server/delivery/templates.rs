@@ -1,0 +1,138 @@
+//! Email templates (`waymark serve --email-templates DIR`): for a send's content key `K`,
+//! `DIR/K.txt` is the plain-text email — first line `Subject: …`, a blank line, the body —
+//! and `DIR/K.html`, when present, its HTML alternative. Templates are Jinja (minijinja),
+//! loaded and checked at start-up; HTML output is escaped, text is not. The context:
+//! `shopper`, `customer_id`, `traits`, `journey`, `step`, `content`, `incentive`,
+//! `decided_at`; a value that is not there renders empty, so
+//! `{{ traits.first_name | default("there") }}` works.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, UndefinedBehavior};
+
+use super::{DeliveryError, Message};
+
+/// What a template turns into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedEmail {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML alternative, when the template set has one.
+    pub html: Option<String>,
+}
+
+/// The compiled templates of a directory.
+#[derive(Debug)]
+pub struct EmailTemplates {
+    dir: PathBuf,
+    env: Environment<'static>,
+    /// Content keys with an HTML alternative.
+    html: BTreeSet<String>,
+}
+
+impl EmailTemplates {
+    /// Reads and compiles every `*.txt` and `*.html` in `dir`. Errors name the file, the
+    /// line and what to fix; nothing is half-loaded.
+    pub fn load(dir: &Path) -> Result<EmailTemplates, DeliveryError> {
+        let config = |what: String| DeliveryError::Config(format!("email templates: {what}"));
+        let entries = std::fs::read_dir(dir).map_err(|e| config(format!("cannot list {}: {e}", dir.display())))?;
+        let mut files: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| config(format!("cannot list {}: {e}", dir.display())))?.path();
+            if path.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("txt" | "html")) {
+                files.push(path);
+            }
+        }
+        files.sort();
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        let mut text = BTreeSet::new();
+        let mut html = BTreeSet::new();
+        for path in &files {
+            let source =
+                std::fs::read_to_string(path).map_err(|e| config(format!("cannot read {}: {e}", path.display())))?;
+            let (Some(key), Some(ext)) =
+                (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str()))
+            else {
+                continue;
+            };
+            let add = |env: &mut Environment<'static>, name: String, source: String, line_offset: usize| {
+                env.add_template_owned(name, source).map_err(|e| {
+                    let line = e.line().map(|l| format!(":{}", l + line_offset)).unwrap_or_default();
+                    config(format!("{}{line}: {}", path.display(), e.detail().unwrap_or(&e.to_string())))
+                })
+            };
+            if ext == "html" {
+                add(&mut env, format!("{key}.html"), source, 0)?;
+                html.insert(key.to_owned());
+                continue;
+            }
+            let (first, rest) = source.split_once('\n').unwrap_or((source.as_str(), ""));
+            let Some(subject) = first.trim_end_matches('\r').strip_prefix("Subject:") else {
+                return Err(config(format!(
+                    "{}:1: the first line must be the subject, as in \"Subject: Your cart is waiting, {{{{ traits.first_name }}}}\"",
+                    path.display()
+                )));
+            };
+            let body = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
+            let body_offset = if body.len() < rest.len() { 2 } else { 1 };
+            add(&mut env, format!("{key}.subject"), subject.trim().to_owned(), 0)?;
+            add(&mut env, format!("{key}.txt"), body.to_owned(), body_offset)?;
+            text.insert(key.to_owned());
+        }
+        if let Some(orphan) = html.difference(&text).next() {
+            return Err(config(format!(
+                "{} has no {orphan}.txt: every email needs its text part, whose first line is the subject",
+                dir.join(format!("{orphan}.html")).display()
+            )));
+        }
+        Ok(EmailTemplates { dir: dir.to_path_buf(), env, html })
+    }
+
+    /// Renders the email for a message; `traits` and `customer_id` come from the
+    /// shopper's freshest state.
+    pub fn render(
+        &self,
+        message: &Message,
+        customer_id: Option<&str>,
+        traits: &serde_json::Value,
+    ) -> Result<RenderedEmail, DeliveryError> {
+        let key = &message.content;
+        let template = |suffix: &str| {
+            self.env.get_template(&format!("{key}.{suffix}")).map_err(|_| {
+                DeliveryError::Template(format!(
+                    "no email template \"{key}.txt\" in {} (content key of {}/{})",
+                    self.dir.display(),
+                    message.journey,
+                    message.step
+                ))
+            })
+        };
+        let mut fields = serde_json::json!({
+            "shopper": message.shopper,
+            "customer_id": customer_id,
+            "traits": traits,
+            "journey": message.journey,
+            "step": message.step,
+            "content": message.content,
+            "incentive": message.incentive,
+            "decided_at": message.decided_at.to_rfc3339(),
+        });
+        // What is not known is left out (undefined), so `default(...)` applies to it.
+        if let Some(object) = fields.as_object_mut() {
+            object.retain(|_, v| !v.is_null());
+        }
+        let context = minijinja::Value::from(minijinja::value::Serde(fields));
+        let render = |suffix: &str| {
+            template(suffix)?.render(&context).map_err(|e| DeliveryError::Template(format!("{key}.{suffix}: {e}")))
+        };
+        Ok(RenderedEmail {
+            subject: render("subject")?.lines().next().unwrap_or_default().trim().to_owned(),
+            text: render("txt")?,
+            html: if self.html.contains(key) { Some(render("html")?) } else { None },
+        })
+    }
+}
