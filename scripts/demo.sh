@@ -4,7 +4,8 @@
 #      (cargo build --profile fast --features server),
 #   2. starts `waymark serve` on SQLite (out/demo/waymark.db) with the shipped trigger
 #      templates and the seed journeys published, and a local SMTP receiver that keeps
-#      every email in out/demo/mail.jsonl (when python3 has aiosmtpd),
+#      every email (rendered from examples/email/) in out/demo/mail.jsonl (when python3 has
+#      aiosmtpd),
 #   3. serves the demo storefront (www/) and prints its URL.
 # Ctrl-C stops everything it started.
 #
@@ -107,7 +108,8 @@ if python3 -c 'import aiosmtpd' 2>/dev/null; then
     smtp_port="$(free_port)"
     python3 tests/e2e/smtp_sink.py --port "$smtp_port" --out "$OUT/mail.jsonl" >"$OUT/smtp.log" 2>&1 &
     PIDS+=($!)
-    smtp_args=(--smtp-url "smtp://127.0.0.1:$smtp_port" --mail-from "shop@northwind.test")
+    smtp_args=(--smtp-url "smtp://127.0.0.1:$smtp_port" --mail-from "shop@northwind.test"
+        --email-templates examples/email)
 else
     warn "python3 has no aiosmtpd (pip install aiosmtpd): emails will stay queued in the outbox"
 fi

@@ -181,3 +181,55 @@ fn bad_templates_stop_the_start_naming_file_and_line() {
     let error = EmailTemplates::load(&dir.path().join("missing")).unwrap_err().to_string();
     assert!(error.contains("cannot list"), "{error}");
 }
+
+/// The content keys of every send that can go out as email (channel or fallback) in the
+/// shipped templates/ and examples/journeys/.
+fn shipped_email_content_keys() -> std::collections::BTreeSet<String> {
+    fn walk(value: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(object) => {
+                let email = object.get("channel").is_some_and(|c| c == "email")
+                    || object
+                        .get("fallback")
+                        .and_then(|f| f.as_array())
+                        .is_some_and(|f| f.iter().any(|c| c == "email"));
+                if object.get("type").is_some_and(|t| t == "send") && email {
+                    if let Some(content) = object.get("content").and_then(|c| c.as_str()) {
+                        keys.insert(content.to_owned());
+                    }
+                }
+                object.values().for_each(|v| walk(v, keys));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, keys)),
+            _ => {}
+        }
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["templates", "examples/journeys"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                walk(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap(), &mut keys);
+            }
+        }
+    }
+    keys
+}
+
+/// examples/email covers every shipped email send (the demo serves with it), and each
+/// renders for a shopper the backend knows nothing about.
+#[test]
+fn every_shipped_email_send_has_a_template_that_renders() {
+    let templates = EmailTemplates::load(&examples()).unwrap();
+    let keys = shipped_email_content_keys();
+    assert!(keys.len() >= 10, "{keys:?}");
+    for key in keys {
+        assert!(examples().join(format!("{key}.txt")).is_file(), "examples/email/{key}.txt is missing");
+        let mut m = message(&key);
+        m.content = key.clone();
+        let email = templates.render(&m, None, &serde_json::json!({})).unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert!(!email.subject.is_empty() && !email.subject.contains("{{"), "{key}: {email:?}");
+        assert!(!email.text.trim().is_empty(), "{key}: {email:?}");
+    }
+}
