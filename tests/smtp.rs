@@ -133,12 +133,15 @@ async fn templated_email_arrives_with_subject_text_and_html() {
     let mut m = message("templated");
     m.content = "cart-reminder-1".into();
     m.incentive = Some("SAVE10".into());
-    m.traits = serde_json::json!({"first_name": "Ada <3", "store_url": "https://shop.test"});
+    // A trait named like a site value does not reach the links: they come from site.json.
+    m.traits = serde_json::json!({"first_name": "Ada <3", "store_url": "https://evil.test"});
     smtp.send(&m).await.unwrap();
     let data = sink.messages()[0]["data"].as_str().unwrap().to_owned();
     assert!(data.contains("Subject: Ada <3, your cart is waiting"), "{data}");
     assert!(data.contains("multipart/alternative"), "{data}");
-    assert!(data.contains("Hi Ada <3,") && data.contains("https://shop.test/cart"), "{data}");
+    assert!(data.contains("Hi Ada <3,") && data.contains("https://shop.example/cart"), "{data}");
+    assert!(!data.contains("evil.test"), "{data}");
+    assert!(data.contains("The Northwind Outfitters team"), "site values render: {data}");
     assert!(data.contains("Use SAVE10 at checkout"), "{data}");
     assert!(data.contains("Hi Ada &lt;3,"), "the HTML part is escaped: {data}");
 
@@ -174,6 +177,32 @@ fn bad_templates_stop_the_start_naming_file_and_line() {
         let error = EmailTemplates::load(dir.path()).unwrap_err().to_string();
         assert!(error.contains(want), "{name}: {error}");
     }
+    // Names that only rendering looks up (filters, tests, functions) are checked at start.
+    let unknown_names: [(&str, &str, &str); 3] = [
+        ("e.txt", "Subject: hi\n\n{{ traits.first_name | defualt(\"x\") }}\n", "defualt"),
+        ("f.txt", "Subject: {{ shopper is frist }}\n\nbody\n", "frist"),
+        ("g.txt", "Subject: hi\n\n{{ nowhere() }}\n", "nowhere"),
+    ];
+    for (name, text, want) in unknown_names {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let error = EmailTemplates::load(dir.path()).unwrap_err().to_string();
+        assert!(error.contains(name) && error.contains(want), "{name}: {error}");
+    }
+    // A filter that fails only for some values is not a start error.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("h.txt"), "Subject: {{ traits.count + 1 }}\n\nbody\n").unwrap();
+    EmailTemplates::load(dir.path()).expect("a value-dependent failure is left to render time");
+
+    // site.json: a JSON object, or an error with file and line.
+    for (text, want) in [("{\n \"store_url\": }", "site.json:2"), ("[1]", "must be a JSON object")] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "Subject: {{ site.store_url }}\n\nbody\n").unwrap();
+        std::fs::write(dir.path().join("site.json"), text).unwrap();
+        let error = EmailTemplates::load(dir.path()).unwrap_err().to_string();
+        assert!(error.contains(want), "{text}: {error}");
+    }
+
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("d.html"), "<p>d</p>").unwrap();
     let error = EmailTemplates::load(dir.path()).unwrap_err().to_string();
@@ -228,8 +257,26 @@ fn every_shipped_email_send_has_a_template_that_renders() {
         assert!(examples().join(format!("{key}.txt")).is_file(), "examples/email/{key}.txt is missing");
         let mut m = message(&key);
         m.content = key.clone();
-        let email = templates.render(&m, None, &serde_json::json!({})).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let email = templates.render(&m).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert!(!email.subject.is_empty() && !email.subject.contains("{{"), "{key}: {email:?}");
+        assert!(!email.text.contains("traits.store_url"), "{key}: links come from site.json");
         assert!(!email.text.trim().is_empty(), "{key}: {email:?}");
     }
+}
+
+/// Email settings without an SMTP relay would be ignored: the start says so.
+#[test]
+fn email_settings_without_a_relay_stop_the_start() {
+    let mut settings =
+        waymark::server::config::Settings::new("sqlite://x.db", "admin-token-0123456789", "secret-0123456789");
+    assert_eq!(settings.validate(), Ok(()));
+    settings.delivery.email_templates = Some(examples());
+    let error = settings.validate().unwrap_err();
+    assert!(error.contains("--email-templates") && error.contains("--smtp-url"), "{error}");
+    settings.delivery.email_templates = None;
+    settings.delivery.smtp_ca_file = Some(PathBuf::from("ca.pem"));
+    let error = settings.validate().unwrap_err();
+    assert!(error.contains("--smtp-ca-file"), "{error}");
+    settings.delivery.smtp_url = Some("smtps://relay.example:465".into());
+    assert_eq!(settings.validate(), Ok(()));
 }

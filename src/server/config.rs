@@ -167,6 +167,18 @@ impl Settings {
         if self.batch_max == 0 {
             return Err("--batch-max must be at least 1".into());
         }
+        if self.delivery.smtp_url.is_none() {
+            let email_only = [
+                ("--smtp-ca-file (WAYMARK_SMTP_CA_FILE)", self.delivery.smtp_ca_file.is_some()),
+                ("--email-templates (WAYMARK_EMAIL_TEMPLATES)", self.delivery.email_templates.is_some()),
+            ];
+            if let Some((flag, _)) = email_only.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{flag} is set but there is no --smtp-url (WAYMARK_SMTP_URL): email would not go out; \
+                     set the relay, as in smtp://relay.example:587"
+                ));
+            }
+        }
         Ok(())
     }
 }

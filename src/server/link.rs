@@ -27,9 +27,7 @@ impl<'c> Link<'c> {
         match self {
             Link::Plain(conn) => Ok(conn),
             Link::Tx(tx) => Ok(&mut **tx),
-            Link::Opening => Err(StorageError::Sql(sqlx::Error::Protocol(
-                "the batch's connection was lost opening a transaction".into(),
-            ))),
+            Link::Opening => Err(lost()),
         }
     }
 
@@ -50,10 +48,17 @@ impl<'c> Link<'c> {
     }
 
     /// Commits the transaction when one is open (plain statements committed already).
+    /// A link whose `BEGIN` failed has nothing to commit, and says so.
     pub async fn commit(self) -> StorageResult<()> {
-        if let Link::Tx(tx) = self {
-            tx.commit().await?;
+        match self {
+            Link::Plain(_) => Ok(()),
+            Link::Tx(tx) => Ok(tx.commit().await?),
+            Link::Opening => Err(lost()),
         }
-        Ok(())
     }
+}
+
+/// The error of a link whose `BEGIN` failed or was cancelled.
+fn lost() -> StorageError {
+    StorageError::Sql(sqlx::Error::Protocol("the batch's connection was lost opening a transaction".into()))
 }

@@ -195,6 +195,8 @@ impl Outbox {
                         match recipient(state, row.channel) {
                             None => Verdict::Failed("unreachable".into()),
                             Some(to) => {
+                                // Only email templates read the customer id and traits.
+                                let email = row.channel == Channel::Email;
                                 let message = Message {
                                     key: row.key.clone(),
                                     channel: row.channel,
@@ -205,8 +207,8 @@ impl Outbox {
                                     content: row.content.clone(),
                                     incentive: row.incentive.clone(),
                                     decided_at: row.decided_at,
-                                    customer_id: state.customer_id.as_ref().map(|c| c.value.clone()),
-                                    traits: traits_json(state),
+                                    customer_id: state.customer_id.as_ref().filter(|_| email).map(|c| c.value.clone()),
+                                    traits: if email { traits_json(state) } else { serde_json::Value::Null },
                                 };
                                 match self.delivery.send(&message).await {
                                     Ok(()) => Verdict::Sent,

@@ -50,7 +50,7 @@ impl Smtp {
             lettre::Message::builder().from(self.from.clone()).to(to).message_id(Some(format!("<{id:032x}@waymark>")));
         let built = match &self.templates {
             Some(templates) => {
-                let email = templates.render(m, m.customer_id.as_deref(), &m.traits)?;
+                let email = templates.render(m)?;
                 let builder = builder.subject(email.subject);
                 match email.html {
                     Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text, html)),

@@ -2,9 +2,11 @@
 //! `DIR/K.txt` is the plain-text email — first line `Subject: …`, a blank line, the body —
 //! and `DIR/K.html`, when present, its HTML alternative. Templates are Jinja (minijinja),
 //! loaded and checked at start-up; HTML output is escaped, text is not. The context:
-//! `shopper`, `customer_id`, `traits`, `journey`, `step`, `content`, `incentive`,
-//! `decided_at`; a value that is not there renders empty, so
-//! `{{ traits.first_name | default("there") }}` works.
+//! `site` (the object in `DIR/site.json`, when present: store name, URLs — the same for
+//! every email), `shopper`, `customer_id`, `traits`, `journey`, `step`, `content`,
+//! `incentive`, `decided_at`; a value that is not there renders empty, so
+//! `{{ traits.first_name | default("there") }}` works. Traits are what the shopper's
+//! browser sent: build links from `site`, never from `traits`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,12 @@ pub struct EmailTemplates {
     env: Environment<'static>,
     /// Content keys with an HTML alternative.
     html: BTreeSet<String>,
+    /// `DIR/site.json`: values every email shares.
+    site: Option<serde_json::Value>,
 }
+
+/// The file of values every email shares.
+const SITE_FILE: &str = "site.json";
 
 impl EmailTemplates {
     /// Reads and compiles every `*.txt` and `*.html` in `dir`. Errors name the file, the
@@ -89,17 +96,56 @@ impl EmailTemplates {
                 dir.join(format!("{orphan}.html")).display()
             )));
         }
-        Ok(EmailTemplates { dir: dir.to_path_buf(), env, html })
+        let site = load_site(&dir.join(SITE_FILE)).map_err(config)?;
+        let templates = EmailTemplates { dir: dir.to_path_buf(), env, html, site };
+        templates.check_names(&text).map_err(config)?;
+        Ok(templates)
     }
 
-    /// Renders the email for a message; `traits` and `customer_id` come from the
+    /// Renders every template once for a shopper nobody knows anything about, so a
+    /// misspelt filter, test or function fails the start instead of every send. Only
+    /// unknown names count: what a filter makes of a missing value depends on the shopper.
+    fn check_names(&self, keys: &BTreeSet<String>) -> Result<(), String> {
+        use minijinja::ErrorKind;
+        let context = self.context(serde_json::json!({}));
+        let parts = keys.iter().flat_map(|key| {
+            let html = self.html.contains(key).then_some((key, "html", "html"));
+            [(key, "subject", "txt"), (key, "txt", "txt")].into_iter().chain(html)
+        });
+        for (key, part, file) in parts {
+            let Ok(template) = self.env.get_template(&format!("{key}.{part}")) else { continue };
+            let Err(e) = template.render(&context) else { continue };
+            let unknown_name = matches!(
+                e.kind(),
+                ErrorKind::UnknownFilter
+                    | ErrorKind::UnknownTest
+                    | ErrorKind::UnknownFunction
+                    | ErrorKind::UnknownMethod
+                    | ErrorKind::TemplateNotFound
+            );
+            if unknown_name {
+                let path = self.dir.join(format!("{key}.{file}"));
+                return Err(format!("{}: {}", path.display(), e.detail().unwrap_or(&e.to_string())));
+            }
+        }
+        Ok(())
+    }
+
+    /// The render context: `fields` plus `site`, with unknown (null) values left out so
+    /// that `default(...)` applies to them.
+    fn context(&self, mut fields: serde_json::Value) -> minijinja::Value {
+        if let Some(object) = fields.as_object_mut() {
+            object.retain(|_, v| !v.is_null());
+            if let Some(site) = &self.site {
+                object.insert("site".into(), site.clone());
+            }
+        }
+        minijinja::Value::from(minijinja::value::Serde(fields))
+    }
+
+    /// Renders the email for a message; its `traits` and `customer_id` come from the
     /// shopper's freshest state.
-    pub fn render(
-        &self,
-        message: &Message,
-        customer_id: Option<&str>,
-        traits: &serde_json::Value,
-    ) -> Result<RenderedEmail, DeliveryError> {
+    pub fn render(&self, message: &Message) -> Result<RenderedEmail, DeliveryError> {
         let key = &message.content;
         let template = |suffix: &str| {
             self.env.get_template(&format!("{key}.{suffix}")).map_err(|_| {
@@ -111,21 +157,16 @@ impl EmailTemplates {
                 ))
             })
         };
-        let mut fields = serde_json::json!({
+        let context = self.context(serde_json::json!({
             "shopper": message.shopper,
-            "customer_id": customer_id,
-            "traits": traits,
+            "customer_id": message.customer_id,
+            "traits": message.traits,
             "journey": message.journey,
             "step": message.step,
             "content": message.content,
             "incentive": message.incentive,
             "decided_at": message.decided_at.to_rfc3339(),
-        });
-        // What is not known is left out (undefined), so `default(...)` applies to it.
-        if let Some(object) = fields.as_object_mut() {
-            object.retain(|_, v| !v.is_null());
-        }
-        let context = minijinja::Value::from(minijinja::value::Serde(fields));
+        }));
         let render = |suffix: &str| {
             template(suffix)?.render(&context).map_err(|e| DeliveryError::Template(format!("{key}.{suffix}: {e}")))
         };
@@ -135,4 +176,22 @@ impl EmailTemplates {
             html: if self.html.contains(key) { Some(render("html")?) } else { None },
         })
     }
+}
+
+/// Reads `site.json` when it exists: a JSON object, or an error naming file and line.
+fn load_site(path: &Path) -> Result<Option<serde_json::Value>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}:{}: {e}", path.display(), e.line()))?;
+    if !value.is_object() {
+        return Err(format!(
+            "{}: must be a JSON object of values every email shares, as in {{\"store_url\": \"https://shop.example\"}}",
+            path.display()
+        ));
+    }
+    Ok(Some(value))
 }
