@@ -339,9 +339,10 @@ export function createWaymark(runtime) {
       this._table = engine.strings();
       this._options = options;
       this._clock = typeof options.clock === "function" ? options.clock : Date.now;
-      // Bound through a wrapper: browsers throw "Illegal invocation" when fetch is called
-      // as a method of another object.
-      this._fetch = options.fetch || (typeof globalThis.fetch === "function" ? (...args) => globalThis.fetch(...args) : undefined);
+      // Called through a wrapper, never as this object's method: browsers throw "Illegal
+      // invocation" when window.fetch runs with another `this` (also a passed `fetch: fetch`).
+      const fetchFn = options.fetch || globalThis.fetch;
+      this._fetch = typeof fetchFn === "function" ? (...args) => fetchFn(...args) : undefined;
       this._endpoint = options.endpoint;
       this._token = options.shopperToken;
       this._storage = resolveStorage(options.storage);
@@ -666,27 +667,31 @@ export function createWaymark(runtime) {
       if (!this._endpoint || !this._dirty) return;
       // No awaiting during page hide: a token function's last answer is used.
       const token = typeof this._token === "function" ? this._lastToken : this._token;
-      const url = apiUrl(this._endpoint, "/v1/sync");
-      const body = this._state.encode();
-      // fetch keepalive carries the Authorization header the backend checks. sendBeacon
-      // cannot set headers, and the backend takes the shopper token only from
-      // `Authorization: Bearer` (a token in the query would also land in access logs), so
-      // the beacon is used only without a token; otherwise the state stays saved and dirty
-      // and the next page's sync delivers it.
-      try {
-        if (typeof this._fetch === "function") {
-          const headers = { "content-type": "application/octet-stream" };
-          if (token) headers.authorization = `Bearer ${token}`;
-          this._fetch(url, { method: "POST", headers, body, keepalive: true }).catch(() => {});
-          this._dirty = false;
-          return;
-        }
-      } catch {
-        // fall through to the beacon
-      }
+      const state = this._state.encode();
+      // sendBeacon is what browsers promise to deliver after the page is gone, but it cannot
+      // set headers: POST /v1/sync/beacon takes the token as the body's first line. As
+      // text/plain it is a simple request, so it needs no CORS preflight on another origin.
       const nav = globalThis.navigator;
-      if (!token && nav && typeof nav.sendBeacon === "function") {
-        if (nav.sendBeacon(url, new Blob([body], { type: "application/octet-stream" }))) this._dirty = false;
+      if (token && nav && typeof nav.sendBeacon === "function") {
+        const body = new Blob([`${token}\n`, state], { type: "text/plain;charset=UTF-8" });
+        try {
+          if (nav.sendBeacon(apiUrl(this._endpoint, "/v1/sync/beacon"), body)) {
+            this._dirty = false;
+            return;
+          }
+        } catch {
+          // Refused (too large for the beacon quota, or a blocked URL): try fetch.
+        }
+      }
+      // Elsewhere (Node, workers, no token yet) a keepalive fetch, with the token as a header.
+      if (typeof this._fetch !== "function") return;
+      const headers = { "content-type": "application/octet-stream" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      try {
+        this._fetch(apiUrl(this._endpoint, "/v1/sync"), { method: "POST", headers, body: state, keepalive: true }).catch(() => {});
+        this._dirty = false;
+      } catch {
+        // Stays dirty: the next page's sync delivers it.
       }
     }
 

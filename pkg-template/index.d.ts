@@ -212,7 +212,7 @@ export interface LoadOptions {
   timers?: boolean;
   /** Clock in epoch ms (default Date.now). */
   clock?: () => number;
-  /** fetch to use (default globalThis.fetch). */
+  /** fetch to use (default globalThis.fetch); called as a plain function, so `window.fetch` works as is. */
   fetch?: typeof fetch;
   /** Where the .wasm comes from, for the browser build (URL, Response, bytes, Module). */
   wasm?: unknown;

@@ -73,6 +73,132 @@ async fn sync_validates_bodies_and_identity() {
     server.shutdown().await;
 }
 
+/// `POST /v1/sync/beacon` with a body as `navigator.sendBeacon` sends it.
+async fn beacon(router: &axum::Router, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let request = Request::post("/v1/sync/beacon").header("content-type", "text/plain;charset=UTF-8");
+    let (status, _, bytes) = call(router, request.body(Body::from(body)).unwrap()).await;
+    (status, bytes)
+}
+
+fn beacon_body(token: &str, state: &[u8]) -> Vec<u8> {
+    let mut body = format!("{token}\n").into_bytes();
+    body.extend_from_slice(state);
+    body
+}
+
+#[tokio::test]
+async fn beacon_merges_like_sync_and_checks_its_token() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let t = token(&r, "a1", None).await;
+    let mut hidden_page = ShopperState::new("a1");
+    hidden_page.set_trait("email", "ana@example.com".into(), t0()).unwrap();
+    let (status, body) = beacon(&r, beacon_body(&t, &hidden_page.encode())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{}", String::from_utf8_lossy(&body));
+    assert!(body.is_empty());
+    // The next page's sync gets the beacon's state back, merged.
+    let merged = sync(&r, &t, &ShopperState::new("a1")).await;
+    assert_eq!(merged.trait_value("email"), Some(&"ana@example.com".into()));
+
+    let forged = auth::issue(b"not-the-server-secret", &Claims { sub: "a1".into(), cid: None, exp: i64::MAX }).unwrap();
+    let state = ShopperState::new("a1").encode();
+    for (body, expected) in [
+        (state.clone(), (StatusCode::BAD_REQUEST, "beacon_malformed")),
+        (beacon_body("", &state), (StatusCode::UNAUTHORIZED, "missing_token")),
+        (beacon_body(&forged, &state), (StatusCode::UNAUTHORIZED, "invalid_token")),
+        (beacon_body(&t, &[]), (StatusCode::BAD_REQUEST, "state_empty")),
+        (beacon_body(&t, &ShopperState::new("someone-else").encode()), (StatusCode::FORBIDDEN, "identity_mismatch")),
+    ] {
+        let (status, answer) = beacon(&r, body).await;
+        assert_eq!((status, code(&answer).as_str()), expected);
+    }
+    // A token line ending in \r\n is read the same.
+    let (status, _) = beacon(&r, beacon_body(&format!("{t}\r"), &state)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, body) = call(&r, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body).unwrap();
+    for metric in ["waymark_syncs_total{outcome=\"ok\"} 3", "waymark_syncs_total{outcome=\"beacon_malformed\"} 1"] {
+        assert!(text.contains(metric), "{metric} missing in\n{text}");
+    }
+    server.shutdown().await;
+}
+
+fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn shopper_routes_answer_cross_origin_requests_and_admin_routes_do_not() {
+    let (_db, _clock, server) = started().await;
+    let r = server.router();
+    let shop = "https://shop.example";
+    let preflight = |path: &str, method: &str| {
+        Request::options(path)
+            .header("origin", shop)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "authorization,content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, headers, _) = call(&r, preflight("/v1/sync", "POST")).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some(shop));
+    let allowed = header(&headers, "access-control-allow-headers").unwrap_or("").to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+    assert!(header(&headers, "access-control-allow-methods").unwrap_or("").contains("POST"));
+
+    // The answers carry the header too, errors included, so the page can read the code.
+    let t = token(&r, "a1", None).await;
+    let sync_from_shop = |token: Option<&str>| {
+        let mut request = Request::post("/v1/sync").header("origin", shop);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        request.body(Body::from(ShopperState::new("a1").encode())).unwrap()
+    };
+    let (status, headers, _) = call(&r, sync_from_shop(Some(&t))).await;
+    assert_eq!((status, header(&headers, "access-control-allow-origin")), (StatusCode::OK, Some(shop)));
+    let (status, headers, body) = call(&r, sync_from_shop(None)).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::UNAUTHORIZED, "missing_token"));
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some(shop));
+    let (_, headers, _) =
+        call(&r, Request::get("/v1/bundle").header("origin", shop).body(Body::empty()).unwrap()).await;
+    assert!(header(&headers, "access-control-expose-headers").unwrap_or("").to_ascii_lowercase().contains("etag"));
+
+    // Admin routes: no CORS answer, so a browser on another origin cannot call them.
+    for (path, method) in [("/v1/token", "POST"), ("/v1/events", "POST"), ("/v1/analytics", "GET")] {
+        let (_, headers, _) = call(&r, preflight(path, method)).await;
+        assert_eq!(header(&headers, "access-control-allow-origin"), None, "{path}");
+    }
+    let (_, headers, _) = call(&r, preflight("/v1/bundle", "PUT")).await;
+    assert!(
+        !header(&headers, "access-control-allow-methods").unwrap_or("").contains("PUT"),
+        "publishing is admin only"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cors_origins_narrow_to_a_list_or_off() {
+    use waymark::server::cors::CorsOrigins;
+    for (cors, origin, expected) in [
+        (CorsOrigins::List(vec!["https://shop.example".into()]), "https://shop.example", Some("https://shop.example")),
+        (CorsOrigins::List(vec!["https://shop.example".into()]), "https://evil.example", None),
+        (CorsOrigins::Off, "https://shop.example", None),
+    ] {
+        let db = sqlite();
+        let clock = Clock::manual(t0());
+        let mut st = settings(&db);
+        st.cors = cors.clone();
+        let server = server_with(st, &clock).await;
+        let r = server.router();
+        let (_, headers, _) =
+            call(&r, Request::get("/v1/bundle").header("origin", origin).body(Body::empty()).unwrap()).await;
+        assert_eq!(header(&headers, "access-control-allow-origin"), expected, "{cors:?} {origin}");
+        server.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn bundle_publish_validates_versions_and_etags() {
     let db = sqlite();
@@ -206,6 +332,7 @@ async fn health_metrics_openapi_and_unknown_routes() {
     let doc = json(&body);
     for path in [
         "/v1/sync",
+        "/v1/sync/beacon",
         "/v1/events",
         "/v1/suppression/check",
         "/v1/bundle",
@@ -316,4 +443,20 @@ async fn shopper_report_lists_timers_and_outbox() {
     let (status, _, _) = call(&r, Request::get("/v1/shoppers/c-5").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "admin only");
     server.shutdown().await;
+}
+
+#[test]
+fn serve_refuses_a_cors_origin_it_cannot_use_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--cors-origins", "https://shop.example,shop.example/cart"])
+        .env("WAYMARK_DB", format!("sqlite://{}", dir.path().join("w.db").display()))
+        .env("WAYMARK_ADMIN_TOKEN", ADMIN)
+        .env("WAYMARK_TOKEN_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("\"shop.example/cart\"") && stderr.contains("--cors-origins"), "{stderr}");
+    assert!(!dir.path().join("w.db").exists(), "refused before the database is touched");
 }

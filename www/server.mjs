@@ -2,12 +2,14 @@
 // The demo storefront's own little web server — the part a shop already has:
 //   - serves the static storefront (www/public/) and the built npm package (pkg/) at
 //     /node_modules/waymark/, with an import map so pages can `import { Waymark } from "waymark"`;
-//   - proxies /v1/* and /healthz to the waymark backend (same origin: no CORS needed);
+//   - proxies /v1/* and /healthz to the waymark backend (same origin: no CORS needed), or
+//     with --direct tells pages to call the backend on its own origin (CORS, as a shop
+//     whose backend lives at https://waymark.example.com would);
 //   - plays the shop's server side for what the browser must not do itself: it asks the
 //     backend for a shopper token (admin call) and reads what the backend has queued or
 //     suppressed for the debug panel (admin call). The admin token never reaches the browser.
 //
-//   node www/server.mjs --port 8000 --backend http://127.0.0.1:8080 [--pkg pkg] [--host 127.0.0.1]
+//   node www/server.mjs --port 8000 --backend http://127.0.0.1:8080 [--pkg pkg] [--host 127.0.0.1] [--direct]
 //   WAYMARK_ADMIN_TOKEN must be set for the token and debug routes.
 import http from "node:http";
 import fs from "node:fs";
@@ -18,7 +20,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..");
 
 function parseArgs(argv) {
-  const opts = { port: 8000, host: "127.0.0.1", backend: "http://127.0.0.1:8080", pkg: path.join(REPO, "pkg") };
+  const opts = { port: 8000, host: "127.0.0.1", backend: "http://127.0.0.1:8080", pkg: path.join(REPO, "pkg"), direct: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => (inline !== undefined ? inline : argv[++i]);
@@ -26,8 +28,10 @@ function parseArgs(argv) {
     else if (flag === "--host") opts.host = value();
     else if (flag === "--backend") opts.backend = value().replace(/\/$/, "");
     else if (flag === "--pkg") opts.pkg = path.resolve(value());
+    else if (flag === "--direct") opts.direct = true;
     else if (flag === "-h" || flag === "--help") {
-      console.log("usage: node www/server.mjs [--port 8000] [--host 127.0.0.1] [--backend URL] [--pkg DIR]");
+      console.log("usage: node www/server.mjs [--port 8000] [--host 127.0.0.1] [--backend URL] [--pkg DIR] [--direct]");
+      console.log("  --direct  pages call the backend at --backend themselves (cross-origin) instead of through /v1 here");
       process.exit(0);
     } else {
       console.error(`unknown option: ${argv[i]}`);
@@ -74,6 +78,8 @@ export function browserEntry(pkgDir) {
   if (!entry) throw new Error(`${pkgDir}/package.json names no browser entry`);
   return entry.replace(/^\.\//, "");
 }
+
+const escapeAttr = (text) => String(text).replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function send(res, status, body, type = "application/json; charset=utf-8") {
   const data = typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body);
@@ -212,8 +218,11 @@ export function createServer(opts) {
         );
       }
       const map = JSON.stringify({ imports: { waymark: `/node_modules/waymark/${entry}` } });
+      // Where pages reach the backend: this server's origin (the /v1 proxy) or, with
+      // --direct, the backend's own.
+      const endpoint = opts.direct ? `<meta name="waymark-endpoint" content="${escapeAttr(opts.backend)}">` : "";
       return serveFile(res, publicDir, "index.html", (html) =>
-        html.replace("<!--importmap-->", `<script type="importmap">${map}</script>`),
+        html.replace("<!--importmap-->", `${endpoint}<script type="importmap">${map}</script>`),
       );
     }
     return serveFile(res, publicDir, decodeURIComponent(p.slice(1)));

@@ -70,11 +70,13 @@ impl AppState {
 /// The router with every route, limit and the latency middleware.
 pub fn app(state: AppState) -> Router {
     let limit = state.0.settings.body_limit;
-    Router::new()
+    let cors = state.0.settings.cors.layer();
+    let router = Router::new()
         .route("/v1/sync", post(sync))
+        .route("/v1/sync/beacon", post(sync_beacon))
+        .route("/v1/bundle", get(get_bundle).put(put_bundle))
         .route("/v1/events", post(events))
         .route("/v1/suppression/check", post(suppression_check))
-        .route("/v1/bundle", get(get_bundle).put(put_bundle))
         .route("/v1/token", post(token))
         .route("/v1/analytics", get(analytics_report))
         .route("/v1/shoppers/{id}", get(shopper_report))
@@ -86,7 +88,12 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so preflights are answered before routing (cors.rs: shopper routes only).
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -151,24 +158,67 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Result<By
     let result = async {
         let claims = auth::shopper(&headers, &s.settings.token_secret, s.clock.now())?;
         let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
-        let incoming = ShopperState::decode(&body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-        let identity = Identity { anonymous: Some(claims.sub), customer: claims.cid };
-        match s.writer.submit(identity, Work::Sync(Box::new(incoming))).await? {
-            Done::State(merged) => Ok(merged.encode()),
-            _ => Err(ApiError::storage("unexpected writer answer")),
-        }
+        merge_state(s, claims, &body).await
     }
     .await;
-    match result {
-        Ok(bytes) => {
-            s.metrics.syncs.with_label_values(&["ok"]).inc();
-            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-        }
-        Err(e) => {
-            s.metrics.syncs.with_label_values(&[e.code()]).inc();
-            e.into_response()
-        }
+    match counted_sync(s, result) {
+        Ok(merged) => ([(header::CONTENT_TYPE, "application/octet-stream")], merged.encode()).into_response(),
+        Err(e) => e.into_response(),
     }
+}
+
+/// `POST /v1/sync/beacon`: what a page sends with `navigator.sendBeacon` as it is hidden,
+/// which cannot set an `Authorization` header: the body is the shopper token, a newline,
+/// then the state bytes. Merged and committed as `/v1/sync`; 204, as nobody reads the answer.
+async fn sync_beacon(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let s = &state.0;
+    let result = async {
+        let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
+        let (token, state_bytes) = split_beacon(&body)?;
+        let claims = auth::verify(&s.settings.token_secret, token, s.clock.now())?;
+        merge_state(s, claims, state_bytes).await
+    }
+    .await;
+    match counted_sync(s, result) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A beacon body: `<token>\n<state bytes>` (a `\r` before the newline is allowed).
+fn split_beacon(body: &[u8]) -> Result<(&str, &[u8]), ApiError> {
+    let malformed = || {
+        ApiError::bad_request(
+            "beacon_malformed",
+            "a beacon body is the shopper token, a newline, then the state bytes (as POST /v1/sync takes them)",
+        )
+    };
+    let newline = body.iter().position(|&b| b == b'\n').ok_or_else(malformed)?;
+    let token = std::str::from_utf8(&body[..newline]).map_err(|_| malformed())?.trim_end_matches('\r');
+    if token.is_empty() {
+        return Err(ApiError::unauthorized("missing_token", "the beacon body starts with no shopper token"));
+    }
+    Ok((token, &body[newline + 1..]))
+}
+
+/// Merges a synced copy into the stored state of the shopper the claims name.
+async fn merge_state(s: &Inner, claims: Claims, body: &[u8]) -> Result<Box<ShopperState>, ApiError> {
+    let incoming = ShopperState::decode(body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    let identity = Identity { anonymous: Some(claims.sub), customer: claims.cid };
+    match s.writer.submit(identity, Work::Sync(Box::new(incoming))).await? {
+        Done::State(merged) => Ok(merged),
+        _ => Err(ApiError::storage("unexpected writer answer")),
+    }
+}
+
+/// Counts a sync's outcome in `waymark_syncs_total`.
+fn counted_sync<T>(s: &Inner, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    s.metrics.syncs.with_label_values(&[outcome]).inc();
+    result
 }
 
 /// One server-side event as posted.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::cors::CorsOrigins;
 use super::sqlite::Synchronous;
 
 /// Flags of `waymark serve`.
@@ -73,6 +74,11 @@ pub struct ServeArgs {
     /// per commit.
     #[arg(long, env = "WAYMARK_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub sqlite_synchronous: Synchronous,
+    /// Browser origins that may call the shopper routes (`/v1/sync`, `/v1/sync/beacon`,
+    /// `GET /v1/bundle`) cross-origin: `*` (any; shopper calls carry a bearer token, not
+    /// cookies), a list such as `https://shop.example,https://www.shop.example`, or `off`.
+    #[arg(long, env = "WAYMARK_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "WAYMARK_LOG_JSON")]
     pub log_json: bool,
@@ -103,6 +109,8 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// Run the scheduler and outbox loops (tests drive them by hand instead).
     pub background: bool,
+    /// Origins allowed to call the shopper routes from a browser.
+    pub cors: CorsOrigins,
 }
 
 /// Where sends go.
@@ -150,6 +158,7 @@ impl Settings {
                 ..DeliverySettings::default()
             },
             background: true,
+            cors: CorsOrigins::Any,
         }
     }
 
@@ -183,9 +192,13 @@ impl Settings {
     }
 }
 
-impl From<&ServeArgs> for Settings {
-    fn from(args: &ServeArgs) -> Settings {
+impl TryFrom<&ServeArgs> for Settings {
+    type Error = String;
+
+    /// The flags as settings; a flag that cannot be read is named in the error.
+    fn try_from(args: &ServeArgs) -> Result<Settings, String> {
         let mut s = Settings::new(&args.db, &args.admin_token, &args.token_secret);
+        s.cors = CorsOrigins::parse(&args.cors_origins)?;
         s.body_limit = args.body_limit;
         s.batch_max = args.batch_max;
         s.poll = Duration::from_millis(args.poll_ms.max(10));
@@ -199,6 +212,6 @@ impl From<&ServeArgs> for Settings {
         s.delivery.push_webhook = args.push_webhook.clone();
         s.delivery.ads_webhook = args.ads_webhook.clone();
         s.delivery.webhook_secret = args.webhook_secret.clone();
-        s
+        Ok(s)
     }
 }

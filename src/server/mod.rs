@@ -3,7 +3,8 @@
 //! out or are suppressed. A thin adapter around the pure engine:
 //!
 //! - `app` — the HTTP API (`fn app(state) -> Router`), `error` — its error type,
-//!   `auth` — shopper tokens and the admin token, `openapi` — the API document;
+//!   `auth` — shopper tokens and the admin token, `cors` — which browser origins may
+//!   call the shopper routes, `openapi` — the API document;
 //! - `sync` — the group-commit writer every state change goes through, `link` — its
 //!   connection during a batch (a transaction only when the batch needs one);
 //! - `storage` — SQLite / Postgres through sqlx, migrations, the shopper key scheme;
@@ -18,6 +19,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod delivery;
 pub mod error;
 pub mod inspect;
@@ -153,7 +155,7 @@ impl Server {
 /// gracefully (in-flight requests finish, accepted writes commit).
 pub async fn serve(args: &ServeArgs) -> Result<(), StartError> {
     init_logs(args.log_json);
-    let settings = Settings::from(args);
+    let settings = Settings::try_from(args).map_err(StartError::Config)?;
     let server = Server::start(settings, Clock::System).await?;
     if !args.journeys.is_empty() {
         let version = server.publish_paths(&args.journeys).await?;

@@ -19,7 +19,7 @@ pub fn document() -> Value {
         "info": {
             "title": "waymark backend",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics. Errors are JSON {error: {code, message, details?}} with stable codes."
+            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics. Errors are JSON {error: {code, message, details?}} with stable codes. /v1/sync, /v1/sync/beacon and GET /v1/bundle answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
         },
         "components": {
             "securitySchemes": {
@@ -53,6 +53,15 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "merged state (version byte + postcard)", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                     "400": error_response("state_empty | state_corrupt | state_unsupported_version | state_too_large"),
+                    "401": error_response("missing_token | invalid_token | token_expired"),
+                    "403": error_response("identity_mismatch"),
+                    "413": error_response("body_too_large") } } },
+            "/v1/sync/beacon": { "post": {
+                "summary": "The same merge for navigator.sendBeacon on page hide, which cannot send headers: the body is the shopper token, a newline, then the state bytes",
+                "requestBody": { "required": true, "content": { "text/plain": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": {
+                    "204": { "description": "merged and committed" },
+                    "400": error_response("beacon_malformed | state_empty | state_corrupt | state_unsupported_version | state_too_large"),
                     "401": error_response("missing_token | invalid_token | token_expired"),
                     "403": error_response("identity_mismatch"),
                     "413": error_response("body_too_large") } } },

@@ -172,7 +172,7 @@ export function waymarkBinary() {
 }
 
 // `waymark serve` on SQLite. Same db + port on restart (the "backend comes back" test).
-export async function startBackend({ logDir, db, port, journeysDir, smtpPort, pollMs = 200 }) {
+export async function startBackend({ logDir, db, port, journeysDir, smtpPort, pollMs = 200, name = "backend", rustLog }) {
   port = port || (await freePort());
   const args = [
     "serve",
@@ -182,23 +182,21 @@ export async function startBackend({ logDir, db, port, journeysDir, smtpPort, po
     "--poll-ms", String(pollMs),
   ];
   if (smtpPort) args.push("--smtp-url", `smtp://127.0.0.1:${smtpPort}`, "--mail-from", "shop@northwind.test");
-  const proc = start("backend", waymarkBinary(), args, {
+  const proc = start(name, waymarkBinary(), args, {
     logDir,
-    env: { WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN, WAYMARK_TOKEN_SECRET: TOKEN_SECRET, RUST_LOG: process.env.RUST_LOG || "info" },
+    env: { WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN, WAYMARK_TOKEN_SECRET: TOKEN_SECRET, RUST_LOG: rustLog || process.env.RUST_LOG || "info" },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, proc);
   return { proc, port, url, db };
 }
 
-export async function startStorefront({ logDir, backendUrl, pkgDir = path.join(REPO, "pkg") }) {
+// `direct`: pages call the backend on its own origin (CORS) instead of the store's /v1 proxy.
+export async function startStorefront({ logDir, backendUrl, pkgDir = path.join(REPO, "pkg"), direct = false, name = "storefront" }) {
   const port = await freePort();
-  const proc = start(
-    "storefront",
-    process.execPath,
-    [path.join(REPO, "www/server.mjs"), "--port", String(port), "--backend", backendUrl, "--pkg", pkgDir],
-    { logDir, env: { WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN } },
-  );
+  const args = [path.join(REPO, "www/server.mjs"), "--port", String(port), "--backend", backendUrl, "--pkg", pkgDir];
+  if (direct) args.push("--direct");
+  const proc = start(name, process.execPath, args, { logDir, env: { WAYMARK_ADMIN_TOKEN: ADMIN_TOKEN } });
   const url = `http://127.0.0.1:${port}/`;
   await waitHttp(`${url}css/style.css`, proc);
   return { proc, port, url };

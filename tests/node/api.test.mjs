@@ -472,6 +472,76 @@ test("page hide hands the unsynced state to fetch keepalive with the token", asy
   }
 });
 
+test("page hide in a browser sends a beacon: the token as the first line, then the state", async () => {
+  const win = new EventTarget();
+  globalThis.window = win;
+  const beacons = [];
+  let accept = true;
+  const previous = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", {
+    configurable: true,
+    value: { sendBeacon: (url, blob) => (beacons.push({ url, blob }), accept) },
+  });
+  try {
+    const calls = [];
+    const fetch = async (url, init) => {
+      calls.push({ url, init });
+      return new Response(new Uint8Array(0));
+    };
+    const { wm } = await load({ endpoint: "https://api.example/", shopperToken: "tok-9", fetch, syncDelay: 60_000 });
+    wm.track("screen_view", { screen_name: "discounts" });
+    win.dispatchEvent(new Event("pagehide"));
+    assert.equal(calls.length, 0, "no fetch when the beacon is taken");
+    assert.equal(beacons.length, 1);
+    assert.equal(beacons[0].url, "https://api.example/v1/sync/beacon");
+    assert.equal(beacons[0].blob.type, "text/plain;charset=utf-8", "a simple request: no CORS preflight");
+    const body = new Uint8Array(await beacons[0].blob.arrayBuffer());
+    const newline = body.indexOf(10);
+    assert.equal(new TextDecoder().decode(body.subarray(0, newline)), "tok-9");
+    assert.equal(hex(body.subarray(newline + 1)), hex(wm.exportState()));
+    win.dispatchEvent(new Event("pagehide"));
+    assert.equal(beacons.length, 1, "nothing new to send");
+
+    // A beacon the browser refuses (quota): the keepalive fetch takes over.
+    accept = false;
+    wm.track("screen_view", { screen_name: "discounts again" });
+    win.dispatchEvent(new Event("pagehide"));
+    assert.equal(beacons.length, 2);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].url, "https://api.example/v1/sync");
+    assert.equal(calls[0].init.headers.authorization, "Bearer tok-9");
+    wm.close();
+  } finally {
+    delete globalThis.window;
+    if (previous) Object.defineProperty(globalThis, "navigator", previous);
+    else delete globalThis.navigator;
+  }
+});
+
+test("a fetch passed in options is called as a plain function, as window.fetch needs", async () => {
+  const server = await backend((req, res, body) => {
+    res.writeHead(200);
+    res.end(Buffer.from(body));
+  });
+  try {
+    const receivers = [];
+    // Like window.fetch: throws unless called without a `this` (or with the global one).
+    const strictFetch = function (url, init) {
+      receivers.push(this);
+      if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+      return fetch(url, init);
+    };
+    const { wm } = await load({ endpoint: server.endpoint, shopperToken: "tok", fetch: strictFetch, syncDelay: 60_000 });
+    wm.track("screen_view", { screen_name: "discounts" });
+    assert.deepEqual(await wm.sync(), { synced: true });
+    assert.equal(server.requests.length, 1);
+    assert.ok(receivers.every((r) => r === undefined || r === globalThis));
+    wm.close();
+  } finally {
+    await server.close();
+  }
+});
+
 test("without a bundle, load fetches the binary bundle from the endpoint", async () => {
   const dir = tempDir("fetch");
   writeFileSync(join(dir, "b.json"), JSON.stringify({ journeys: [discounts] }));

@@ -33,9 +33,13 @@ export async function fetchToken(anonymous, customerId) {
 const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
 const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
+// The backend: this page's own origin (the shop's server proxies /v1), or the backend's
+// origin when the page names one (`<meta name="waymark-endpoint">`, www/server.mjs --direct).
+const endpoint = () => document.querySelector('meta[name="waymark-endpoint"]')?.content || location.origin;
+
 async function loadBundle() {
   try {
-    const r = await fetch("/v1/bundle");
+    const r = await fetch(`${endpoint()}/v1/bundle`);
     if (!r.ok) throw new Error(`bundle: HTTP ${r.status}`);
     const bytes = new Uint8Array(await r.arrayBuffer());
     try {
@@ -62,17 +66,13 @@ export async function startShopper({ customerId } = {}) {
   }
   const wm = await Waymark.load({
     bundle,
-    endpoint: location.origin,
+    endpoint: endpoint(),
     shopperToken,
     shopperId: anonymous,
     storage: localStorage,
     // Entry skips too (re-entry locks, schedules), so the debug panel can say why a
     // shopper was not entered into a journey.
     debug: true,
-    // Workaround: the package calls its fetch as a method (`this._fetch(...)`), and a
-    // browser's window.fetch throws "Illegal invocation" unless called unbound. Reported
-    // upstream (issue 4); harmless once fixed.
-    fetch: (input, init) => fetch(input, init),
   });
   return { wm, anonymous };
 }
