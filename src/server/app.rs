@@ -194,11 +194,12 @@ fn split_beacon(body: &[u8]) -> Result<(&str, &[u8]), ApiError> {
         )
     };
     let newline = body.iter().position(|&b| b == b'\n').ok_or_else(malformed)?;
-    let token = std::str::from_utf8(&body[..newline]).map_err(|_| malformed())?.trim_end_matches('\r');
+    let (first_line, rest) = body.split_at(newline);
+    let token = std::str::from_utf8(first_line).map_err(|_| malformed())?.trim_end_matches('\r');
     if token.is_empty() {
         return Err(ApiError::unauthorized("missing_token", "the beacon body starts with no shopper token"));
     }
-    Ok((token, &body[newline + 1..]))
+    Ok((token, rest.get(1..).unwrap_or_default()))
 }
 
 /// Merges a synced copy into the stored state of the shopper the claims name.
