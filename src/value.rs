@@ -411,14 +411,39 @@ pub fn decode_object_into(r: &mut Reader<'_>, depth: usize, map: &mut Map) -> Re
         key.push_str(r.str()?);
         decode_value_into(r, depth, value)?;
     }
-    // Keys usually arrive sorted and unique (encode.js and the encoder write them so);
-    // else they go in one by one, the last of equal keys winning.
-    if pairs.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
-        *map = Map::from_sorted_pairs(pairs);
-    } else {
-        *map = pairs.into_iter().collect();
-    }
+    // Keys arrive in the order the object had them (encode.js writes a JS object's own
+    // order): sorted here, in place, so the pairs and their allocations stay where the
+    // next event of the same shape reuses them; the last of equal keys wins.
+    sort_pairs(&mut pairs);
+    pairs.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    *map = Map::from_sorted_pairs(pairs);
     Ok(())
+}
+
+/// Most entries an object may have for [`sort_pairs`] to sort them by insertion.
+const INSERTION_SORT_MAX: usize = 32;
+
+/// Sorts pairs by key, stably (equal keys keep their order): by insertion for the few
+/// entries an event has (no allocation, a single pass when they are sorted already),
+/// else by the crate's merge sort.
+fn sort_pairs(pairs: &mut Vec<(String, Value)>) {
+    if pairs.len() > INSERTION_SORT_MAX {
+        crate::sort::sort_by(pairs, |a, b| a.0.cmp(&b.0));
+        return;
+    }
+    for i in 1..pairs.len() {
+        let mut j = i;
+        while j > 0 && matches!((pairs.get(j - 1), pairs.get(j)), (Some(a), Some(b)) if a.0 > b.0) {
+            pairs.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// A value at nesting `depth` (1 = top level); deeper than [`MAX_VALUE_DEPTH`] is an error.
@@ -491,6 +516,46 @@ mod tests {
         assert_eq!(shallow, Value::Array(vec![Value::Array(vec![Value::Null])]));
         let json = "[".repeat(100) + &"]".repeat(100);
         assert!(serde_json::from_str::<Value>(&json).is_err());
+    }
+
+    /// The wire form of an object with these entries, in this order (as encode.js writes a JS object).
+    fn object_bytes(entries: &[(&str, Value)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::wire::put_varint(&mut out, entries.len() as u64);
+        for (key, value) in entries {
+            key.encode(&mut out);
+            value.encode(&mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn objects_decode_sorted_with_the_last_of_equal_keys_and_reuse_the_map() {
+        let mut map = Map::new();
+        for round in 0..3 {
+            let entries = [
+                ("item_id", Value::from(format!("sku-{round}"))),
+                ("item_category", Value::from("shoes")),
+                ("price", Value::Number(10.0 + f64::from(round))),
+                ("item_id", Value::from("last")),
+                ("brand", Value::Null),
+            ];
+            decode_object_into(&mut Reader::new(&object_bytes(&entries)), 1, &mut map).unwrap();
+            let keys: Vec<&str> = map.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, ["brand", "item_category", "item_id", "price"]);
+            assert_eq!(map.get("item_id"), Some(&Value::from("last")));
+            assert_eq!(map.get("price"), Some(&Value::Number(10.0 + f64::from(round))));
+        }
+        // Many keys (the merge-sort path), in reverse order, one repeated.
+        let mut many: Vec<(String, Value)> =
+            (0..40).rev().map(|i| (format!("k{i:02}"), Value::Number(f64::from(i)))).collect();
+        many.push(("k07".into(), Value::from("again")));
+        let entries: Vec<(&str, Value)> = many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        decode_object_into(&mut Reader::new(&object_bytes(&entries)), 1, &mut map).unwrap();
+        assert_eq!(map.len(), 40);
+        assert!(map.iter().zip(map.iter().skip(1)).all(|((a, _), (b, _))| a < b));
+        assert_eq!(map.get("k07"), Some(&Value::from("again")));
+        assert_eq!(map.get("k39"), Some(&Value::Number(39.0)));
     }
 
     #[test]
