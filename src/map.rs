@@ -44,6 +44,23 @@ impl<K, V> SortedMap<K, V> {
     }
 }
 
+/// Most entries a map may have for [`SortedMap::get`] to scan it instead of searching.
+const SCAN_MAX: usize = 8;
+
+impl<V> SortedMap<String, V> {
+    /// The value under `key`. Maps of a few entries (an event's properties, a GA4 item)
+    /// are scanned comparing lengths before bytes — their keys mostly differ in length,
+    /// so few byte comparisons run, where a binary search compares bytes at every step;
+    /// larger maps are searched.
+    pub fn get(&self, key: &str) -> Option<&V> {
+        let pairs = self.0.as_slice();
+        if pairs.len() <= SCAN_MAX {
+            return pairs.iter().find(|(k, _)| k.len() == key.len() && k.as_str() == key).map(|(_, v)| v);
+        }
+        self.0.get(key)
+    }
+}
+
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
         SortedMap::new()
