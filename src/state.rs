@@ -480,14 +480,15 @@ impl ShopperState {
             if !runs {
                 break;
             }
-            match i.checked_sub(1).and_then(|p| self.runs.get(p)) {
-                Some(prev) if prev.journey == run.journey => {
+            // One comparison of the journey ids per pair: this runs after every ingest.
+            match i.checked_sub(1).and_then(|p| self.runs.get(p)).map(|prev| (prev, prev.journey.cmp(&run.journey))) {
+                Some((prev, Ordering::Equal)) => {
                     per_journey += 1;
                     runs = prev.entered_at < run.entered_at && per_journey <= MAX_RUNS_PER_JOURNEY;
                 }
-                Some(prev) => {
+                Some((_, order)) => {
                     per_journey = 1;
-                    runs = prev.journey < run.journey;
+                    runs = order == Ordering::Less;
                 }
                 None => per_journey = 1,
             }
