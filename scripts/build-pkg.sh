@@ -8,7 +8,7 @@
 #      bundles; for Node and the `waymark/full` entry);
 #   2. wasm-bindgen (the CLI at the exact version Cargo.lock names; installed if missing):
 #      slim for the web (browser, workers) and bundler targets, full for nodejs and web;
-#   3. wasm-opt -Oz from npm's binaryen (scripts/js/; never Debian's 108: its output
+#   3. wasm-opt -O3 from npm's binaryen (scripts/js/; never Debian's 108: its output
 #      fails to load);
 #   4. pkg/ = pkg-template/ (package.json, index.d.ts, the JS API, README) +
 #      pkg/{web,bundler}/ (slim) + pkg/{node,full}/ (full).
@@ -35,13 +35,16 @@ WASM_TARGET_DIR="$CARGO_TARGET_DIR/wasm-pkg"
 WASM_OUT_DIR="$WASM_TARGET_DIR/$WASM_TARGET/release"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 TOOLS_DIR="$REPO_ROOT/scripts/js"
+# -O3, not -Oz: rustc already built the code for size (opt-level z); binaryen's speed
+# passes on top made `track` about 3% faster for 34 bytes gzipped (measured on the slim
+# module, alternating in one process).
 # --strip-target-features: the target_features section is build metadata no engine reads.
 # --low-memory-unused: lets wasm-opt fold constant offsets into loads and stores (−400 B
 # gzipped). Sound here because rustc links wasm32 with --stack-first: addresses below
 # 1 MiB are the stack, growing down, so its lowest KiB is reached only one frame before a
 # stack overflow; data and heap start above it (test: the module's data segments and
 # __stack_pointer, checked before optimizing).
-WASM_OPT_FLAGS=(-Oz --strip-target-features --low-memory-unused)
+WASM_OPT_FLAGS=(-O3 --strip-target-features --low-memory-unused)
 
 # --- 1. cargo ------------------------------------------------------------------------
 panic="${WAYMARK_PANIC:-}"
@@ -115,7 +118,7 @@ if ! "$wasm_opt" --version >/dev/null 2>&1; then
 fi
 
 # --- 4. bindings per target, optimized, into pkg/ -----------------------------------------
-step "wasm-bindgen + wasm-opt -Oz → ${PKG_DIR#"$REPO_ROOT"/}/"
+step "wasm-bindgen + wasm-opt ${WASM_OPT_FLAGS[0]} → ${PKG_DIR#"$REPO_ROOT"/}/"
 rm -rf "$PKG_DIR"
 mkdir -p "$PKG_DIR"
 cp -R "$REPO_ROOT/pkg-template/." "$PKG_DIR/"
