@@ -91,7 +91,7 @@ export interface EventProperties {
   quantity?: number;
   search_term?: string;
   screen_name?: string;
-  [key: string]: JsonValue | undefined;
+  [key: string]: JsonValue | Item[] | undefined;
 }
 
 /** An event as a journey file or dataLayer entry names it. */

@@ -83,6 +83,11 @@ section_wasm() {
 section_node() {
     command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 18 (apt-get install nodejs npm)"
     "$REPO_ROOT/scripts/build-pkg.sh"
+    # TypeScript checks index.d.ts (tests/node/types.test.mjs); a checkout whose tools
+    # predate it has binaryen only.
+    if [ ! -f "$REPO_ROOT/scripts/js/node_modules/typescript/package.json" ]; then
+        (cd "$REPO_ROOT/scripts/js" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in scripts/js failed"
+    fi
     cargo build --quiet --locked --bin waymark
     WAYMARK_BIN="$CARGO_TARGET_DIR/debug/waymark" node --test "$REPO_ROOT"/tests/node/*.test.mjs
 }
