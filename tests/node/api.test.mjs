@@ -447,15 +447,21 @@ test("timers run by themselves at the next wakeup", async (t) => {
   wm.close();
 });
 
+/** A fetch that records its calls and answers an empty body. */
+function recordingFetch() {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, init });
+    return new Response(new Uint8Array(0));
+  };
+  return { calls, fetch };
+}
+
 test("page hide hands the unsynced state to fetch keepalive with the token", async () => {
   const win = new EventTarget();
   globalThis.window = win;
   try {
-    const calls = [];
-    const fetch = async (url, init) => {
-      calls.push({ url, init });
-      return new Response(new Uint8Array(0));
-    };
+    const { calls, fetch } = recordingFetch();
     const { wm } = await load({ endpoint: "https://api.example/waymark/", shopperToken: "tok-9", fetch, syncDelay: 60_000 });
     wm.track("screen_view", { screen_name: "discounts" });
     win.dispatchEvent(new Event("pagehide"));
@@ -483,11 +489,7 @@ test("page hide in a browser sends a beacon: the token as the first line, then t
     value: { sendBeacon: (url, blob) => (beacons.push({ url, blob }), accept) },
   });
   try {
-    const calls = [];
-    const fetch = async (url, init) => {
-      calls.push({ url, init });
-      return new Response(new Uint8Array(0));
-    };
+    const { calls, fetch } = recordingFetch();
     const { wm } = await load({ endpoint: "https://api.example/", shopperToken: "tok-9", fetch, syncDelay: 60_000 });
     wm.track("screen_view", { screen_name: "discounts" });
     win.dispatchEvent(new Event("pagehide"));
