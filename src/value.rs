@@ -412,9 +412,14 @@ pub fn decode_object_into(r: &mut Reader<'_>, depth: usize, map: &mut Map) -> Re
         decode_value_into(r, depth, value)?;
     }
     // Keys arrive in the order the object had them (encode.js writes a JS object's own
-    // order): sorted here, in place, so the pairs and their allocations stay where the
-    // next event of the same shape reuses them; the last of equal keys wins.
-    sort_pairs(&mut pairs);
+    // order). Up to a few dozen: sorted here, in place, so the pairs and their allocations
+    // stay where the next event of the same shape reuses them; more go in one by one (as
+    // every map decodes). Either way the last of equal keys wins.
+    if pairs.len() > INSERTION_SORT_MAX {
+        *map = pairs.into_iter().collect();
+        return Ok(());
+    }
+    insertion_sort(&mut pairs);
     pairs.dedup_by(|later, earlier| {
         let same = later.0 == earlier.0;
         if same {
@@ -426,17 +431,12 @@ pub fn decode_object_into(r: &mut Reader<'_>, depth: usize, map: &mut Map) -> Re
     Ok(())
 }
 
-/// Most entries an object may have for [`sort_pairs`] to sort them by insertion.
+/// Most entries an object may have to be sorted by [`insertion_sort`].
 const INSERTION_SORT_MAX: usize = 32;
 
-/// Sorts pairs by key, stably (equal keys keep their order): by insertion for the few
-/// entries an event has (no allocation, a single pass when they are sorted already),
-/// else by the crate's merge sort.
-fn sort_pairs(pairs: &mut Vec<(String, Value)>) {
-    if pairs.len() > INSERTION_SORT_MAX {
-        crate::sort::sort_by(pairs, |a, b| a.0.cmp(&b.0));
-        return;
-    }
+/// Sorts pairs by key, stably (equal keys keep their order), without allocating: a
+/// single pass when they are sorted already.
+fn insertion_sort(pairs: &mut [(String, Value)]) {
     for i in 1..pairs.len() {
         let mut j = i;
         while j > 0 && matches!((pairs.get(j - 1), pairs.get(j)), (Some(a), Some(b)) if a.0 > b.0) {
