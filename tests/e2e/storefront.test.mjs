@@ -341,6 +341,11 @@ test("debug panel: events, intent chart, tier, decisions with reasons, state siz
     return lit;
   });
   assert.ok(chartInk > 10, "the intent chart draws the hot segment");
+  // The store's header stays readable beside the panel: the account link is not under it.
+  const account = await s.page.locator("#nav-account").boundingBox();
+  const panel = await s.page.locator("#debug").boundingBox();
+  assert.ok(account && panel && account.x + account.width <= panel.x, `account link ${JSON.stringify(account)} under the panel at x=${panel?.x}`);
+  assert.equal(await s.page.textContent("#nav-account"), "frank");
   await s.page.screenshot({ path: path.join(SHOTS, "debug-panel.png") });
   await s.context.close();
 });
