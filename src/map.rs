@@ -55,7 +55,8 @@ impl<V> SortedMap<String, V> {
     pub fn get(&self, key: &str) -> Option<&V> {
         let pairs = self.0.as_slice();
         if pairs.len() <= SCAN_MAX {
-            return pairs.iter().find(|(k, _)| k.len() == key.len() && k.as_str() == key).map(|(_, v)| v);
+            // `==` on strings compares lengths first and bytes only when they match.
+            return pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         }
         self.0.get(key)
     }

@@ -2,8 +2,8 @@
 //! `POST /v1/sync/beacon`, `GET /v1/bundle`) from a storefront on another origin.
 //!
 //! Shopper calls authenticate with a bearer token the page holds, never with cookies, so
-//! a page on a foreign origin gains nothing it did not already have: the default allows
-//! any origin (`*`) without credentials. `--cors-origins https://shop.example,…` narrows
+//! a page on a foreign origin gains nothing it did not already have: the default (`*`)
+//! allows any origin, echoed back with `Vary: Origin`, never with credentials. `--cors-origins https://shop.example,…` narrows
 //! it to a list. Admin routes never get CORS headers, so a browser cannot call them
 //! from another origin.
 
