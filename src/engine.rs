@@ -9,7 +9,10 @@ use crate::intent::Tier;
 use crate::journey::{Bundle, Channel, Entry, EventMatch, Journey, Reentry, Send, StepKind, WaitTrigger};
 use crate::policy::{self, Candidate, Situation, Verdict};
 use crate::scope::ShopperScope;
-use crate::state::{Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, MAX_REMEMBERED_BYTES};
+use crate::state::{
+    value_bytes, Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, MAX_REMEMBERED, MAX_REMEMBERED_BYTES,
+    MAX_REMEMBERED_TOTAL_BYTES,
+};
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
 
@@ -848,6 +851,7 @@ fn pick_variant<'v>(
 
 fn remember(journey: &Journey, event: Option<&Event>) -> Map {
     let mut kept = Map::new();
+    let mut total = 0;
     let Some(event) = event else { return kept };
     for key in &journey.remember {
         let value = match key.as_str() {
@@ -862,7 +866,12 @@ fn remember(journey: &Journey, event: Option<&Event>) -> Map {
             "value" => event.value().map(Value::Number),
             _ => event.prop(key).cloned(),
         };
-        if let Some(value) = value.filter(|v| v.to_json().len() <= MAX_REMEMBERED_BYTES) {
+        // INVARIANT: what a run remembers fits the state's bounds (journey validation
+        // keeps the key list within MAX_REMEMBERED names of MAX_NAME_BYTES).
+        let Some(value) = value else { continue };
+        let len = value_bytes(&value);
+        if len <= MAX_REMEMBERED_BYTES && total + len <= MAX_REMEMBERED_TOTAL_BYTES && kept.len() < MAX_REMEMBERED {
+            total += len;
             kept.insert(key.clone(), value);
         }
     }

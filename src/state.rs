@@ -15,8 +15,9 @@ use crate::journey::Channel;
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
 
-/// Encoding version written as the first byte.
-pub const STATE_VERSION: u8 = 1;
+/// Encoding version written as the first byte. Version 1 (traits without a source) still
+/// decodes: its traits read as set by the shopper.
+pub const STATE_VERSION: u8 = 2;
 /// Runs kept per journey (active + finished, newest first). Re-entry caps are ≤ this.
 pub const MAX_RUNS_PER_JOURNEY: usize = 8;
 /// Runs kept in total.
@@ -31,10 +32,21 @@ pub const MAX_TRAITS: usize = 32;
 pub const MAX_TRAIT_BYTES: usize = 512;
 /// Identities kept.
 pub const MAX_IDS: usize = 8;
-/// Largest encoded state accepted by `decode`.
-pub const MAX_ENCODED_BYTES: usize = 64 * 1024;
-/// Largest remembered entry property, in bytes of JSON.
+/// Largest encoded state accepted by `decode`. Every state within the item bounds below
+/// encodes smaller than this (a test builds the largest one), so a merge of two
+/// acceptable states is always acceptable.
+pub const MAX_ENCODED_BYTES: usize = 128 * 1024;
+/// Largest remembered entry property, in bytes (of JSON and of its encoding).
 pub const MAX_REMEMBERED_BYTES: usize = 256;
+/// Entry-event properties remembered per run.
+pub const MAX_REMEMBERED: usize = 8;
+/// All remembered properties of one run together, in bytes.
+pub const MAX_REMEMBERED_TOTAL_BYTES: usize = 512;
+/// Longest shopper id (anonymous or customer) kept, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// Longest name kept: journey, step, variant, incentive and group ids, trait and
+/// remembered property keys, in bytes.
+pub const MAX_NAME_BYTES: usize = 64;
 
 /// Why bytes could not be decoded into a state, or a value not stored.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -76,6 +88,14 @@ pub enum StateError {
         /// The trait that did not fit.
         key: String,
     },
+    /// A part of a synced state over one of the state's bounds.
+    #[error("{field}: {problem}")]
+    OverLimit {
+        /// Where in the state, e.g. `traits["email"]` or `runs[3].entry`.
+        field: String,
+        /// What is over which limit.
+        problem: String,
+    },
 }
 
 impl StateError {
@@ -88,6 +108,7 @@ impl StateError {
             StateError::TooLarge { .. } => "state_too_large",
             StateError::TraitTooLarge { .. } => "trait_too_large",
             StateError::TooManyTraits { .. } => "too_many_traits",
+            StateError::OverLimit { .. } => "state_over_limit",
         }
     }
 }
@@ -99,6 +120,31 @@ pub struct Stamped<T> {
     pub at: Timestamp,
     /// The value.
     pub value: T,
+}
+
+/// Who set a trait. The server's word outranks the shopper's: a trait set through an
+/// admin route (`POST /v1/events`) wins every merge against one the browser or the edge
+/// set, whatever their stamps, and a synced state cannot claim to be the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraitSource {
+    /// The storefront, the edge or a replayed event file.
+    #[default]
+    Shopper,
+    /// The backend, from the shop's own server.
+    Server,
+}
+
+/// A trait's value, when it was set and by whom. Merges keep the highest
+/// (source, time, encoded value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraitEntry {
+    /// When it was set.
+    pub at: Timestamp,
+    /// The value (`Null` once cleared).
+    pub value: Value,
+    /// Who set it.
+    pub source: TraitSource,
 }
 
 /// How a finished run ended.
@@ -255,15 +301,16 @@ pub struct ShopperState {
     pub signals: Signals,
     /// Consent per channel, latest wins (a revoke wins a tie).
     pub consent: crate::map::SortedMap<Channel, Stamped<bool>>,
-    /// Traits, latest wins.
-    pub traits: Map<Stamped<Value>>,
+    /// Traits: the server's over the shopper's, then the latest.
+    pub traits: Map<TraitEntry>,
 }
 
 impl ShopperState {
     /// A fresh state for an (anonymous or known) shopper id.
+    /// An id over [`MAX_ID_BYTES`] is not kept (adapters refuse it before).
     pub fn new(shopper_id: &str) -> ShopperState {
         let mut state = ShopperState::default();
-        if !shopper_id.is_empty() {
+        if id_fits(shopper_id) {
             state.ids.push(shopper_id.to_owned());
         }
         state
@@ -276,26 +323,49 @@ impl ShopperState {
         out
     }
 
-    /// Decodes bytes from `encode`, rejecting unknown versions and corrupt input.
+    /// Decodes bytes from `encode`, rejecting unknown versions and corrupt input. Parts
+    /// over the state's item bounds (an over-long id or name, an oversized trait or
+    /// remembered property) are left out, and lists over their counts are trimmed by the
+    /// rules of [`ShopperState::normalize`], so what decodes always fits the bounds.
     pub fn decode(bytes: &[u8]) -> Result<ShopperState, StateError> {
+        let mut state = Self::parse(bytes)?;
+        state.drop_out_of_bounds();
+        state.normalize();
+        Ok(state)
+    }
+
+    /// Decodes a copy sent by a shopper (a browser or an edge worker): like `decode`, but
+    /// a part over one of the state's bounds is an error naming it instead of being left
+    /// out, and what only the server may set is not taken from it — traits the copy says
+    /// the server set (the server keeps its own), and stamps later than `latest` (the
+    /// server's clock plus the allowed skew) are moved back to `latest`.
+    pub fn decode_synced(bytes: &[u8], latest: Timestamp) -> Result<ShopperState, StateError> {
+        let mut state = Self::parse(bytes)?;
+        state.check_bounds()?;
+        state.traits.retain(|_, entry| entry.source == TraitSource::Shopper);
+        state.clamp_stamps(latest);
+        state.normalize();
+        Ok(state)
+    }
+
+    fn parse(bytes: &[u8]) -> Result<ShopperState, StateError> {
         if bytes.len() > MAX_ENCODED_BYTES {
             return Err(StateError::TooLarge { len: bytes.len() });
         }
         let (version, body) = bytes.split_first().ok_or(StateError::Empty)?;
-        if *version != STATE_VERSION {
-            return Err(StateError::UnsupportedVersion { found: *version });
-        }
         let mut r = Reader::new(body);
-        let state: ShopperState = r.read();
-        let mut state = r.finish(state).map_err(|e| StateError::Corrupt {
+        let state = match *version {
+            STATE_VERSION => r.read(),
+            1 => ShopperState::from(r.read::<StateV1>()),
+            found => return Err(StateError::UnsupportedVersion { found }),
+        };
+        r.finish(state).map_err(|e| StateError::Corrupt {
             len: bytes.len(),
             detail: match e {
                 wire::Trailing::Failed(e) => e.problem().to_owned(),
                 wire::Trailing::Bytes(n) => format!("{n} trailing bytes"),
             },
-        })?;
-        state.normalize();
-        Ok(state)
+        })
     }
 
     /// The id used for hashing and display: the customer id once known, else the
@@ -307,9 +377,10 @@ impl ShopperState {
         }
     }
 
-    /// Links another identity (e.g. an anonymous id seen on another device).
+    /// Links another identity (e.g. an anonymous id seen on another device). An id over
+    /// [`MAX_ID_BYTES`] is not kept.
     pub fn link_identity(&mut self, id: &str) {
-        if !id.is_empty() {
+        if id_fits(id) {
             self.ids.push(id.to_owned());
             self.normalize();
         }
@@ -317,7 +388,7 @@ impl ShopperState {
 
     /// Records the customer id after login.
     pub fn identify(&mut self, customer_id: &str, now: Timestamp) {
-        if customer_id.is_empty() {
+        if !id_fits(customer_id) {
             return;
         }
         let candidate = Stamped { at: now, value: customer_id.to_owned() };
@@ -343,18 +414,41 @@ impl ShopperState {
         self.consent.get(&channel).map(|s| s.value)
     }
 
-    /// Sets a trait (null removes its value but keeps the time, so merges see it).
+    /// Sets a trait as the shopper (null removes its value but keeps the time, so merges
+    /// see it). A trait the server set keeps the server's value.
     pub fn set_trait(&mut self, key: &str, value: Value, now: Timestamp) -> Result<(), StateError> {
-        let len = value.to_json().len();
+        self.set_trait_from(TraitSource::Shopper, key, value, now)
+    }
+
+    /// Sets a trait as the server (the shop's own backend): it outranks every value the
+    /// shopper's copies set, now and in later merges.
+    pub fn set_server_trait(&mut self, key: &str, value: Value, now: Timestamp) -> Result<(), StateError> {
+        self.set_trait_from(TraitSource::Server, key, value, now)
+    }
+
+    fn set_trait_from(
+        &mut self,
+        source: TraitSource,
+        key: &str,
+        value: Value,
+        now: Timestamp,
+    ) -> Result<(), StateError> {
+        if key.is_empty() || key.len() > MAX_NAME_BYTES {
+            return Err(StateError::OverLimit {
+                field: format!("traits[{key:?}]"),
+                problem: format!("a trait name is 1 to {MAX_NAME_BYTES} bytes, found {}", key.len()),
+            });
+        }
+        let len = value_bytes(&value);
         if len > MAX_TRAIT_BYTES {
             return Err(StateError::TraitTooLarge { key: key.to_owned(), len });
         }
         if !self.traits.contains_key(key) && self.traits.len() >= MAX_TRAITS {
             return Err(StateError::TooManyTraits { key: key.to_owned() });
         }
-        let candidate = Stamped { at: now, value };
+        let candidate = TraitEntry { at: now, value, source };
         let merged = match self.traits.remove(key) {
-            Some(existing) => lww(existing, candidate),
+            Some(existing) => newer_trait(existing, candidate),
             None => candidate,
         };
         self.traits.insert(key.to_owned(), merged);
@@ -395,14 +489,90 @@ impl ShopperState {
             };
             self.consent.insert(*channel, merged);
         }
-        for (key, stamp) in &other.traits {
+        for (key, entry) in &other.traits {
             let merged = match self.traits.remove(key) {
-                Some(existing) => lww(existing, stamp.clone()),
-                None => stamp.clone(),
+                Some(existing) => newer_trait(existing, entry.clone()),
+                None => entry.clone(),
             };
             self.traits.insert(key.clone(), merged);
         }
         self.normalize();
+    }
+
+    /// Every item bound a decoded state must respect, checked on a copy a shopper sent:
+    /// the first part over a bound, named. Counts are checked before `normalize` trims
+    /// them: a copy made by the engine never exceeds them.
+    pub fn check_bounds(&self) -> Result<(), StateError> {
+        let over = |field: String, problem: String| Err(StateError::OverLimit { field, problem });
+        let count = |field: &str, found: usize, limit: usize| {
+            if found > limit {
+                over(field.to_owned(), format!("{found} entries, the limit is {limit}"))
+            } else {
+                Ok(())
+            }
+        };
+        count("ids", self.ids.len(), MAX_IDS)?;
+        count("runs", self.runs.len(), MAX_RUNS)?;
+        count("contacts", self.contacts.len(), MAX_CONTACTS)?;
+        count("incentives", self.incentives.len(), MAX_INCENTIVES)?;
+        count("traits", self.traits.len(), MAX_TRAITS)?;
+        if let Some((i, id)) = self.ids.iter().enumerate().find(|(_, id)| !id_fits(id)) {
+            return over(format!("ids[{i}]"), format!("{} bytes, a shopper id is 1 to {MAX_ID_BYTES}", id.len()));
+        }
+        if let Some(c) = self.customer_id.as_ref().filter(|c| !id_fits(&c.value)) {
+            return over("customer_id".into(), format!("{} bytes, a shopper id is 1 to {MAX_ID_BYTES}", c.value.len()));
+        }
+        if let Some((i, run)) = self.runs.iter().enumerate().find(|(_, r)| !run_fits(r)) {
+            return over(
+                format!("runs[{i}] (journey {:?})", truncated(&run.journey)),
+                format!(
+                    "over a bound: names {MAX_NAME_BYTES} bytes, shopper id {MAX_ID_BYTES}, {MAX_REMEMBERED} remembered \
+                     properties of at most {MAX_REMEMBERED_BYTES} bytes each and {MAX_REMEMBERED_TOTAL_BYTES} together"
+                ),
+            );
+        }
+        if let Some((i, _)) = self.incentives.iter().enumerate().find(|(_, g)| !incentive_fits(g)) {
+            return over(format!("incentives[{i}]"), format!("a group, id or journey over {MAX_NAME_BYTES} bytes"));
+        }
+        for (key, entry) in &self.traits {
+            if !name_fits(key) {
+                return over(
+                    format!("traits[{:?}]", truncated(key)),
+                    format!("a trait name is 1 to {MAX_NAME_BYTES} bytes, found {}", key.len()),
+                );
+            }
+            let len = value_bytes(&entry.value);
+            if len > MAX_TRAIT_BYTES {
+                return over(format!("traits[{key:?}]"), format!("{len} bytes, the limit is {MAX_TRAIT_BYTES}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Leaves out every part over an item bound (see [`ShopperState::check_bounds`]).
+    /// Each part is judged alone, so leaving parts out commutes with merging.
+    fn drop_out_of_bounds(&mut self) {
+        self.ids.retain(|id| id_fits(id));
+        if self.customer_id.as_ref().is_some_and(|c| !id_fits(&c.value)) {
+            self.customer_id = None;
+        }
+        self.runs.retain(run_fits);
+        self.incentives.retain(incentive_fits);
+        self.traits.retain(|key, entry| name_fits(key) && value_bytes(&entry.value) <= MAX_TRAIT_BYTES);
+    }
+
+    /// Moves every stamp a merge compares (traits, consent, customer id) later than
+    /// `latest` back to `latest`, so a copy with a clock far ahead cannot pin a value.
+    pub fn clamp_stamps(&mut self, latest: Timestamp) {
+        for (_, entry) in self.traits.iter_mut() {
+            entry.at = entry.at.min(latest);
+        }
+        for (_, stamp) in self.consent.iter_mut() {
+            stamp.at = stamp.at.min(latest);
+        }
+        if let Some(c) = self.customer_id.as_mut() {
+            c.at = c.at.min(latest);
+        }
     }
 
     /// Restores the invariants: sorted, de-duplicated, bounded. Every step keeps a
@@ -461,6 +631,20 @@ impl ShopperState {
             self.incentives.truncate(MAX_INCENTIVES);
             crate::sort::sort_by(&mut self.incentives, |a, b| a.key().cmp(&b.key()));
         }
+
+        // INVARIANT: at most MAX_TRAITS traits. The ones kept: the server's before the
+        // shopper's, then the most recently set, then by name — a total order on the
+        // merged entries, so trimming commutes with merging.
+        if self.traits.len() > MAX_TRAITS {
+            let mut ranked: Vec<(String, TraitEntry)> = std::mem::take(&mut self.traits).into_iter().collect();
+            crate::sort::sort_by(&mut ranked, |(ka, a), (kb, b)| {
+                b.source.cmp(&a.source).then(b.at.cmp(&a.at)).then_with(|| ka.cmp(kb))
+            });
+            ranked.truncate(MAX_TRAITS);
+            for (key, entry) in ranked {
+                self.traits.insert(key, entry);
+            }
+        }
     }
 }
 
@@ -493,7 +677,7 @@ impl ShopperState {
                 None => per_journey = 1,
             }
         }
-        ids && contacts && incentives && runs
+        ids && contacts && incentives && runs && self.traits.len() <= MAX_TRAITS
     }
 }
 
@@ -538,6 +722,69 @@ fn lww<T: Encode>(a: Stamped<T>, b: Stamped<T>) -> Stamped<T> {
     }
 }
 
+/// The server's value wins over the shopper's; within one source the latest, and equal
+/// stamps pick by encoded value so the choice is symmetric.
+fn newer_trait(a: TraitEntry, b: TraitEntry) -> TraitEntry {
+    match a.source.cmp(&b.source).then(a.at.cmp(&b.at)) {
+        Ordering::Greater => a,
+        Ordering::Less => b,
+        Ordering::Equal => {
+            if wire::to_vec(&a.value) >= wire::to_vec(&b.value) {
+                a
+            } else {
+                b
+            }
+        }
+    }
+}
+
+/// The size a value counts for against a bound: its JSON text or its encoding, whichever
+/// is longer (numbers are short in JSON and eight bytes encoded).
+pub fn value_bytes(value: &Value) -> usize {
+    value.to_json().len().max(wire::to_vec(value).len())
+}
+
+fn id_fits(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES
+}
+
+fn name_fits(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME_BYTES
+}
+
+fn run_fits(run: &Run) -> bool {
+    let step_fits = match &run.status {
+        RunStatus::Active { step, .. } => name_fits(step),
+        RunStatus::Done { .. } => true,
+    };
+    let mut remembered = 0usize;
+    let entry_fits = run.entry.len() <= MAX_REMEMBERED
+        && run.entry.iter().all(|(key, value)| {
+            let len = value_bytes(value);
+            remembered += len;
+            name_fits(key) && len <= MAX_REMEMBERED_BYTES
+        })
+        && remembered <= MAX_REMEMBERED_TOTAL_BYTES;
+    name_fits(&run.journey)
+        && step_fits
+        && entry_fits
+        && run.bucket.len() <= MAX_ID_BYTES
+        && run.variant.as_deref().is_none_or(name_fits)
+}
+
+fn incentive_fits(grant: &IncentiveGrant) -> bool {
+    name_fits(&grant.group) && name_fits(&grant.id) && name_fits(&grant.journey)
+}
+
+/// The start of a text for an error message (at most 64 bytes, on a char boundary).
+fn truncated(text: &str) -> &str {
+    let mut end = text.len().min(64);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 /// Latest consent wins; on a tie, the revoke wins.
 fn lww_consent(a: Stamped<bool>, b: Stamped<bool>) -> Stamped<bool> {
     match a.at.cmp(&b.at) {
@@ -556,7 +803,55 @@ crate::wire_unit_enum!(Outcome { Completed, Converted, ExitRule, Holdout, Supers
 crate::wire_struct!(Run { journey, entered_at, seq, status, entry, bucket, variant });
 crate::wire_struct!(Contact { at, channel, journey, session });
 crate::wire_struct!(IncentiveGrant { group, id, journey, priority, granted_at, expires_at, revoked_at });
+crate::wire_unit_enum!(TraitSource { Shopper, Server });
+crate::wire_struct!(TraitEntry { at, value, source });
 crate::wire_struct!(ShopperState { ids, customer_id, runs, contacts, incentives, signals, consent, traits });
+
+/// A version 1 state: the same fields, traits without a source.
+struct StateV1 {
+    ids: Vec<String>,
+    customer_id: Option<Stamped<String>>,
+    runs: Vec<Run>,
+    contacts: Vec<Contact>,
+    incentives: Vec<IncentiveGrant>,
+    signals: Signals,
+    consent: crate::map::SortedMap<Channel, Stamped<bool>>,
+    traits: Map<Stamped<Value>>,
+}
+
+impl wire::Decode for StateV1 {
+    fn decode(r: &mut Reader<'_>) -> Self {
+        StateV1 {
+            ids: r.read(),
+            customer_id: r.read(),
+            runs: r.read(),
+            contacts: r.read(),
+            incentives: r.read(),
+            signals: r.read(),
+            consent: r.read(),
+            traits: r.read(),
+        }
+    }
+}
+
+impl From<StateV1> for ShopperState {
+    fn from(v1: StateV1) -> ShopperState {
+        let mut traits = Map::new();
+        for (key, Stamped { at, value }) in v1.traits {
+            traits.insert(key, TraitEntry { at, value, source: TraitSource::Shopper });
+        }
+        ShopperState {
+            ids: v1.ids,
+            customer_id: v1.customer_id,
+            runs: v1.runs,
+            contacts: v1.contacts,
+            incentives: v1.incentives,
+            signals: v1.signals,
+            consent: v1.consent,
+            traits,
+        }
+    }
+}
 
 impl Encode for RunStatus {
     fn encode(&self, out: &mut Vec<u8>) {

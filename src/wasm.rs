@@ -436,12 +436,22 @@ pub struct WasmState {
     state: ShopperState,
 }
 
+/// A shopper id longer than a state keeps is an error, not an id silently left out.
+fn check_id_length(id: &str) -> Result<(), JsValue> {
+    if id.len() > crate::state::MAX_ID_BYTES {
+        let message = format!("shopper id is {} bytes; the limit is {}", id.len(), crate::state::MAX_ID_BYTES);
+        return Err(error("id_too_long", &message));
+    }
+    Ok(())
+}
+
 #[wasm_bindgen(js_class = State)]
 impl WasmState {
     /// A fresh state for a shopper id (anonymous or customer).
     #[wasm_bindgen(constructor)]
-    pub fn new(shopper_id: &str) -> WasmState {
-        WasmState { state: ShopperState::new(shopper_id) }
+    pub fn new(shopper_id: &str) -> Result<WasmState, JsValue> {
+        check_id_length(shopper_id)?;
+        Ok(WasmState { state: ShopperState::new(shopper_id) })
     }
 
     /// Reads bytes from `encode` (localStorage, a cookie, `/v1/sync`).
@@ -473,6 +483,7 @@ impl WasmState {
         if customer_id.trim().is_empty() {
             return Err(error("empty_customer_id", "customer id is empty"));
         }
+        check_id_length(customer_id)?;
         self.state.identify(customer_id, timestamp(now)?);
         Ok(())
     }

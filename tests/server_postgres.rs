@@ -55,3 +55,15 @@ async fn pg_reminder_is_rendered_from_the_freshest_state() {
     let Some(db) = support::postgres("templated").await else { return };
     scenarios::reminder_is_rendered_from_the_freshest_state(db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_one_bad_row_fails_only_its_own_jobs() {
+    let Some(db) = support::postgres("bad_row").await else { return };
+    scenarios::one_bad_row_fails_only_its_own_jobs(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_server_traits_are_not_overwritten_by_syncs() {
+    let Some(db) = support::postgres("server_traits").await else { return };
+    scenarios::server_traits_are_not_overwritten_by_syncs(db).await;
+}

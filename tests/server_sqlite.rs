@@ -35,3 +35,13 @@ async fn browser_delegated_email_is_delivered_by_the_backend() {
 async fn reminder_is_rendered_from_the_freshest_state() {
     scenarios::reminder_is_rendered_from_the_freshest_state(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_row_fails_only_its_own_jobs() {
+    scenarios::one_bad_row_fails_only_its_own_jobs(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_traits_are_not_overwritten_by_syncs() {
+    scenarios::server_traits_are_not_overwritten_by_syncs(support::sqlite()).await;
+}

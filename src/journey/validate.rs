@@ -15,6 +15,7 @@ use crate::journey::compiled::{
 use crate::journey::model::{
     BundleSource, CapSource, EventMatchSource, JourneySource, PolicySource, ReentrySource, ScheduleSource, StepSource,
 };
+use crate::state::{MAX_NAME_BYTES, MAX_REMEMBERED};
 use crate::time::{parse_time_of_day, Duration, TimeError, Timestamp, Zone};
 use crate::value::Value;
 
@@ -38,7 +39,7 @@ pub const DEFAULT_REMEMBER: [&str; 6] =
     ["item_id", "item_category", "transaction_id", "search_term", "cart_id", "value"];
 
 /// Longest journey or step id.
-pub const MAX_ID_LEN: usize = 64;
+pub const MAX_ID_LEN: usize = MAX_NAME_BYTES;
 
 /// Most entries a `multiple` re-entry rule may allow within its window.
 pub const MAX_REENTRY_CAP: u32 = 8;
@@ -255,6 +256,16 @@ pub enum JourneyErrorKind {
         /// The value written.
         found: f64,
     },
+    /// A name or list longer than a shopper's state can keep.
+    #[error("{what} is {found}; the limit is {limit} (a shopper's state keeps no more)")]
+    OverLimit {
+        /// What is too long, e.g. "incentive id".
+        what: &'static str,
+        /// How long it is, with its unit.
+        found: String,
+        /// The limit, with its unit.
+        limit: String,
+    },
 }
 
 impl JourneyErrorKind {
@@ -289,6 +300,7 @@ impl JourneyErrorKind {
             K::BadAudienceAction { .. } => "bad_audience_action",
             K::BadSuppressionScope { .. } => "bad_suppression_scope",
             K::BadNumber { .. } => "bad_number",
+            K::OverLimit { .. } => "over_limit",
         }
     }
 }
@@ -365,6 +377,21 @@ struct StepIds<'a> {
 impl Checker<'_> {
     fn err(&mut self, path: impl Into<String>, kind: JourneyErrorKind) {
         self.errors.push(JourneyError::new(path, kind));
+    }
+
+    fn over_limit(&mut self, path: String, what: &'static str, found: usize, limit: usize, unit: &str) {
+        let kind =
+            JourneyErrorKind::OverLimit { what, found: format!("{found} {unit}"), limit: format!("{limit} {unit}") };
+        self.err(path, kind);
+    }
+
+    /// Checks a name the engine keeps in shopper state against [`MAX_NAME_BYTES`].
+    fn name_length(&mut self, path: String, what: &'static str, name: &str) -> bool {
+        let ok = name.len() <= MAX_NAME_BYTES;
+        if !ok {
+            self.over_limit(path, what, name.len(), MAX_NAME_BYTES, "bytes");
+        }
+        ok
     }
 
     fn missing<T>(&mut self, path: &str, field: &'static str, hint: &'static str) -> Option<T> {
@@ -597,7 +624,16 @@ impl Checker<'_> {
             .map(|(i, m)| self.event_match(&format!("{path}/exit_when/{i}"), m))
             .collect();
         let remember = match &src.entry.remember {
-            Some(list) => list.clone(),
+            Some(list) => {
+                let rpath = format!("{path}/entry/remember");
+                if list.len() > MAX_REMEMBERED {
+                    self.over_limit(rpath.clone(), "the remember list", list.len(), MAX_REMEMBERED, "names");
+                }
+                for (i, key) in list.iter().enumerate() {
+                    self.name_length(format!("{rpath}/{i}"), "a remembered property name", key);
+                }
+                list.clone()
+            }
             None => DEFAULT_REMEMBER.iter().map(|s| (*s).to_owned()).collect(),
         };
         let steps = self.steps(path, src);
@@ -1123,6 +1159,8 @@ impl Checker<'_> {
                     None => Some(DEFAULT_INCENTIVE_VALIDITY),
                 };
                 let group = inc.group.clone().filter(|g| !g.trim().is_empty()).unwrap_or_else(|| inc.id.clone());
+                let id_ok = id_ok && self.name_length(format!("{ipath}/id"), "the incentive id", &inc.id);
+                let id_ok = id_ok && self.name_length(format!("{ipath}/group"), "the incentive group", &group);
                 valid_for.filter(|_| id_ok).map(|valid_for| Some(Incentive { id: inc.id.clone(), group, valid_for }))
             }
         };
@@ -1241,6 +1279,7 @@ impl Checker<'_> {
                 );
                 ok = false;
             }
+            ok &= self.name_length(format!("{vpath}/name"), "a variant name", &v.name);
             nexts.push(self.step_ref(format!("{vpath}/next"), ids, &v.next));
         }
         let holdout = step.holdout.unwrap_or(0.0);

@@ -27,8 +27,8 @@ use super::sync::{Done, Identity, ServerEvent, Work, Writer};
 use super::{analytics, inspect, openapi};
 use crate::journey::{Bundle, Channel};
 use crate::simulate::OutputRecord;
-use crate::state::ShopperState;
-use crate::time::Timestamp;
+use crate::state::{ShopperState, StateError};
+use crate::time::{Duration, Timestamp};
 use crate::value::Value;
 
 /// Most events in one `POST /v1/events` batch.
@@ -202,9 +202,22 @@ fn split_beacon(body: &[u8]) -> Result<(&str, &[u8]), ApiError> {
     Ok((token, rest.get(1..).unwrap_or_default()))
 }
 
-/// Merges a synced copy into the stored state of the shopper the claims name.
+/// How far ahead of the server's clock a synced copy's stamps may be; later ones are
+/// moved back to this (a browser's clock may run a little fast, never pin a value).
+const SYNC_CLOCK_SKEW: Duration = Duration(5 * crate::time::MINUTE);
+
+/// Merges a synced copy into the stored state of the shopper the claims name. The copy
+/// is a shopper's word: see [`ShopperState::decode_synced`] for what it cannot set.
 async fn merge_state(s: &Inner, claims: Claims, body: &[u8]) -> Result<Box<ShopperState>, ApiError> {
-    let incoming = ShopperState::decode(body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    let latest = Timestamp(s.clock.now().0.saturating_add(SYNC_CLOCK_SKEW.0));
+    let incoming = ShopperState::decode_synced(body, latest).map_err(|e| {
+        let status = match e {
+            StateError::OverLimit { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            StateError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    })?;
     let identity = Identity { anonymous: Some(claims.sub), customer: claims.cid };
     match s.writer.submit(identity, Work::Sync(Box::new(incoming))).await? {
         Done::State(merged) => Ok(merged),
@@ -326,8 +339,19 @@ async fn events(
     }
     let answers = s.writer.submit_many(jobs).await;
     let mut results = Vec::with_capacity(answers.len());
+    let mut failed: Option<ApiError> = None;
     for ((id, shopper), answer) in ids.into_iter().zip(answers) {
-        match answer? {
+        let answer = match answer {
+            Ok(done) => done,
+            Err(e) => {
+                // The others are committed: say which went in, so a retry of the array
+                // (idempotent by id) is safe and nothing accepted is lost from view.
+                results.push(serde_json::json!({ "id": id, "status": "failed", "error": e.body() }));
+                failed.get_or_insert(e);
+                continue;
+            }
+        };
+        match answer {
             Done::Event { duplicate, decisions, warnings } => {
                 s.metrics.events.with_label_values(&[if duplicate { "duplicate" } else { "accepted" }]).inc();
                 let records: Vec<OutputRecord> = decisions.iter().map(|d| OutputRecord::new(&shopper, d)).collect();
@@ -340,6 +364,9 @@ async fn events(
             }
             _ => return Err(ApiError::storage("unexpected writer answer")),
         }
+    }
+    if let Some(e) = failed {
+        return Err(e.with_details(serde_json::json!({ "results": results })));
     }
     Ok(Json(serde_json::json!({ "results": results })).into_response())
 }

@@ -77,13 +77,20 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The `{"code", "message", "details"?}` object of the error body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let (Some(details), Some(obj)) = (&self.details, error.as_object_mut()) {
+            obj.insert("details".into(), details.clone());
+        }
+        error
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
-        if let (Some(details), Some(obj)) = (self.details, error.as_object_mut()) {
-            obj.insert("details".into(), details);
-        }
-        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+        (self.status, Json(serde_json::json!({ "error": self.body() }))).into_response()
     }
 }
 

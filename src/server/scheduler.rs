@@ -11,7 +11,7 @@ use super::clock::Clock;
 use super::journeys::Journeys;
 use super::metrics::Metrics;
 use super::outbox;
-use super::storage::{self, Db, StorageResult};
+use super::storage::{self, Db, StorageError, StorageResult};
 use crate::time::Timestamp;
 
 /// Shoppers ticked per transaction.
@@ -56,7 +56,17 @@ impl Scheduler {
         let mut ticked = 0;
         for key in &keys {
             // Locked by the claim on Postgres; on SQLite this is the only writer.
-            let Some(stored) = storage::load_shopper(&mut tx, key, "").await? else { continue };
+            let stored = match storage::load_shopper(&mut tx, key, "").await {
+                Ok(Some(stored)) => stored,
+                Ok(None) => continue,
+                Err(e @ StorageError::CorruptState { .. }) => {
+                    // One unreadable row must not stall every other shopper's timers.
+                    tracing::error!(error = %e, "shopper state does not decode; its timers are parked");
+                    storage::park_unreadable(&mut tx, key).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let before = stored.state.clone();
             let mut state = stored.state;
             let decisions = engine.tick(&mut state, now);

@@ -392,8 +392,9 @@ pub struct Resolved {
     pub alias: String,
     /// The row key it points at.
     pub key: String,
-    /// That row, when it exists.
-    pub row: Option<StoredShopper>,
+    /// That row, when it exists (an error when its state does not decode: only the jobs
+    /// of that shopper fail, not the batch that read it).
+    pub row: Option<StorageResult<StoredShopper>>,
 }
 
 fn resolve_and_load_sql(padded: usize) -> String {
@@ -419,7 +420,10 @@ pub async fn resolve_and_load(conn: &mut AnyConnection, aliases: &[&str]) -> Sto
             let key: String = row.try_get("shopper_id")?;
             let state: Option<Vec<u8>> = row.try_get("state")?;
             let row = match state {
-                Some(bytes) => Some(StoredShopper { state: decode(&key, &bytes)?, version: row.try_get("version")? }),
+                Some(bytes) => {
+                    let version = row.try_get("version")?;
+                    Some(decode(&key, &bytes).map(|state| StoredShopper { state, version }))
+                }
                 None => None,
             };
             out.push(Resolved { alias, key, row });
@@ -428,8 +432,12 @@ pub async fn resolve_and_load(conn: &mut AnyConnection, aliases: &[&str]) -> Sto
     Ok(out)
 }
 
-/// Loads many rows by key, one statement per chunk (absent keys are left out).
-pub async fn load_shoppers(conn: &mut AnyConnection, keys: &[&str]) -> StorageResult<Vec<(String, StoredShopper)>> {
+/// Loads many rows by key, one statement per chunk (absent keys are left out; a row whose
+/// state does not decode is an error of its own).
+pub async fn load_shoppers(
+    conn: &mut AnyConnection,
+    keys: &[&str],
+) -> StorageResult<Vec<(String, StorageResult<StoredShopper>)>> {
     let mut out = Vec::with_capacity(keys.len());
     for (padded, chunk) in padded_chunks(keys) {
         let sql = format!("SELECT id, state, version FROM shoppers WHERE id IN ({})", placeholders(padded));
@@ -440,8 +448,9 @@ pub async fn load_shoppers(conn: &mut AnyConnection, keys: &[&str]) -> StorageRe
         for row in q.fetch_all(&mut *conn).await? {
             let key: String = row.try_get("id")?;
             let bytes: Vec<u8> = row.try_get("state")?;
-            let state = decode(&key, &bytes)?;
-            out.push((key, StoredShopper { state, version: row.try_get("version")? }));
+            let version = row.try_get("version")?;
+            let stored = decode(&key, &bytes).map(|state| StoredShopper { state, version });
+            out.push((key, stored));
         }
     }
     Ok(out)
@@ -566,6 +575,13 @@ pub async fn claim_due(conn: &mut AnyConnection, now: Timestamp, limit: i64, loc
     let sql = format!("SELECT id FROM shoppers WHERE wake_at <= $1 ORDER BY wake_at LIMIT $2{lock}");
     let rows = sqlx::query(&sql).bind(now.0).bind(limit).fetch_all(conn).await?;
     rows.iter().map(|r| r.try_get::<String, _>("id").map_err(StorageError::from)).collect()
+}
+
+/// Takes a row whose state does not decode off the timer queue, so the scheduler stops
+/// claiming it (its bytes stay for an operator to look at).
+pub async fn park_unreadable(conn: &mut AnyConnection, key: &str) -> StorageResult<()> {
+    sqlx::query("UPDATE shoppers SET wake_at = NULL WHERE id = $1").bind(key.to_owned()).execute(conn).await?;
+    Ok(())
 }
 
 /// Raw single-row upsert used by the load script as the ceiling of the database itself.

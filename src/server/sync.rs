@@ -21,12 +21,12 @@ use super::journeys::Journeys;
 use super::link::Link;
 use super::metrics::Metrics;
 use super::outbox::{self, OutboxRow};
-use super::storage::{self, anon_key, customer_key, Db, StorageError, StorageResult};
+use super::storage::{self, anon_key, customer_key, Db, StorageError, StorageResult, StoredShopper};
 use crate::decision::Decision;
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::journey::Channel;
-use crate::state::ShopperState;
+use crate::state::{ShopperState, MAX_ENCODED_BYTES};
 use crate::time::Timestamp;
 
 /// Conflict retries of one row write before the batch gives up.
@@ -298,11 +298,42 @@ struct Slot {
     version: Option<i64>,
     before: Option<ShopperState>,
     dirty: bool,
+    /// Why the stored state cannot be used (it does not decode, or it would not fit once
+    /// written): the jobs of this shopper fail with this, the rest of the batch goes on.
+    refused: Option<ApiError>,
+}
+
+impl Slot {
+    fn loaded(row: StorageResult<StoredShopper>) -> Slot {
+        match row {
+            Ok(row) => Slot {
+                before: Some(row.state.clone()),
+                state: row.state,
+                version: Some(row.version),
+                dirty: false,
+                refused: None,
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "shopper state does not decode; its jobs fail, the batch goes on");
+                Slot {
+                    state: ShopperState::default(),
+                    version: None,
+                    before: None,
+                    dirty: false,
+                    refused: Some(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "state_unreadable",
+                        format!("{e}; nothing was changed (other shoppers are not affected)"),
+                    )),
+                }
+            }
+        }
+    }
 }
 
 enum Pending {
     Sync(String),
-    Done(Done),
+    Done(String, Done),
 }
 
 struct Batch<'a> {
@@ -363,17 +394,22 @@ async fn apply_batch(
         commit_micros = started.elapsed().saturating_sub(written).as_micros() as u64,
         "batch phases"
     );
+    let refused = |key: String| b.slots.get(&follow(&b.moved, key)).and_then(|slot| slot.refused.clone());
     let results = pending
         .into_iter()
         .map(|p| match p {
             Ok(Pending::Sync(key)) => {
                 let key = follow(&b.moved, key);
                 match b.slots.get(&key) {
+                    Some(Slot { refused: Some(e), .. }) => Err(e.clone()),
                     Some(slot) => Ok(Done::State(Box::new(slot.state.clone()))),
                     None => Err(ApiError::storage("merged state missing after commit")),
                 }
             }
-            Ok(Pending::Done(done)) => Ok(done),
+            Ok(Pending::Done(key, done)) => match refused(key) {
+                Some(e) => Err(e),
+                None => Ok(done),
+            },
             Err(e) => Err(e),
         })
         .collect();
@@ -408,12 +444,7 @@ impl Batch<'_> {
         let found = storage::resolve_and_load(self.link.conn()?, &asked).await?;
         for r in found {
             if let Some(row) = r.row {
-                self.slots.entry(r.key.clone()).or_insert_with(|| Slot {
-                    before: Some(row.state.clone()),
-                    state: row.state,
-                    version: Some(row.version),
-                    dirty: false,
-                });
+                self.slots.entry(r.key.clone()).or_insert_with(|| Slot::loaded(row));
             }
             self.aliases.insert(r.alias, Some(r.key));
         }
@@ -441,10 +472,7 @@ impl Batch<'_> {
         let asked: Vec<&str> = missing.iter().map(String::as_str).collect();
         for (key, row) in storage::load_shoppers(self.link.conn()?, &asked).await? {
             missing.remove(&key);
-            self.slots.insert(
-                key,
-                Slot { before: Some(row.state.clone()), state: row.state, version: Some(row.version), dirty: false },
-            );
+            self.slots.insert(key, Slot::loaded(row));
         }
         for key in missing {
             let slot = fresh_slot(&key);
@@ -460,6 +488,9 @@ impl Batch<'_> {
         let Some(slot) = self.slots.get_mut(&key) else {
             return Ok(Err(ApiError::storage("shopper slot missing")));
         };
+        if let Some(refused) = &slot.refused {
+            return Ok(Err(refused.clone()));
+        }
         link(&mut slot.state, identity, now);
         match work {
             Work::Sync(incoming) => {
@@ -471,26 +502,33 @@ impl Batch<'_> {
                         format!("the state names shopper id {stranger:?}, which this token does not speak for"),
                     )));
                 }
-                slot.state.merge(incoming);
+                // The customer id is the token's to say: one the token does not bind is
+                // not taken from the copy (the stored one, if any, stays).
+                let bound = |c: &crate::state::Stamped<String>| identity.customer.as_deref() == Some(c.value.as_str());
+                if incoming.customer_id.as_ref().is_some_and(|c| !bound(c)) {
+                    let mut copy = incoming.as_ref().clone();
+                    copy.customer_id = None;
+                    slot.state.merge(&copy);
+                } else {
+                    slot.state.merge(incoming);
+                }
                 slot.dirty = true;
                 Ok(Ok(Pending::Sync(key)))
             }
             Work::Event(event) => {
                 self.link.begin().await?;
                 if !storage::first_sighting(self.link.conn()?, &event.id, &key, now).await? {
-                    return Ok(Ok(Pending::Done(Done::Event {
-                        duplicate: true,
-                        decisions: Vec::new(),
-                        warnings: Vec::new(),
-                    })));
+                    let done = Done::Event { duplicate: true, decisions: Vec::new(), warnings: Vec::new() };
+                    return Ok(Ok(Pending::Done(key, done)));
                 }
                 let state = &mut slot.state;
                 for (channel, granted) in &event.consent {
                     state.set_consent(*channel, *granted, event.time);
                 }
                 let mut warnings = Vec::new();
+                // Traits from the shop's server outrank what the shopper's copies say.
                 for (k, v) in &event.traits {
-                    if let Err(e) = state.set_trait(k, v.clone(), event.time) {
+                    if let Err(e) = state.set_server_trait(k, v.clone(), event.time) {
                         warnings.push(format!("{}: {e}", e.code()));
                     }
                 }
@@ -502,12 +540,12 @@ impl Batch<'_> {
                 self.outbox.extend(outbox::rows_for(&key, &decisions));
                 self.tally.decisions(&decisions);
                 self.decisions.extend(decisions.iter().cloned());
-                Ok(Ok(Pending::Done(Done::Event { duplicate: false, decisions, warnings })))
+                Ok(Ok(Pending::Done(key, Done::Event { duplicate: false, decisions, warnings })))
             }
             Work::Contact { channel, journey } => {
                 engine.record_contact(&mut slot.state, *channel, journey.as_deref(), now);
                 slot.dirty = true;
-                Ok(Ok(Pending::Done(Done::Recorded)))
+                Ok(Ok(Pending::Done(key, Done::Recorded)))
             }
         }
     }
@@ -573,10 +611,11 @@ impl Batch<'_> {
         if self.slots.contains_key(key) {
             return Ok(());
         }
-        let stored = storage::load_shopper(self.link.conn()?, key, "").await?;
-        let slot = match stored {
-            Some(s) => Slot { before: Some(s.state.clone()), state: s.state, version: Some(s.version), dirty: false },
-            None => fresh_slot(key),
+        let slot = match storage::load_shopper(self.link.conn()?, key, "").await {
+            Ok(Some(stored)) => Slot::loaded(Ok(stored)),
+            Ok(None) => fresh_slot(key),
+            Err(e @ StorageError::CorruptState { .. }) => Slot::loaded(Err(e)),
+            Err(e) => return Err(e),
         };
         self.slots.insert(key.to_owned(), slot);
         Ok(())
@@ -585,6 +624,11 @@ impl Batch<'_> {
     /// Merges row `from` into row `to` and points `from`'s aliases at `to`.
     async fn fold(&mut self, from: &str, to: &str) -> StorageResult<()> {
         self.slot(from).await?;
+        let unreadable = |slot: Option<&Slot>| slot.is_some_and(|s| s.refused.is_some());
+        if unreadable(self.slots.get(from)) || unreadable(self.slots.get(to)) {
+            // Folding would drop the bytes nobody can read: leave both rows as they are.
+            return Ok(());
+        }
         if let Some(old) = self.slots.remove(from) {
             if let Some(target) = self.slots.get_mut(to) {
                 target.state.merge(&old.state);
@@ -607,6 +651,23 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Leaves out of the write the slots whose state is over the size bound, with the
+    /// outbox rows their jobs made; their jobs answer `state_too_large`.
+    fn refuse_oversized(&mut self, too_large: Vec<(String, usize)>) {
+        for (key, len) in too_large {
+            tracing::error!(shopper = %key, len, "merged state over the size bound; not written");
+            self.outbox.retain(|row| row.shopper != key);
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.dirty = false;
+                slot.refused = Some(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "state_too_large",
+                    format!("the merged state would be {len} bytes (limit {MAX_ENCODED_BYTES}); nothing was changed"),
+                ));
+            }
+        }
+    }
+
     /// Writes the new aliases, then every changed slot: first all at once (conditional on
     /// the version each was read at), then, for rows another replica wrote meanwhile, one
     /// by one after re-reading and merging.
@@ -618,17 +679,14 @@ impl Batch<'_> {
             storage::set_aliases(self.link.conn()?, &pairs).await?;
         }
         let engine = self.engine;
-        let rows: Vec<storage::ShopperWrite<'_>> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.dirty)
-            .map(|(key, slot)| storage::ShopperWrite {
-                key,
-                bytes: slot.state.encode(),
-                expected: slot.version,
-                wake_at: engine.next_wakeup(&slot.state),
-            })
-            .collect();
+        let (mut rows, too_large) = dirty_rows(&self.slots, engine);
+        if !too_large.is_empty() {
+            // Merge and the engine keep every state within bounds; should one not be,
+            // its jobs fail and the rest of the batch is written.
+            drop(rows);
+            self.refuse_oversized(too_large);
+            rows = dirty_rows(&self.slots, engine).0;
+        }
         if rows.is_empty() {
             return Ok(());
         }
@@ -686,10 +744,32 @@ impl Batch<'_> {
     }
 }
 
+/// The rows to write: every changed slot, encoded, and apart the ones over the size bound
+/// (key, encoded length).
+fn dirty_rows<'a>(
+    slots: &'a BTreeMap<String, Slot>,
+    engine: &Engine,
+) -> (Vec<storage::ShopperWrite<'a>>, Vec<(String, usize)>) {
+    let mut too_large = Vec::new();
+    let rows = slots
+        .iter()
+        .filter(|(_, s)| s.dirty)
+        .filter_map(|(key, slot)| {
+            let bytes = slot.state.encode();
+            if bytes.len() > MAX_ENCODED_BYTES {
+                too_large.push((key.clone(), bytes.len()));
+                return None;
+            }
+            Some(storage::ShopperWrite { key, bytes, expected: slot.version, wake_at: engine.next_wakeup(&slot.state) })
+        })
+        .collect();
+    (rows, too_large)
+}
+
 /// A new shopper's slot: a fresh state named by the id in its key.
 fn fresh_slot(key: &str) -> Slot {
     let id = key.split_once(':').map(|(_, id)| id).unwrap_or(key);
-    Slot { state: ShopperState::new(id), version: None, before: None, dirty: false }
+    Slot { state: ShopperState::new(id), version: None, before: None, dirty: false, refused: None }
 }
 
 /// Links the identity's ids into the state (login: the customer id becomes primary).

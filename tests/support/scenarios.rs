@@ -384,3 +384,134 @@ pub async fn two_replicas_merge_racing_syncs(db: TestDb) {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Puts raw bytes in a shopper's row (as an older release or a bad disk might have left
+/// them), with a due timer when `due`, and points the shopper's alias at it.
+async fn plant_row(server: &Server, key: &str, bytes: &[u8], due: bool) {
+    let db = &server.state.inner().db;
+    let mut tx = db.begin().await.unwrap();
+    waymark::server::storage::raw_upsert(&mut tx, key, bytes, t0()).await.unwrap();
+    waymark::server::storage::set_alias(&mut tx, key, key).await.unwrap();
+    if due {
+        let sql = "UPDATE shoppers SET wake_at = 0 WHERE id = $1";
+        sqlx::query(sql).bind(key.to_owned()).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// One shopper's row that cannot be read fails that shopper's jobs only: the other
+/// shoppers whose syncs and events share its batches are answered 2xx, and the scheduler
+/// keeps running everyone else's timers. A row an older release bloated past the
+/// bounds (more traits than a state keeps) is read back trimmed and syncs again.
+pub async fn one_bad_row_fails_only_its_own_jobs(db: TestDb) {
+    let clock = Clock::manual(t0());
+    let server = server_with(settings(&db), &clock).await;
+    let r = server.router();
+
+    let mut unreadable = ShopperState::new("bad").encode();
+    unreadable[0] = 9; // a version this release cannot read
+    plant_row(&server, "anon:bad", &unreadable, true).await;
+    let mut bloated = ShopperState::new("bloated");
+    for k in 0..60 {
+        let entry = waymark::state::TraitEntry {
+            at: at(k),
+            value: "v".repeat(500).into(),
+            source: waymark::state::TraitSource::Shopper,
+        };
+        bloated.traits.insert(format!("t{k:02}"), entry);
+    }
+    plant_row(&server, "anon:bloated", &bloated.encode(), false).await;
+
+    let bad = token(&r, "bad", None).await;
+    let mut others = Vec::new();
+    for i in 0..20 {
+        let id = format!("other-{i}");
+        let mut s = ShopperState::new(&id);
+        s.set_trait("n", (i as f64).into(), t0()).unwrap();
+        others.push((token(&r, &id, None).await, s));
+    }
+    let mut cart = Browser::new(&r, "cart-shopper", "c@example.com").await;
+    cart.track("add_to_cart", at(0));
+    cart.sync(&r).await;
+
+    // The bad shopper's sync and event go in with the others, so they share batches.
+    let bad_state = ShopperState::new("bad").encode();
+    let bad_sync = sync_raw(&r, Some(&bad), bad_state);
+    let bad_event = admin_json(
+        &r,
+        "POST",
+        "/v1/events",
+        serde_json::json!({ "id": "e-bad", "anonymous_id": "bad", "traits": { "vip": true } }),
+    );
+    let mut good = tokio::task::JoinSet::new();
+    for (i, (t, s)) in others.iter().enumerate() {
+        let (r, t, bytes) = (r.clone(), t.clone(), s.encode());
+        good.spawn(async move { (i, sync_raw(&r, Some(&t), bytes).await) });
+    }
+    let ((status, body), (event_status, event_body)) = tokio::join!(bad_sync, bad_event);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["error"]["code"], "state_unreadable");
+    assert_eq!(event_status, StatusCode::SERVICE_UNAVAILABLE, "{event_body}");
+    assert_eq!(event_body["error"]["details"]["results"][0]["status"], "failed", "{event_body}");
+    let mut good = good.join_all().await;
+    good.sort_by_key(|(i, _)| *i);
+    assert_eq!(good.len(), others.len());
+    for (i, (status, body)) in good {
+        assert_eq!(status, StatusCode::OK, "other shopper {i}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(ShopperState::decode(&body).unwrap().trait_value("n"), Some(&(i as f64).into()));
+    }
+
+    // The scheduler parks the unreadable row and runs the cart reminder.
+    clock.set(at(61));
+    assert_eq!(server.scheduler.run_due().await.unwrap(), 2, "both due rows claimed, the round not failed");
+    assert_eq!(outbox_count(&server, "pending").await, 1);
+    assert_eq!(server.scheduler.run_due().await.unwrap(), 0, "the unreadable row is not claimed again");
+
+    // The bloated row reads back within bounds: the most recent traits kept.
+    let bloated_token = token(&r, "bloated", None).await;
+    let merged = sync(&r, &bloated_token, &ShopperState::new("bloated")).await;
+    assert_eq!(merged.traits.len(), waymark::state::MAX_TRAITS);
+    assert!(merged.traits.contains_key("t59") && !merged.traits.contains_key("t27"));
+    sync(&r, &bloated_token, &merged).await;
+    server.shutdown().await;
+}
+
+/// The server's word outranks the browser's: a trait set by `POST /v1/events` stays
+/// though a browser stamped its own value far in the future and syncs a later one
+/// after; a customer id the token does not bind is not taken from a synced state.
+pub async fn server_traits_are_not_overwritten_by_syncs(db: TestDb) {
+    let clock = Clock::manual(t0());
+    let server = server_with(settings(&db), &clock).await;
+    let r = server.router();
+
+    let t = token(&r, "p1", None).await;
+    let mut browser = ShopperState::new("p1");
+    browser.set_trait("email", "typed@example.com".into(), waymark::Timestamp(i64::MAX)).unwrap();
+    let merged = sync(&r, &t, &browser).await;
+    let stamp = merged.traits.get("email").unwrap().at;
+    assert!(stamp <= at(5), "a future stamp is clamped to the server's clock plus the skew: {stamp:?}");
+
+    let verified =
+        serde_json::json!({ "id": "verify-1", "anonymous_id": "p1", "traits": { "email": "verified@example.com" } });
+    let (status, answer) = admin_json(&r, "POST", "/v1/events", verified).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // The browser syncs its old copy, then a later value of its own.
+    let mut copy = sync(&r, &t, &browser).await;
+    assert_eq!(copy.trait_value("email"), Some(&"verified@example.com".into()));
+    clock.set(at(10));
+    copy.set_trait("email", "later@example.com".into(), at(10)).unwrap();
+    let mut forged = browser.clone();
+    forged.set_server_trait("email", "forged@example.com".into(), at(10)).unwrap();
+    sync(&r, &t, &copy).await;
+    let last = sync(&r, &t, &forged).await;
+    assert_eq!(last.trait_value("email"), Some(&"verified@example.com".into()));
+
+    // A customer id the token does not bind.
+    let mut claim = ShopperState::new("p1");
+    claim.customer_id = Some(waymark::state::Stamped { at: at(10), value: "victim".into() });
+    let stored = sync(&r, &t, &claim).await;
+    assert_eq!(stored.customer_id, None, "not taken from the copy");
+    assert_eq!(stored.primary_id(), "p1");
+    server.shutdown().await;
+}

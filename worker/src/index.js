@@ -29,7 +29,8 @@ import { syncInBackground, syncState, takePulled } from "./backend.js";
 const TRACK_PATH = "/__waymark/track";
 const MAX_TRACK_BODY = 16 * 1024;
 const MAX_TRACK_EVENTS = 20;
-const MAX_STATE_BYTES = 64 * 1024;
+/** The largest state the engine decodes (src/state.rs MAX_ENCODED_BYTES). */
+const MAX_STATE_BYTES = 128 * 1024;
 /** How long KV keeps a held state after its last write. */
 const HELD_TTL_S = 90 * 86400;
 
