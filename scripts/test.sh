@@ -71,7 +71,7 @@ section_server() {
     export WAYMARK_TEST_PG
     info "postgres: $WAYMARK_TEST_PG"
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
-        --lib --test server_api --test server_sqlite --test server_postgres --test smtp
+        --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp
 }
 
 section_wasm() {

@@ -11,6 +11,7 @@ use axum::http::{Request, StatusCode};
 use support::*;
 use waymark::server::auth::{self, Claims};
 use waymark::server::clock::Clock;
+use waymark::server::limit::RateLimit;
 use waymark::ShopperState;
 
 async fn started() -> (TestDb, Clock, waymark::server::Server) {
@@ -348,6 +349,42 @@ async fn health_metrics_openapi_and_unknown_routes() {
     assert_eq!((status, code(&body).as_str()), (StatusCode::NOT_FOUND, "not_found"));
     let (status, _, body) = call(&r, Request::delete("/v1/sync").body(Body::empty()).unwrap()).await;
     assert_eq!((status, code(&body).as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    server.shutdown().await;
+}
+
+/// One shopper over its rate gets 429 `rate_limited` with `Retry-After` on both sync
+/// routes (they share the allowance); another shopper goes on; `/metrics` counts it.
+#[tokio::test]
+async fn a_shopper_over_its_rate_gets_429_and_others_go_on() {
+    let db = sqlite();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.shopper_rate = RateLimit { per_second: 1, burst: 3 };
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+    let t = token(&r, "flood-1", None).await;
+    let state = ShopperState::new("flood-1").encode();
+    for _ in 0..3 {
+        assert_eq!(sync_raw(&r, Some(&t), state.clone()).await.0, StatusCode::OK);
+    }
+    let request = Request::post("/v1/sync")
+        .header("authorization", format!("bearer {t}"))
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(state.clone()))
+        .unwrap();
+    let (status, headers, body) = call(&r, request).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let (status, body) = beacon(&r, beacon_body(&t, &state)).await;
+    assert_eq!((status, code(&body).as_str()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    // A token that does not verify never takes a slot: 401 before the limit.
+    let (status, _) = sync_raw(&r, Some("v1.x.y"), state.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = token(&r, "calm-1", None).await;
+    sync(&r, &other, &ShopperState::new("calm-1")).await;
+    let (_, _, body) = call(&r, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("waymark_syncs_total{outcome=\"rate_limited\"} 2"), "{text}");
     server.shutdown().await;
 }
 

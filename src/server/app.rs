@@ -1,13 +1,14 @@
 //! The HTTP API: `app(state) -> Router` (tests drive it with `oneshot`, no socket).
 //! Handlers are thin: parse and validate input, call the writer / engine / storage,
-//! shape the answer. Every failure is an `ApiError` with a stable code.
+//! shape the answer. Every failure is an `ApiError` with a stable code; `json_errors`
+//! gives the same shape to anything else that answers an error (an extractor, a panic).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -15,12 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use super::auth::{self, Claims};
 use super::clock::Clock;
 use super::config::Settings;
-use super::error::{body_rejection, from_json_rejection, ApiError};
+use super::error::{body_rejection, from_json_rejection, from_panic, json_errors, ApiError};
 use super::journeys::{compile_json, Journeys};
+use super::limit::ShopperLimit;
 use super::metrics::Metrics;
 use super::storage::{anon_key, customer_key, Db};
 use super::sync::{Done, Identity, ServerEvent, Work, Writer};
@@ -53,6 +56,8 @@ pub struct Inner {
     pub clock: Clock,
     /// Metrics.
     pub metrics: Metrics,
+    /// Per-shopper rate limit of the sync routes.
+    pub limit: ShopperLimit,
 }
 
 impl AppState {
@@ -67,7 +72,8 @@ impl AppState {
     }
 }
 
-/// The router with every route, limit and the latency middleware.
+/// The router with every route, limit and middleware: panics become 500 `internal`,
+/// latency is measured, and every error answer is JSON (`json_errors`).
 pub fn app(state: AppState) -> Router {
     let limit = state.0.settings.body_limit;
     let cors = state.0.settings.cors.layer();
@@ -86,7 +92,9 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(from_panic))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
     // Outermost, so preflights are answered before routing (cors.rs: shopper routes only).
@@ -151,12 +159,33 @@ fn identity(anonymous: Option<String>, customer: Option<String>) -> Result<Ident
     Ok(Identity { anonymous, customer })
 }
 
+/// The content types the sync routes take. The body is bytes: `application/octet-stream`;
+/// also none (a `fetch` of a typeless `Blob` or a `Uint8Array`) and `text/plain` (what
+/// `navigator.sendBeacon` sends for a `text/plain` Blob, and a CORS-simple type). Anything
+/// else (JSON, a form, multipart) is a client sending the wrong thing: 415.
+fn state_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
+    let value = value.to_str().ok().map(str::trim);
+    let essence = value.map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    match (value, essence.as_deref()) {
+        (Some(""), _) | (_, Some("application/octet-stream" | "text/plain")) => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the state bytes as application/octet-stream",
+        )),
+    }
+}
+
 /// `POST /v1/sync`: postcard state in (shopper token in `Authorization: Bearer`), merged
-/// with the stored copy, committed, merged state out.
+/// with the stored copy, committed, merged state out. Checked in this order: token, the
+/// shopper's rate limit, content type, body.
 async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let s = &state.0;
     let result = async {
         let claims = auth::shopper(&headers, &s.settings.token_secret, s.clock.now())?;
+        s.limit.check(&claims.sub)?;
+        state_content_type(&headers)?;
         let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
         merge_state(s, claims, &body).await
     }
@@ -170,12 +199,18 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Result<By
 /// `POST /v1/sync/beacon`: what a page sends with `navigator.sendBeacon` as it is hidden,
 /// which cannot set an `Authorization` header: the body is the shopper token, a newline,
 /// then the state bytes. Merged and committed as `/v1/sync`; 204, as nobody reads the answer.
-async fn sync_beacon(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn sync_beacon(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let s = &state.0;
     let result = async {
         let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
+        state_content_type(&headers)?;
         let (token, state_bytes) = split_beacon(&body)?;
         let claims = auth::verify(&s.settings.token_secret, token, s.clock.now())?;
+        s.limit.check(&claims.sub)?;
         merge_state(s, claims, state_bytes).await
     }
     .await;
@@ -235,6 +270,13 @@ fn counted_sync<T>(s: &Inner, result: Result<T, ApiError>) -> Result<T, ApiError
     result
 }
 
+/// The earliest event time in epoch milliseconds: 0000-01-01T00:00:00Z, as far back as
+/// RFC 3339 text reaches.
+const EARLIEST_EVENT_MS: f64 = -62_167_219_200_000.0;
+
+/// The latest event time in epoch milliseconds: 9999-12-31T23:59:59.999Z.
+const LATEST_EVENT_MS: f64 = 253_402_300_799_999.0;
+
 /// One server-side event as posted.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -268,7 +310,14 @@ fn parse_event(index: usize, raw: serde_json::Value, now: Timestamp) -> Result<(
     let who = identity(input.anonymous_id, input.customer_id).map_err(at)?;
     let time = match &input.time {
         None => now,
-        Some(Value::Number(ms)) if ms.is_finite() => Timestamp(*ms as i64),
+        Some(Value::Number(ms)) if (EARLIEST_EVENT_MS..=LATEST_EVENT_MS).contains(ms) => Timestamp(*ms as i64),
+        Some(Value::Number(ms)) => {
+            return Err(at(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_time",
+                format!("event {index}: time: {ms} epoch milliseconds is outside years 0000 to 9999"),
+            )))
+        }
         Some(Value::String(text)) => Timestamp::parse_rfc3339(text).map_err(|e| {
             at(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), format!("event {index}: time: {e}")))
         })?,
@@ -543,10 +592,12 @@ async fn analytics_report(
 async fn shopper_report(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = &state.0;
     auth::admin(&headers, &s.settings.admin_token)?;
+    let Path(id) = id.map_err(|r| ApiError::bad_request("invalid_path", r.body_text()))?;
+    check_id("id", &id)?;
     let mut found = s.db.state_by_alias(&customer_key(&id)).await.map_err(ApiError::storage)?;
     if found.is_none() {
         found = s.db.state_by_alias(&anon_key(&id)).await.map_err(ApiError::storage)?;

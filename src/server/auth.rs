@@ -73,9 +73,14 @@ pub fn verify(secret: &[u8], token: &str, now: Timestamp) -> Result<Claims, ApiE
     Ok(claims)
 }
 
-/// The bearer credential of a request, if any.
+/// The bearer credential of a request, if any: `Authorization: Bearer <credential>`, the
+/// scheme matched case-insensitively as RFC 7235 says (`bearer`, `BEARER`), spaces around
+/// the credential ignored. An empty credential counts as none.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim_start();
+    let (scheme, credential) = value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
 /// The shopper token of a request: `Authorization: Bearer`, verified.
@@ -115,6 +120,23 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(axum::http::header::AUTHORIZATION, authorization.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR   tok ", " Bearer tok"] {
+            assert_eq!(bearer(&headers(value)), Some("tok"), "{value:?}");
+        }
+        for value in ["Bearer", "Bearer ", "Bearer    ", "Basic tok", "Bearertok", "Bearer-x tok", "tok"] {
+            assert_eq!(bearer(&headers(value)), None, "{value:?}");
+        }
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
 
     #[test]
     fn round_trip_and_forgery() {

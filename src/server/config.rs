@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::cors::CorsOrigins;
+use super::limit::RateLimit;
 use super::sqlite::Synchronous;
 
 /// Flags of `waymark serve`.
@@ -79,6 +80,14 @@ pub struct ServeArgs {
     /// cookies), a list such as `https://shop.example,https://www.shop.example`, or `off`.
     #[arg(long, env = "WAYMARK_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
     pub cors_origins: Vec<String>,
+    /// Per-shopper rate limit of `/v1/sync` and `/v1/sync/beacon`: syncs a second one
+    /// shopper (the token's anonymous id) may keep sending; over it they answer 429
+    /// `rate_limited` with `Retry-After`. 0 turns the limit off.
+    #[arg(long, env = "WAYMARK_SHOPPER_RATE", default_value_t = RateLimit::DEFAULT.per_second)]
+    pub shopper_rate: u32,
+    /// Syncs one shopper may send at once before `--shopper-rate` applies.
+    #[arg(long, env = "WAYMARK_SHOPPER_BURST", default_value_t = RateLimit::DEFAULT.burst)]
+    pub shopper_burst: u32,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "WAYMARK_LOG_JSON")]
     pub log_json: bool,
@@ -111,6 +120,8 @@ pub struct Settings {
     pub background: bool,
     /// Origins allowed to call the shopper routes from a browser.
     pub cors: CorsOrigins,
+    /// Per-shopper rate limit of the sync routes.
+    pub shopper_rate: RateLimit,
 }
 
 /// Where sends go.
@@ -159,6 +170,7 @@ impl Settings {
             },
             background: true,
             cors: CorsOrigins::Any,
+            shopper_rate: RateLimit::DEFAULT,
         }
     }
 
@@ -173,6 +185,7 @@ impl Settings {
         if !(self.db.starts_with("sqlite:") || self.db.starts_with("postgres:") || self.db.starts_with("postgresql:")) {
             return Err(format!("--db {:?}: use sqlite://FILE or postgres://…", self.db));
         }
+        self.shopper_rate.validate()?;
         if self.batch_max == 0 {
             return Err("--batch-max must be at least 1".into());
         }
@@ -204,6 +217,7 @@ impl TryFrom<&ServeArgs> for Settings {
         s.poll = Duration::from_millis(args.poll_ms.max(10));
         s.db_connections = args.db_connections.max(1);
         s.sqlite_synchronous = args.sqlite_synchronous;
+        s.shopper_rate = RateLimit { per_second: args.shopper_rate, burst: args.shopper_burst };
         s.delivery.smtp_url = args.smtp_url.clone();
         s.delivery.smtp_ca_file = args.smtp_ca_file.clone();
         s.delivery.email_templates = args.email_templates.clone();

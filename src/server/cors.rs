@@ -62,7 +62,7 @@ impl CorsOrigins {
                 .allow_origin(allow)
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH])
-                .expose_headers([header::ETAG])
+                .expose_headers([header::ETAG, header::RETRY_AFTER])
                 .max_age(std::time::Duration::from_secs(PREFLIGHT_MAX_AGE_SECS)),
         )
     }

@@ -1,6 +1,7 @@
 //! Prometheus metrics, one registry per server instance (tests run several side by side):
-//! syncs, decisions by action and reason, sends by channel and outcome, queue depths,
-//! request latency by route and group-commit batch sizes. `GET /metrics` renders them.
+//! syncs by outcome (`rate_limited` among them), decisions by action and reason, sends by
+//! channel and outcome, queue depths, shoppers the rate limit remembers, request latency
+//! by route and group-commit batch sizes. `GET /metrics` renders them.
 
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
@@ -22,6 +23,8 @@ pub struct Metrics {
     pub due_timers: IntGauge,
     /// Outbox rows not yet delivered.
     pub outbox_depth: IntGauge,
+    /// Shoppers the sync rate limit remembers (after its last prune).
+    pub rate_limited_shoppers: IntGauge,
     /// HTTP latency by route and status class.
     pub http_seconds: HistogramVec,
     /// Jobs per group commit and commit latency.
@@ -54,6 +57,11 @@ impl Metrics {
         registry.register(Box::new(due_timers.clone()))?;
         let outbox_depth = IntGauge::new("waymark_outbox_depth", "Outbox rows pending delivery")?;
         registry.register(Box::new(outbox_depth.clone()))?;
+        let rate_limited_shoppers = IntGauge::new(
+            "waymark_rate_limit_shoppers",
+            "Shoppers the sync rate limit remembers (after its last prune)",
+        )?;
+        registry.register(Box::new(rate_limited_shoppers.clone()))?;
         let buckets = vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
         let http_seconds = HistogramVec::new(
             HistogramOpts::new("waymark_http_request_duration_seconds", "HTTP request latency")
@@ -80,6 +88,7 @@ impl Metrics {
             sends,
             due_timers,
             outbox_depth,
+            rate_limited_shoppers,
             http_seconds,
             batch_size,
             commit_seconds,

@@ -4,7 +4,8 @@
 //!
 //! - `app` — the HTTP API (`fn app(state) -> Router`), `error` — its error type,
 //!   `auth` — shopper tokens and the admin token, `cors` — which browser origins may
-//!   call the shopper routes, `openapi` — the API document;
+//!   call the shopper routes, `limit` — the per-shopper rate limit of the sync routes,
+//!   `openapi` — the API document;
 //! - `sync` — the group-commit writer every state change goes through, `link` — its
 //!   connection during a batch (a transaction only when the batch needs one);
 //! - `storage` — SQLite / Postgres through sqlx, migrations, the shopper key scheme;
@@ -24,6 +25,7 @@ pub mod delivery;
 pub mod error;
 pub mod inspect;
 pub mod journeys;
+pub mod limit;
 pub mod link;
 pub mod metrics;
 pub mod openapi;
@@ -42,6 +44,7 @@ use self::clock::Clock;
 use self::config::{ServeArgs, Settings};
 use self::delivery::Delivery;
 use self::journeys::Journeys;
+use self::limit::ShopperLimit;
 use self::metrics::Metrics;
 use self::outbox::Outbox;
 use self::scheduler::Scheduler;
@@ -114,11 +117,18 @@ impl Server {
             metrics: metrics.clone(),
         };
         let mut tasks = vec![writer_task];
+        // Always, background or not: the limiter's memory must stay bounded in every server.
+        let limit = ShopperLimit::new(settings.shopper_rate);
+        tasks.push(tokio::spawn(limit.clone().run_pruner(
+            limit::PRUNE_EVERY,
+            metrics.rate_limited_shoppers.clone(),
+            shutdown_rx.clone(),
+        )));
         if settings.background {
             tasks.push(tokio::spawn(scheduler.clone().run(settings.poll, shutdown_rx.clone())));
             tasks.push(tokio::spawn(outbox.clone().run(settings.poll, shutdown_rx)));
         }
-        let state = AppState::new(Inner { settings, db, journeys, writer, clock, metrics });
+        let state = AppState::new(Inner { settings, db, journeys, writer, clock, metrics, limit });
         Ok(Server { state, scheduler, outbox, shutdown, tasks })
     }
 

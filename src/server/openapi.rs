@@ -7,6 +7,19 @@ fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
+/// 429 with its `Retry-After` header.
+fn rate_limited() -> Value {
+    let mut answer =
+        error_response("rate_limited: this shopper sent more syncs than --shopper-rate / --shopper-burst allow");
+    if let Some(obj) = answer.as_object_mut() {
+        obj.insert(
+            "headers".into(),
+            json!({ "Retry-After": { "description": "seconds to wait", "schema": { "type": "integer" } } }),
+        );
+    }
+    answer
+}
+
 fn json_body(schema: &str) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
@@ -19,7 +32,7 @@ pub fn document() -> Value {
         "info": {
             "title": "waymark backend",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics. Errors are JSON {error: {code, message, details?}} with stable codes. /v1/sync, /v1/sync/beacon and GET /v1/bundle answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
+            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics. Every error is JSON {error: {code, message, details?}} with a stable code (unknown routes and methods, unreadable paths and bodies included). Bearer credentials: the scheme is matched in any case (RFC 7235). /v1/sync and /v1/sync/beacon share a per-shopper rate limit (default a burst of 30, then 10/s; --shopper-rate, --shopper-burst): over it they answer 429 rate_limited with Retry-After. /v1/sync, /v1/sync/beacon and GET /v1/bundle answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
         },
         "components": {
             "securitySchemes": {
@@ -28,13 +41,13 @@ pub fn document() -> Value {
             },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                    "code": { "type": "string", "examples": ["invalid_token", "state_corrupt", "identity_mismatch", "invalid_bundle", "body_too_large"] },
+                    "code": { "type": "string", "examples": ["invalid_token", "state_corrupt", "identity_mismatch", "invalid_bundle", "body_too_large", "unsupported_media_type", "rate_limited", "not_found", "method_not_allowed", "invalid_path"] },
                     "message": { "type": "string" }, "details": {} } } } },
                 "Event": { "type": "object", "required": ["id"], "additionalProperties": false, "properties": {
                     "id": { "type": "string", "description": "idempotency key" },
                     "anonymous_id": { "type": "string" }, "customer_id": { "type": "string" },
                     "name": { "type": "string", "description": "GA4 name or Segment alias; absent = only traits/consent" },
-                    "time": { "description": "RFC 3339 or epoch ms; default now" },
+                    "time": { "description": "RFC 3339 or epoch ms (years 0000 to 9999); default now" },
                     "properties": { "type": "object" }, "traits": { "type": "object" },
                     "consent": { "type": "object", "additionalProperties": { "type": "boolean" } } } },
                 "SuppressionCheck": { "type": "object", "required": ["channel"], "additionalProperties": false, "properties": {
@@ -49,22 +62,28 @@ pub fn document() -> Value {
             "/v1/sync": { "post": {
                 "summary": "Merge a shopper state copy with the stored one; answers the merged state after a durable commit",
                 "security": [{ "shopper": [] }],
+                "description": "The body is the state's bytes: Content-Type application/octet-stream, none, or text/plain; any other type answers 415.",
                 "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                 "responses": {
                     "200": { "description": "merged state (version byte + postcard)", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                     "400": error_response("state_empty | state_corrupt | state_unsupported_version | state_too_large"),
                     "401": error_response("missing_token | invalid_token | token_expired"),
                     "403": error_response("identity_mismatch"),
-                    "413": error_response("body_too_large") } } },
+                    "413": error_response("body_too_large"),
+                    "415": error_response("unsupported_media_type"),
+                    "429": rate_limited() } } },
             "/v1/sync/beacon": { "post": {
                 "summary": "The same merge for navigator.sendBeacon on page hide, which cannot send headers: the body is the shopper token, a newline, then the state bytes",
-                "requestBody": { "required": true, "content": { "text/plain": { "schema": { "type": "string", "format": "binary" } } } },
+                "description": "Content-Type text/plain (what sendBeacon sends for a text/plain Blob), application/octet-stream or none; any other type answers 415.",
+                "requestBody": { "required": true, "content": { "text/plain": { "schema": { "type": "string", "format": "binary" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                 "responses": {
                     "204": { "description": "merged and committed" },
                     "400": error_response("beacon_malformed | state_empty | state_corrupt | state_unsupported_version | state_too_large"),
                     "401": error_response("missing_token | invalid_token | token_expired"),
                     "403": error_response("identity_mismatch"),
-                    "413": error_response("body_too_large") } } },
+                    "413": error_response("body_too_large"),
+                    "415": error_response("unsupported_media_type"),
+                    "429": rate_limited() } } },
             "/v1/events": { "post": {
                 "summary": "Server-side events (single object or array), idempotent by id",
                 "security": admin,
@@ -72,7 +91,8 @@ pub fn document() -> Value {
                     { "$ref": "#/components/schemas/Event" }, { "type": "array", "items": { "$ref": "#/components/schemas/Event" } } ] } } } },
                 "responses": { "200": { "description": "{results: [{id, status: accepted|duplicate, decisions, warnings}]}" },
                     "401": error_response("missing_admin_token | invalid_admin_token"),
-                    "422": error_response("invalid_event | invalid_id | missing_shopper | unknown_channel | batch_size") } } },
+                    "400": error_response("malformed_json"), "415": error_response("unsupported_media_type"),
+                    "422": error_response("invalid_event | invalid_id | missing_shopper | unknown_channel | invalid_time (epoch ms outside years 0000–9999) | bad_timestamp | invalid_event_name | batch_size") } } },
             "/v1/suppression/check": { "post": {
                 "summary": "May this message go out on this channel to this shopper now?",
                 "security": admin, "requestBody": json_body("SuppressionCheck"),
@@ -97,7 +117,9 @@ pub fn document() -> Value {
                 "security": admin, "responses": { "200": { "description": "{journeys: {id: {...}}}" } } } },
             "/v1/shoppers/{id}": { "get": {
                 "summary": "One shopper, by anonymous or customer id: pending timers, outbox rows (pending, sent, suppressed, failed) with reasons, intent",
-                "security": admin, "responses": { "200": { "description": "{shopper, ids, timers, outbox, suppressed, intent, ...}" }, "404": error_response("unknown_shopper") } } },
+                "security": admin, "responses": { "200": { "description": "{shopper, ids, timers, outbox, suppressed, intent, ...}" },
+                    "400": error_response("invalid_path (the id is not UTF-8 once %-decoded)"),
+                    "404": error_response("unknown_shopper"), "422": error_response("invalid_id") } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
             "/readyz": { "get": { "summary": "Readiness (database reachable)", "responses": { "200": { "description": "ready" }, "503": error_response("not_ready") } } },

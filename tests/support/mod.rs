@@ -103,6 +103,10 @@ pub fn settings(db: &TestDb) -> Settings {
     s.background = false;
     s.delivery.webhook_secret = WEBHOOK_SECRET.into();
     s.delivery.retry_base = std::time::Duration::from_secs(60);
+    // Tests drive one shopper far harder than a storefront would (racing syncs, floods of
+    // one state): the per-shopper rate limit is off here, and on in the tests of it
+    // (server_api's rate-limit test, the bad-input suite).
+    s.shopper_rate = waymark::server::limit::RateLimit::OFF;
     s
 }
 
