@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-SECTIONS=(setup lockfile fmt clippy clippy-no-default test server wasm node worker e2e)
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test fuzz server wasm node worker e2e)
 
 # Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
 # a no-op when present.
@@ -49,6 +49,12 @@ section_clippy-no-default() {
 section_test() {
     # Plain `cargo test`: unit, integration, doc tests. CI reads its "test result:" lines.
     cargo test --locked
+}
+
+# The cargo-fuzz targets (fuzz/), about 20 s each after replaying every regression and
+# corpus input once; a crash fails the section and is saved in fuzz/regressions/.
+section_fuzz() {
+    "$REPO_ROOT/scripts/fuzz.sh" --short
 }
 
 # The backend (feature `server`): API tests and the storage scenarios on SQLite (temp

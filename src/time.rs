@@ -312,9 +312,10 @@ pub fn last_anniversary(now: Timestamp, month: u8, day: u8) -> Option<Timestamp>
     let (year, _, _) = civil_date(now);
     let on = |y: i32| {
         let (m, d) = if month == 2 && day == 29 && !is_leap(y) { (3, 1) } else { (month, day) };
-        Timestamp(days_from_civil(y, m, d) * DAY)
+        // None past the end of i64 milliseconds: later than any `now` anyway.
+        days_from_civil(y, m, d).checked_mul(DAY).map(Timestamp)
     };
-    [year, year - 1].into_iter().map(on).find(|t| *t <= now)
+    [year, year.saturating_sub(1)].into_iter().filter_map(on).find(|t| *t <= now)
 }
 
 /// UTC-offset rules of one time zone: offsets in force from each transition on.
@@ -487,6 +488,18 @@ mod tests {
         assert_eq!(last_anniversary(now, 6, 1).unwrap().to_rfc3339(), "2026-06-01T00:00:00Z");
         assert_eq!(last_anniversary(now, 6, 2).unwrap().to_rfc3339(), "2025-06-02T00:00:00Z");
         assert_eq!(last_anniversary(now, 2, 29).unwrap().to_rfc3339(), "2026-03-01T00:00:00Z");
+    }
+
+    /// Found by the `ingest` fuzz target (fuzz/regressions/ingest/): near the end of
+    /// i64 milliseconds this year's anniversary is past the range, and multiplying its
+    /// day number by DAY overflowed (a panic in debug builds, a wrapped time in release).
+    #[test]
+    fn last_anniversary_at_the_ends_of_time() {
+        for (month, day) in [(1, 1), (6, 1), (12, 31), (2, 29)] {
+            let t = last_anniversary(Timestamp(i64::MAX), month, day).unwrap();
+            assert!(t.0 > i64::MAX - 366 * DAY, "{month}-{day}: {t:?}");
+            assert_eq!(last_anniversary(Timestamp(i64::MIN), month, day), None);
+        }
     }
 
     #[test]
