@@ -82,6 +82,18 @@ pub enum ConditionError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// A `$regex` / `$regexi` pattern that would take too much work to compile: a counted
+    /// repetition over [`regex::MAX_REPEAT`], or an automaton passing its byte budget
+    /// while being built ([`regex::MAX_NFA_BYTES`], [`regex::MAX_BUILD_DFA_BYTES`]).
+    #[error("regular expression {pattern:?} is too complex to compile: {reason} (at {path})")]
+    RegexTooComplex {
+        /// JSON pointer inside the condition.
+        path: String,
+        /// The pattern as written.
+        pattern: String,
+        /// Which limit, by how much, and what to write instead.
+        reason: String,
+    },
     /// A `$within` / `$olderThan` duration that does not parse.
     #[error("bad duration {found:?}: write a number and a unit, e.g. \"30m\", \"12h\", \"14d\", \"2w\", \"2mo\" (at {path})")]
     BadDuration {
@@ -119,6 +131,7 @@ impl ConditionError {
             ConditionError::BadOperand { .. } => "bad_operand",
             ConditionError::BadRegex { .. } => "bad_regex",
             ConditionError::RegexTooLarge { .. } => "regex_too_large",
+            ConditionError::RegexTooComplex { .. } => "regex_too_complex",
             ConditionError::BadDuration { .. } => "bad_duration",
             ConditionError::TooDeep { .. } => "too_deep",
             ConditionError::RefNotSupported { .. } => "ref_not_supported",
@@ -135,6 +148,7 @@ impl ConditionError {
             | ConditionError::BadOperand { path, .. }
             | ConditionError::BadRegex { path, .. }
             | ConditionError::RegexTooLarge { path, .. }
+            | ConditionError::RegexTooComplex { path, .. }
             | ConditionError::BadDuration { path, .. }
             | ConditionError::TooDeep { path, .. }
             | ConditionError::RefNotSupported { path, .. } => path,
@@ -571,6 +585,11 @@ impl Compiler {
                         path: ptr.to_owned(),
                         pattern: pattern.clone(),
                         limit: MAX_DFA_BYTES,
+                    },
+                    regex::BuildError::TooComplex(limit) => ConditionError::RegexTooComplex {
+                        path: ptr.to_owned(),
+                        pattern: pattern.clone(),
+                        reason: limit.to_string(),
                     },
                 })?;
                 Op::Regex(Box::new(regex))

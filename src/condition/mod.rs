@@ -109,7 +109,10 @@ pub enum PathKind {
 /// family (look-around and back-references are compile errors); `.` and classes match
 /// whole characters, `\d`, `\w`, `\s` and `\b` are ASCII-only as in JavaScript, and
 /// `$regexi` folds case with Unicode's simple case folding. Each pattern becomes a DFA
-/// when the condition is compiled; one larger than [`regex::MAX_DFA_BYTES`] is rejected.
+/// when the condition is compiled; one larger than [`regex::MAX_DFA_BYTES`] is rejected
+/// (`regex_too_large`), and so is one that would take too much work to compile
+/// (`regex_too_complex`: a counted repetition over [`regex::MAX_REPEAT`], nested counts
+/// multiplied, or an automaton passing its budget while being built).
 ///
 /// Rejected at compile time (GrowthBook would evaluate them as false or as surprising
 /// literals): unknown operators, operands of the wrong type (`$in` without an array,
