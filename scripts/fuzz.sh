@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh                      every target, 1 minute each
 #   scripts/fuzz.sh --minutes 10 ingest  one target, 10 minutes
-#   scripts/fuzz.sh --short              about 20 s each (CI: scripts/test.sh section fuzz)
+#   scripts/fuzz.sh --short              about 10 s each (CI: scripts/test.sh section fuzz)
 #   scripts/fuzz.sh --update-corpus ...  after fuzzing, merge what was found into
 #                                        fuzz/corpus/<target> and minimise it (set-cover merge)
 #   scripts/fuzz.sh --seed               rebuild fuzz/corpus/ from the repository's data
@@ -38,7 +38,7 @@ targets=()
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --minutes) [ "$#" -ge 2 ] || die "--minutes needs a number"; seconds="$(awk -v m="$2" 'BEGIN { printf "%d", m * 60 }')"; shift ;;
-        --short) seconds=20 ;;
+        --short) seconds=10 ;;
         --asan) sanitizer=address ;;
         --update-corpus) update_corpus=1 ;;
         --seed) seed=1 ;;

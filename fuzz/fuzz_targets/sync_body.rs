@@ -1,5 +1,7 @@
-//! What `POST /v1/sync` does with a body, minus HTTP: the body is decoded as a state
-//! (a refusal has a code: the 400 the server answers), merged into the stored state, and
+//! What `POST /v1/sync` does with a body, minus HTTP: the body is decoded as a shopper's
+//! copy (`decode_synced`: a refusal has a code, the 4xx the server answers; no trait
+//! claims the server's source, no stamp is past the server's clock), merged into the
+//! stored state, and
 //! the result encoded for storage and decoded again, as the next request will. Never
 //! panics; the stored result stays within every bound (one the server could not store
 //! again is bug 1 of issue 15) and round-trips.
@@ -10,13 +12,19 @@
 
 use libfuzzer_sys::fuzz_target;
 use waymark::ShopperState;
-use waymark_fuzz::{assert_roundtrip, check_bounds, parts};
+use waymark::state::TraitSource;
+use waymark::Timestamp;
+use waymark_fuzz::{assert_roundtrip, check_bounds, parts, BASE_TIME};
 
 fuzz_target!(|data: &[u8]| {
     let p = parts(data, 2);
     let mut stored = ShopperState::decode(p[0]).unwrap_or_else(|_| ShopperState::new("anon-fuzz"));
-    let incoming = match ShopperState::decode(p[1]) {
-        Ok(state) => state,
+    let latest = Timestamp(BASE_TIME.0 + 5 * waymark::time::MINUTE);
+    let incoming = match ShopperState::decode_synced(p[1], latest) {
+        Ok(state) => {
+            assert!(state.traits.iter().all(|(_, t)| t.source == TraitSource::Shopper && t.at <= latest));
+            state
+        }
         Err(e) => {
             assert!(!e.code().is_empty() && !e.to_string().is_empty());
             return;

@@ -41,6 +41,9 @@ pub fn parts(data: &[u8], n: usize) -> Vec<&[u8]> {
 /// Checks every bound `src/state.rs` declares on a state and its encoding; panics with
 /// what was exceeded (the fuzzer reports that as a crash).
 pub fn check_bounds(state: &ShopperState, what: &str) {
+    if let Err(e) = state.check_bounds() {
+        panic!("{what}: over an item bound: {e}");
+    }
     let encoded = state.encode().len();
     assert!(encoded <= MAX_ENCODED_BYTES, "{what}: encodes to {encoded} bytes (MAX_ENCODED_BYTES {MAX_ENCODED_BYTES})");
     assert!(state.traits.len() <= MAX_TRAITS, "{what}: {} traits (MAX_TRAITS {MAX_TRAITS})", state.traits.len());

@@ -458,12 +458,54 @@ impl Bundle {
         }
         let mut r = Reader::new(rest);
         let bundle: Bundle = r.read();
-        r.finish(bundle).map_err(|e| BundleError::Corrupt {
+        let bundle = r.finish(bundle).map_err(|e| BundleError::Corrupt {
             message: match e {
                 Trailing::Failed(e) => e.problem().to_owned(),
                 Trailing::Bytes(n) => format!("{n} unexpected bytes after the bundle"),
             },
-        })
+        })?;
+        bundle.check_state_names()?;
+        Ok(bundle)
+    }
+
+    /// Every name the engine copies into shopper state (journey and step ids, incentive
+    /// ids and groups, split variants, remembered keys) within the state's bounds, as
+    /// journey validation makes them: a binary bundle is not validated again, and a run
+    /// the state could not keep would be dropped at the next decode.
+    fn check_state_names(&self) -> Result<(), BundleError> {
+        use crate::state::{MAX_NAME_BYTES, MAX_REMEMBERED};
+        let fits = |name: &str| !name.is_empty() && name.len() <= MAX_NAME_BYTES;
+        for (j, journey) in self.journeys.iter().enumerate() {
+            let bad = |what: &str| BundleError::Corrupt {
+                message: format!(
+                    "journey {j}: {what} is empty or longer than {MAX_NAME_BYTES} bytes, or more than \
+                     {MAX_REMEMBERED} properties are remembered"
+                ),
+            };
+            if !fits(&journey.id) {
+                return Err(bad("the id"));
+            }
+            if journey.remember.len() > MAX_REMEMBERED || !journey.remember.iter().all(|k| fits(k)) {
+                return Err(bad("a remembered property"));
+            }
+            for step in &journey.steps {
+                if !fits(&step.id) {
+                    return Err(bad("a step id"));
+                }
+                match &step.kind {
+                    StepKind::Send(send)
+                        if send.incentive.as_ref().is_some_and(|inc| !fits(&inc.id) || !fits(&inc.group)) =>
+                    {
+                        return Err(bad("an incentive id or group"));
+                    }
+                    StepKind::Split { variants, .. } if !variants.iter().all(|(name, _, _)| fits(name)) => {
+                        return Err(bad("a split variant name"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -387,7 +387,7 @@ impl Checker<'_> {
 
     /// Checks a name the engine keeps in shopper state against [`MAX_NAME_BYTES`].
     fn name_length(&mut self, path: String, what: &'static str, name: &str) -> bool {
-        let ok = name.len() <= MAX_NAME_BYTES;
+        let ok = !name.is_empty() && name.len() <= MAX_NAME_BYTES;
         if !ok {
             self.over_limit(path, what, name.len(), MAX_NAME_BYTES, "bytes");
         }
