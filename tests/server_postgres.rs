@@ -55,3 +55,9 @@ async fn pg_reminder_is_rendered_from_the_freshest_state() {
     let Some(db) = support::postgres("templated").await else { return };
     scenarios::reminder_is_rendered_from_the_freshest_state(db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_crashed_replica_rows_are_taken_over() {
+    let Some(db) = support::postgres("crashed").await else { return };
+    scenarios::crashed_replica_rows_are_taken_over(db).await;
+}

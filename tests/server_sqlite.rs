@@ -35,3 +35,8 @@ async fn browser_delegated_email_is_delivered_by_the_backend() {
 async fn reminder_is_rendered_from_the_freshest_state() {
     scenarios::reminder_is_rendered_from_the_freshest_state(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_replica_rows_are_taken_over() {
+    scenarios::crashed_replica_rows_are_taken_over(support::sqlite()).await;
+}

@@ -112,6 +112,7 @@ impl Server {
             settings: settings.delivery.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            replica: outbox::replica_id().into(),
         };
         let mut tasks = vec![writer_task];
         if settings.background {
@@ -162,7 +163,7 @@ pub async fn serve(args: &ServeArgs) -> Result<(), StartError> {
         tracing::info!(version, "journeys from --journeys published");
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(listen = %args.listen, db = %redact(&args.db), "waymark serving");
+    tracing::info!(listen = %args.listen, db = %redact(&args.db), replica = %server.outbox.replica, "waymark serving");
     axum::serve(listener, server.router()).with_graceful_shutdown(signal()).await?;
     tracing::info!("draining: finishing accepted writes");
     server.shutdown().await;
