@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-SECTIONS=(setup lockfile fmt clippy clippy-no-default test fuzz server wasm node worker e2e)
+SECTIONS=(setup lockfile fmt clippy clippy-no-default test fuzz server crash wasm node worker e2e)
 
 # Installs what a fresh machine lacks (rustfmt/clippy, Debian rustc-web for wasm32);
 # a no-op when present.
@@ -78,6 +78,13 @@ section_server() {
     info "postgres: $WAYMARK_TEST_PG"
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
         --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp
+}
+
+# The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and
+# NORMAL, Postgres) and during email delivery (one replica restarted; two replicas on
+# Postgres), then count lost syncs and lost / duplicate emails (scripts/crash.sh).
+section_crash() {
+    "$REPO_ROOT/scripts/crash.sh" --short
 }
 
 section_wasm() {

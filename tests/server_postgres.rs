@@ -56,6 +56,12 @@ async fn pg_reminder_is_rendered_from_the_freshest_state() {
     scenarios::reminder_is_rendered_from_the_freshest_state(db).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_crashed_replica_rows_are_taken_over() {
+    let Some(db) = support::postgres("crashed").await else { return };
+    scenarios::crashed_replica_rows_are_taken_over(db).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_one_bad_row_fails_only_its_own_jobs() {
     let Some(db) = support::postgres("bad_row").await else { return };

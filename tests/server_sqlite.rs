@@ -37,6 +37,11 @@ async fn reminder_is_rendered_from_the_freshest_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_replica_rows_are_taken_over() {
+    scenarios::crashed_replica_rows_are_taken_over(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_bad_row_fails_only_its_own_jobs() {
     scenarios::one_bad_row_fails_only_its_own_jobs(support::sqlite()).await;
 }

@@ -13,16 +13,25 @@
 //! 3. the server stops (SIGTERM, graceful), and the ceiling: a raw single-row upsert loop
 //!    (one statement, autocommit) on the same database for `--seconds`, from this process.
 //!
+//! Other modes (`--mode`), for scripts/crash.sh and scripts/soak.sh:
+//! - `crash-sync`: kill -9 under sync load and check every acknowledged sync (`crash_sync`);
+//! - `crash-mail`: kill -9 during email delivery, count lost and duplicate emails and the
+//!   lease recovery time (`crash_mail`; `--replicas 2` on Postgres: the survivor delivers);
+//! - `soak`: half the maximum throughput for `--minutes`, memory and p99 per minute (`soak`).
+//!
 //! `--sqlite-synchronous normal` runs SQLite with `synchronous = NORMAL` instead of the
 //! default FULL. The server logs to stderr by `RUST_LOG` (e.g.
 //! `waymark::server::sync=debug` for each batch's size and phases). Prints one JSON line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod crash_mail;
+mod crash_sync;
 mod load;
 mod probe;
 mod raw;
 mod scrape;
 mod server;
+mod soak;
 mod usage;
 
 use std::path::PathBuf;
@@ -144,11 +153,118 @@ async fn run(threads: usize) {
     let sync_name = arg_or("--sqlite-synchronous", "full");
     let synchronous = if sync_name == "normal" { Synchronous::Normal } else { Synchronous::Full };
     let bin = arg("--server-bin").map_or_else(default_server_bin, PathBuf::from);
+    let mode = arg_or("--mode", "bench");
+    let log = arg("--server-log").map(PathBuf::from);
+    match mode.as_str() {
+        "bench" => {}
+        "crash-sync" => {
+            let launch = Launch {
+                bin: &bin,
+                db: &db,
+                sqlite_synchronous: &sync_name,
+                admin_token: ADMIN,
+                token_secret: SECRET,
+                extra: Vec::new(),
+                log,
+            };
+            let runs: usize = arg_or("--runs", "2").parse().unwrap();
+            let r = crash_sync::run(&launch, SECRET, n, concurrency, runs, seconds).await;
+            println!(
+                "{}",
+                serde_json::json!({ "mode": mode, "db": if postgres { "postgres".to_owned() } else { format!("sqlite ({sync_name})") },
+                    "runs": r.runs, "acknowledged": r.acknowledged, "lost": r.lost, "failed": r.failed })
+            );
+            return;
+        }
+        "crash-mail" => {
+            let replicas: usize = arg_or("--replicas", "1").parse().unwrap();
+            let messages: usize = arg_or("--messages", "300").parse().unwrap();
+            let delay: u64 = arg_or("--smtp-delay-ms", "10").parse().unwrap();
+            let work = tempfile::tempdir().unwrap();
+            let script = arg("--sink").map_or_else(
+                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py"),
+                PathBuf::from,
+            );
+            let python = std::env::var("WAYMARK_PYTHON").unwrap_or_else(|_| "python3".into());
+            let sink = crash_mail::Sink::start(&python, &script, work.path().join("mail.jsonl"), delay);
+            let journeys = work.path().join("crash_mail.json");
+            std::fs::write(&journeys, crash_mail::JOURNEY).unwrap();
+            let extra = vec![
+                "--smtp-url".to_owned(),
+                sink.url.clone(),
+                "--journeys".to_owned(),
+                journeys.display().to_string(),
+                "--poll-ms".to_owned(),
+                arg_or("--poll-ms", "200"),
+            ];
+            let launches: Vec<Launch> = (0..replicas.max(1))
+                .map(|i| Launch {
+                    bin: &bin,
+                    db: &db,
+                    sqlite_synchronous: &sync_name,
+                    admin_token: ADMIN,
+                    token_secret: SECRET,
+                    extra: extra.clone(),
+                    log: log.as_ref().map(|l| PathBuf::from(format!("{}.{i}", l.display()))),
+                })
+                .collect();
+            let r = crash_mail::run(&launches, &db, &sink, ADMIN, messages).await;
+            println!(
+                "{}",
+                serde_json::json!({ "mode": mode, "db": if postgres { "postgres".to_owned() } else { format!("sqlite ({sync_name})") },
+                    "replicas": replicas, "expected": r.expected, "delivered": r.delivered, "lost": r.lost,
+                    "duplicates": r.duplicates, "unexplained_duplicates": r.unexplained, "held_at_kill": r.held,
+                    "in_flight": r.in_flight, "recovery_s": (r.recovery_s * 100.0).round() / 100.0 })
+            );
+            return;
+        }
+        "soak" => {
+            let minutes: usize = arg_or("--minutes", "10").parse().unwrap();
+            let max_in_flight: usize = arg("--max-in-flight").map_or(4 * concurrency, |v| v.parse().unwrap());
+            let client = reqwest::Client::builder().pool_max_idle_per_host(max_in_flight).build().unwrap();
+            let launch = Launch {
+                bin: &bin,
+                db: &db,
+                sqlite_synchronous: &sync_name,
+                admin_token: ADMIN,
+                token_secret: SECRET,
+                extra: Vec::new(),
+                log,
+            };
+            let server = ServerProcess::start(&launch, &client).await;
+            let target =
+                Target { client, url: format!("{}/v1/sync", server.base).into(), shoppers: load::shoppers(n, SECRET) };
+            let r = soak::run(&server, &target, concurrency, seconds, minutes, max_in_flight).await;
+            server.stop();
+            let minutes: Vec<serde_json::Value> = r
+                .minutes
+                .iter()
+                .map(|m| {
+                    serde_json::json!({ "syncs": m.syncs, "errors": m.errors, "p99_ms": ms(m.p99_ms),
+                        "server_p99_le_ms": m.server_p99_le_ms, "rss_mib": ms(m.rss_mib) })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "mode": mode, "db": if postgres { "postgres".to_owned() } else { format!("sqlite ({sync_name})") },
+                    "max_per_s": r.max_rate.round(), "rate_per_s": r.rate.round(), "minutes": minutes, "drift": r.drift })
+            );
+            return;
+        }
+        other => panic!("unknown --mode {other}: bench, crash-sync, crash-mail or soak"),
+    }
     let load_before = usage::load_average();
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(max_in_flight).build().unwrap();
-    let launch =
-        Launch { bin: &bin, db: &db, sqlite_synchronous: &sync_name, admin_token: ADMIN, token_secret: SECRET };
+    let launch = Launch {
+        bin: &bin,
+        db: &db,
+        sqlite_synchronous: &sync_name,
+        admin_token: ADMIN,
+        token_secret: SECRET,
+        extra: Vec::new(),
+        log: None,
+    };
     let server = ServerProcess::start(&launch, &client).await;
     let target = Target { client, url: format!("{}/v1/sync", server.base).into(), shoppers: load::shoppers(n, SECRET) };
 

@@ -1,9 +1,10 @@
 //! The server under load: the real `waymark serve` binary in a process of its own on a
 //! loopback port, as in production (the load client never shares a runtime or a process
 //! with it, only the machine's cores). Stopped with SIGTERM (graceful: accepted writes
-//! commit) when the run is over, killed when the load tool ends early.
+//! commit) when the run is over, killed when the load tool ends early; the crash modes
+//! kill it with SIGKILL on purpose (`kill9`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,10 @@ pub struct Launch<'a> {
     /// Admin token and shopper-token secret.
     pub admin_token: &'a str,
     pub token_secret: &'a str,
+    /// More `serve` flags (SMTP relay, journeys, poll interval).
+    pub extra: Vec<String>,
+    /// Where the server's log (stderr) goes; inherited when None.
+    pub log: Option<PathBuf>,
 }
 
 impl ServerProcess {
@@ -39,8 +44,16 @@ impl ServerProcess {
             .args(["--sqlite-synchronous", launch.sqlite_synchronous])
             .env("WAYMARK_ADMIN_TOKEN", launch.admin_token)
             .env("WAYMARK_TOKEN_SECRET", launch.token_secret)
+            .args(&launch.extra)
             // stdout carries the load tool's JSON line; the server logs to stderr anyway.
             .stdout(Stdio::null())
+            .stderr(match &launch.log {
+                Some(path) => {
+                    let file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+                    Stdio::from(file)
+                }
+                None => Stdio::inherit(),
+            })
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", launch.bin.display()));
         let mut server = ServerProcess { child, base: format!("http://127.0.0.1:{port}") };
@@ -62,6 +75,27 @@ impl ServerProcess {
     /// CPU seconds the server process used so far.
     pub fn cpu_seconds(&self) -> f64 {
         usage::cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the server, KiB (`VmRSS` of `/proc/PID/status`; 0 elsewhere).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0)
+    }
+
+    /// SIGKILL, as a crash: nothing is drained or flushed. Waits until the process is gone.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// SIGTERM, then waits for the graceful shutdown (every accepted write committed).

@@ -66,6 +66,11 @@ pub struct ServeArgs {
     /// How often the scheduler and the outbox look for due work, milliseconds.
     #[arg(long, env = "WAYMARK_POLL_MS", default_value_t = 500)]
     pub poll_ms: u64,
+    /// How long an outbox row claimed for delivery stays reserved for its replica,
+    /// milliseconds; renewed every third of it while the replica works, so a crashed
+    /// replica's rows are taken over by another within about one and a half times this.
+    #[arg(long, env = "WAYMARK_DELIVERY_LEASE_MS", default_value_t = 4000)]
+    pub delivery_lease_ms: u64,
     /// Database connections (Postgres; SQLite uses one writer and this many readers).
     #[arg(long, env = "WAYMARK_DB_CONNECTIONS", default_value_t = 8)]
     pub db_connections: u32,
@@ -147,6 +152,8 @@ pub struct DeliverySettings {
     pub max_attempts: i64,
     /// First retry delay; doubles per attempt.
     pub retry_base: Duration,
+    /// Delivery lease of a claimed outbox row (renewed by a heartbeat while in use).
+    pub lease: Duration,
 }
 
 impl Settings {
@@ -166,6 +173,7 @@ impl Settings {
                 mail_from: "waymark@localhost".into(),
                 max_attempts: 5,
                 retry_base: Duration::from_secs(30),
+                lease: Duration::from_secs(4),
                 ..DeliverySettings::default()
             },
             background: true,
@@ -215,6 +223,7 @@ impl TryFrom<&ServeArgs> for Settings {
         s.body_limit = args.body_limit;
         s.batch_max = args.batch_max;
         s.poll = Duration::from_millis(args.poll_ms.max(10));
+        s.delivery.lease = Duration::from_millis(args.delivery_lease_ms.max(200));
         s.db_connections = args.db_connections.max(1);
         s.sqlite_synchronous = args.sqlite_synchronous;
         s.shopper_rate = RateLimit { per_second: args.shopper_rate, burst: args.shopper_burst };

@@ -115,6 +115,7 @@ impl Server {
             settings: settings.delivery.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            replica: outbox::replica_id().into(),
         };
         let mut tasks = vec![writer_task];
         // Always, background or not: the limiter's memory must stay bounded in every server.
@@ -172,7 +173,7 @@ pub async fn serve(args: &ServeArgs) -> Result<(), StartError> {
         tracing::info!(version, "journeys from --journeys published");
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(listen = %args.listen, db = %redact(&args.db), "waymark serving");
+    tracing::info!(listen = %args.listen, db = %redact(&args.db), replica = %server.outbox.replica, "waymark serving");
     axum::serve(listener, server.router()).with_graceful_shutdown(signal()).await?;
     tracing::info!("draining: finishing accepted writes");
     server.shutdown().await;

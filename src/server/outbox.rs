@@ -5,7 +5,23 @@
 //! and leases them, re-checks suppression against the freshest state just before sending
 //! (an on-site offer shown since, a purchase, a withdrawn consent), sends through an
 //! adapter, and retries failures with exponential backoff until `max_attempts`.
+//!
+//! Leases are short (`DeliverySettings::lease`, 4 s by default) and carry the claiming
+//! replica's id (`lease_owner`). While a round is working, a heartbeat renews every lease
+//! the replica holds each third of the lease, so a slow relay never lets a live replica's
+//! rows expire; a replica killed mid-round stops renewing, and its rows are due again for
+//! any replica within one lease. Live replicas claim lapsed leases before pending rows and
+//! end each round after half a lease (handing back what they did not start), so they take
+//! a crashed replica's rows over within about one and a half leases plus one send.
+//!
+//! A send starts only after the row's lease was renewed by its owner, and a result is
+//! recorded only by the owner, so a second replica can take over a row but never send or
+//! record it beside the first: a message is sent twice only when its replica died (or lost
+//! its database for a whole lease) between handing it to the relay and recording it —
+//! always with the same Message-ID / `Idempotency-Key`, derived from the outbox key.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{AnyConnection, Row};
@@ -22,10 +38,25 @@ use crate::journey::Channel;
 use crate::state::ShopperState;
 use crate::time::Timestamp;
 
-/// How long a claimed row is reserved for the replica that claimed it.
-const LEASE_MS: i64 = 60_000;
 /// Rows claimed per round.
 const CLAIM_BATCH: i64 = 64;
+/// The shortest lease honoured (a zero or tiny setting would expire before a send starts).
+const MIN_LEASE_MS: i64 = 200;
+/// A round starts no new send after this share of a lease (1/2): what it claimed and did
+/// not start goes back to pending, and the next round claims lapsed leases first. So a
+/// live replica looks for a crashed one's rows at least every half lease, whatever its
+/// batch and its relay's speed.
+const ROUND_SHARE: i64 = 2;
+
+/// A replica's id in `lease_owner`: `PID-N-START`, the process id, a counter of outboxes
+/// built in the process (tests run several replicas in one), and the start time in
+/// microseconds (hex), so ids differ across restarts and hosts.
+pub fn replica_id() -> String {
+    static BUILT: AtomicU64 = AtomicU64::new(0);
+    let n = BUILT.fetch_add(1, Ordering::Relaxed);
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    format!("{}-{n}-{start:x}", std::process::id())
+}
 
 /// A send waiting for delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,12 +136,16 @@ pub struct RoundReport {
     pub retried: usize,
     /// Failed for good.
     pub failed: usize,
+    /// Not sent or not recorded here: the lease expired and another replica took the row.
+    pub lost: usize,
+    /// Claimed but not started within the round's time, given back to pending.
+    pub released: usize,
 }
 
 impl RoundReport {
     /// Rows handled.
     pub fn total(&self) -> usize {
-        self.sent + self.suppressed + self.retried + self.failed
+        self.sent + self.suppressed + self.retried + self.failed + self.lost
     }
 }
 
@@ -129,6 +164,8 @@ pub struct Outbox {
     pub clock: Clock,
     /// Metrics.
     pub metrics: Metrics,
+    /// This replica's id, written to `lease_owner` of the rows it claims (`replica_id`).
+    pub replica: Arc<str>,
 }
 
 enum Verdict {
@@ -142,13 +179,23 @@ impl Outbox {
     /// Claims due rows and leases them to this replica.
     async fn claim(&self, now: Timestamp) -> StorageResult<Vec<OutboxRow>> {
         let mut tx = self.db.begin().await?;
-        let sql = format!(
+        // Rows whose lease lapsed (a crashed replica's) first, then due pending rows: a
+        // backlog never keeps a dead replica's rows waiting.
+        let lapsed = format!(
             "SELECT key, shopper_id, journey, step, channel, content, incentive, decided_at FROM outbox \
-             WHERE (status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until <= $1) \
-             ORDER BY next_attempt_at LIMIT $2{}",
+             WHERE status = 'sending' AND lease_until <= $1 ORDER BY lease_until LIMIT $2{}",
             self.db.skip_locked()
         );
-        let rows = sqlx::query(&sql).bind(now.0).bind(CLAIM_BATCH).fetch_all(&mut *tx).await?;
+        let mut rows = sqlx::query(&lapsed).bind(now.0).bind(CLAIM_BATCH).fetch_all(&mut *tx).await?;
+        let room = CLAIM_BATCH - i64::try_from(rows.len()).unwrap_or(CLAIM_BATCH);
+        if room > 0 {
+            let due = format!(
+                "SELECT key, shopper_id, journey, step, channel, content, incentive, decided_at FROM outbox \
+                 WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{}",
+                self.db.skip_locked()
+            );
+            rows.extend(sqlx::query(&due).bind(now.0).bind(room).fetch_all(&mut *tx).await?);
+        }
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let channel: String = row.try_get("channel")?;
@@ -166,9 +213,11 @@ impl Outbox {
         }
         for r in &claimed {
             sqlx::query(
-                "UPDATE outbox SET status = 'sending', lease_until = $1, attempts = attempts + 1 WHERE key = $2",
+                "UPDATE outbox SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1 \
+                 WHERE key = $3",
             )
-            .bind(now.0 + LEASE_MS)
+            .bind(now.0.saturating_add(self.lease_ms()))
+            .bind(&*self.replica)
             .bind(r.key.clone())
             .execute(&mut *tx)
             .await?;
@@ -177,13 +226,108 @@ impl Outbox {
         Ok(claimed)
     }
 
-    /// One round: claim what is due, recheck, deliver, record. Returns what it did.
+    /// The lease length in milliseconds.
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX).max(MIN_LEASE_MS)
+    }
+
+    /// Extends every lease this replica holds to one lease from now (the heartbeat).
+    /// Returns the rows renewed.
+    pub async fn renew_leases(&self) -> StorageResult<u64> {
+        let now = self.clock.now();
+        let done = sqlx::query("UPDATE outbox SET lease_until = $1 WHERE status = 'sending' AND lease_owner = $2")
+            .bind(now.0.saturating_add(self.lease_ms()))
+            .bind(&*self.replica)
+            .execute(self.db.write_pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Renews one row's lease just before its send; false when another replica took it
+    /// over meanwhile (the lease had expired): then this replica must not send it.
+    async fn still_ours(&self, key: &str) -> StorageResult<bool> {
+        let now = self.clock.now();
+        let done = sqlx::query(
+            "UPDATE outbox SET lease_until = $1 WHERE key = $2 AND status = 'sending' AND lease_owner = $3",
+        )
+        .bind(now.0.saturating_add(self.lease_ms()))
+        .bind(key.to_owned())
+        .bind(&*self.replica)
+        .execute(self.db.write_pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One round: claim what is due, recheck, deliver, record. Returns what it did. While
+    /// the round works, a heartbeat renews this replica's leases every third of a lease.
     pub async fn deliver_due(&self) -> StorageResult<RoundReport> {
         let now = self.clock.now();
         let claimed = self.claim(now).await?;
+        if claimed.is_empty() {
+            return Ok(RoundReport::default());
+        }
+        let every = Duration::from_millis(u64::try_from(self.lease_ms() / 3).unwrap_or(1).max(1));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Both run together: the heartbeat's write never waits on the round (on SQLite both
+        // queue for the one writing connection). The heartbeat stops between statements,
+        // never in the middle of one, once the round is done.
+        let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+        let work = async {
+            let report = self.deliver_claimed(claimed, now).await;
+            let _ = done_tx.send(true);
+            report
+        };
+        let beat = async {
+            loop {
+                tokio::select! {
+                    _ = heartbeat.tick() => {}
+                    _ = done_rx.changed() => break,
+                }
+                if let Err(e) = self.renew_leases().await {
+                    tracing::warn!(error = %e, "outbox lease heartbeat failed");
+                }
+            }
+        };
+        let (report, ()) = tokio::join!(work, beat);
+        report
+    }
+
+    /// Gives rows this replica claimed but did not start back to pending (the claim's
+    /// attempt is not counted).
+    async fn release(&self, rows: &[OutboxRow]) -> StorageResult<()> {
+        let mut tx = self.db.begin().await?;
+        for r in rows {
+            sqlx::query(
+                "UPDATE outbox SET status = 'pending', lease_until = NULL, lease_owner = NULL, attempts = attempts - 1 \
+                 WHERE key = $1 AND status = 'sending' AND lease_owner = $2",
+            )
+            .bind(r.key.clone())
+            .bind(&*self.replica)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliver_claimed(&self, claimed: Vec<OutboxRow>, now: Timestamp) -> StorageResult<RoundReport> {
         let mut report = RoundReport::default();
         let published = self.journeys.current();
-        for row in claimed {
+        let started = std::time::Instant::now();
+        let budget = Duration::from_millis(u64::try_from(self.lease_ms() / ROUND_SHARE).unwrap_or(1));
+        for (i, row) in claimed.iter().enumerate() {
+            if i > 0 && started.elapsed() >= budget {
+                let rest = claimed.get(i..).unwrap_or_default();
+                self.release(rest).await?;
+                report.released = rest.len();
+                break;
+            }
+            if !self.still_ours(&row.key).await? {
+                tracing::warn!(key = %row.key, "outbox lease expired before the send; another replica has the row");
+                report.lost += 1;
+                continue;
+            }
             let fresh = self.db.state_by_alias(&row.shopper).await?.map(|(_, s)| s);
             let verdict = match &fresh {
                 None => Verdict::Failed("unknown_shopper".into()),
@@ -219,7 +363,7 @@ impl Outbox {
                     }
                 }
             };
-            self.record(&row, verdict, now, &mut report).await?;
+            self.record(row, verdict, now, &mut report).await?;
         }
         Ok(report)
     }
@@ -241,12 +385,10 @@ impl Outbox {
             .try_get("attempts")?;
         let (status, reasons, error, next) = match verdict {
             Verdict::Sent => {
-                report.sent += 1;
                 tally.bump(&row.journey, "deliveries", &format!("{channel}:sent"), 1);
                 ("sent", None, None, now.0)
             }
             Verdict::Suppressed(reasons) => {
-                report.suppressed += 1;
                 for r in reasons.split(',') {
                     tally.bump(&row.journey, "suppressions", r, 1);
                 }
@@ -254,35 +396,47 @@ impl Outbox {
                 ("suppressed", Some(reasons), None, now.0)
             }
             Verdict::Retry(error) if attempts < self.settings.max_attempts => {
-                report.retried += 1;
                 let base = i64::try_from(self.settings.retry_base.as_millis()).unwrap_or(30_000);
                 let backoff = base.saturating_mul(1i64 << attempts.clamp(0, 20));
                 ("pending", None, Some(error), now.0.saturating_add(backoff))
             }
             Verdict::Retry(error) | Verdict::Failed(error) => {
-                report.failed += 1;
                 tally.bump(&row.journey, "deliveries", &format!("{channel}:failed"), 1);
                 ("failed", None, Some(error), now.0)
             }
         };
+        // Only the lease's owner records: a row another replica took over after this
+        // lease expired is that replica's to record (its analytics count it once).
+        let done = sqlx::query(
+            "UPDATE outbox SET status = $1, reasons = $2, last_error = $3, next_attempt_at = $4, lease_until = NULL, \
+             lease_owner = NULL, done_at = $5 WHERE key = $6 AND status = 'sending' AND lease_owner = $7",
+        )
+        .bind(status)
+        .bind(reasons)
+        .bind(error.clone())
+        .bind(next)
+        .bind(if status == "pending" { None } else { Some(now.0) })
+        .bind(row.key.clone())
+        .bind(&*self.replica)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tracing::warn!(key = %row.key, status, "outbox lease expired before the result was recorded");
+            report.lost += 1;
+            return Ok(());
+        }
+        tally.flush(&mut tx).await?;
+        tx.commit().await?;
+        match status {
+            "sent" => report.sent += 1,
+            "suppressed" => report.suppressed += 1,
+            "pending" => report.retried += 1,
+            _ => report.failed += 1,
+        }
         self.metrics.sends.with_label_values(&[channel, if status == "pending" { "retry" } else { status }]).inc();
         if status == "failed" || status == "pending" {
             tracing::warn!(key = %row.key, status, error = error.as_deref().unwrap_or(""), "delivery did not go through");
         }
-        sqlx::query(
-            "UPDATE outbox SET status = $1, reasons = $2, last_error = $3, next_attempt_at = $4, lease_until = NULL, \
-             done_at = $5 WHERE key = $6 AND status = 'sending'",
-        )
-        .bind(status)
-        .bind(reasons)
-        .bind(error)
-        .bind(next)
-        .bind(if status == "pending" { None } else { Some(now.0) })
-        .bind(row.key.clone())
-        .execute(&mut *tx)
-        .await?;
-        tally.flush(&mut tx).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -296,6 +450,8 @@ impl Outbox {
                         suppressed = report.suppressed,
                         retried = report.retried,
                         failed = report.failed,
+                        lost = report.lost,
+                        released = report.released,
                         "outbox round"
                     );
                     continue;

@@ -147,6 +147,11 @@ impl Db {
         Ok(self.write.begin().await?)
     }
 
+    /// The pool for single write statements outside a transaction (lease renewals).
+    pub fn write_pool(&self) -> &AnyPool {
+        &self.write
+    }
+
     /// The pool for reads.
     pub fn reader(&self) -> &AnyPool {
         &self.read

@@ -221,15 +221,21 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        SmtpSink::spawn(&[])
+        SmtpSink::spawn(&[], 0)
+    }
+
+    /// A sink that holds each message `delay_ms` after recording it, before its `250`: a
+    /// send in flight that the receiver already has.
+    pub fn start_slow(delay_ms: u64) -> SmtpSink {
+        SmtpSink::spawn(&[], delay_ms)
     }
 
     /// A sink speaking TLS: `mode` is `starttls` or `smtps`; `cert` / `key` are PEM files.
     pub fn start_tls(mode: &str, cert: &std::path::Path, key: &std::path::Path) -> SmtpSink {
-        SmtpSink::spawn(&[mode.as_ref(), cert.as_os_str(), key.as_os_str()])
+        SmtpSink::spawn(&[mode.as_ref(), cert.as_os_str(), key.as_os_str()], 0)
     }
 
-    fn spawn(tls: &[&std::ffi::OsStr]) -> SmtpSink {
+    fn spawn(tls: &[&std::ffi::OsStr], delay_ms: u64) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("mail.jsonl");
         let port = free_port();
@@ -240,6 +246,7 @@ impl SmtpSink {
             .arg(port.to_string())
             .arg(&file)
             .args(tls)
+            .env("SMTP_SINK_DELAY_MS", delay_ms.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

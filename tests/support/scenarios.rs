@@ -385,6 +385,135 @@ pub async fn two_replicas_merge_racing_syncs(db: TestDb) {
     b.shutdown().await;
 }
 
+/// The Message-ID header of a message the SMTP sink received.
+fn message_id(message: &serde_json::Value) -> String {
+    let data = message["data"].as_str().unwrap_or_default();
+    data.lines()
+        .find_map(|l| l.strip_prefix("Message-ID:").or_else(|| l.strip_prefix("Message-Id:")))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Outbox keys in a status, with their lease owner.
+async fn outbox_rows(server: &Server, status: &str) -> Vec<(String, Option<String>)> {
+    sqlx::query("SELECT key, lease_owner FROM outbox WHERE status = $1")
+        .bind(status.to_owned())
+        .fetch_all(server.state.inner().db.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get("key").unwrap(), r.try_get("lease_owner").unwrap()))
+        .collect()
+}
+
+/// A replica dies in the middle of a delivery round (its round is dropped while it waits
+/// for the relay's answer to a message the relay already has, as a kill would stop it): its
+/// claimed rows stay leased to it while its heartbeat could still renew them, and a second replica takes them over once the short lease lapsed.
+/// On Postgres the second replica is a second server; on SQLite (one server per file) it
+/// is the restarted server's outbox, with a new replica id.
+/// Every reminder arrives; one arrives twice only if it was in flight when the round
+/// died, and then with the same Message-ID.
+pub async fn crashed_replica_rows_are_taken_over(db: TestDb) {
+    const SHOPPERS: usize = 20;
+    let smtp = SmtpSink::start_slow(200);
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    let lease = st.delivery.lease;
+    assert!(lease <= std::time::Duration::from_secs(10), "a crashed replica's leases must lapse within 10 s");
+    let a = server_with(st.clone(), &clock).await;
+    let second = match db {
+        TestDb::Postgres(_) => Some(Server::start(st.clone(), clock.clone()).await.unwrap()),
+        TestDb::Sqlite(_) => None,
+    };
+    let b = match &second {
+        Some(server) => server.outbox.clone(),
+        // A restarted process: a new replica id and its own SMTP connections.
+        None => waymark::server::outbox::Outbox {
+            replica: waymark::server::outbox::replica_id().into(),
+            delivery: waymark::server::delivery::Delivery::new(&st.delivery).unwrap(),
+            ..a.outbox.clone()
+        },
+    };
+    assert_ne!(a.outbox.replica, b.replica);
+    let events: Vec<serde_json::Value> = (0..SHOPPERS)
+        .map(|i| {
+            serde_json::json!({ "id": format!("cart-{i}"), "anonymous_id": format!("c-{i}"), "name": "add_to_cart",
+                "time": at(0).to_rfc3339(), "traits": { "email": format!("c{i}@example.com") }, "consent": { "email": true } })
+        })
+        .collect();
+    let (status, answer) = admin_json(&a.router(), "POST", "/v1/events", serde_json::Value::Array(events)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    clock.set(at(61));
+    a.scheduler.run_due().await.unwrap();
+
+    // Replica a starts its round; it dies once a few messages went out.
+    let round = tokio::spawn({
+        let outbox = a.outbox.clone();
+        async move { outbox.deliver_due().await }
+    });
+    let started = std::time::Instant::now();
+    while smtp.messages().len() < 5 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "replica a delivered nothing");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    round.abort();
+    assert!(round.await.unwrap_err().is_cancelled(), "the round finished before the crash: use more shoppers");
+    let held = outbox_rows(&a, "sending").await;
+    assert!(!held.is_empty(), "the crashed round left no leased rows");
+    assert!(held.iter().all(|(_, owner)| owner.as_deref() == Some(&*a.outbox.replica)), "{held:?}");
+    let received_at_crash: std::collections::BTreeSet<String> = smtp.messages().iter().map(message_id).collect();
+
+    // Within the lease the rows are a's: b takes none of them, and only their owner's
+    // heartbeat renews them.
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap();
+    assert_eq!(b.deliver_due().await.unwrap().total(), 0, "b took rows a still leased");
+    assert_eq!(b.renew_leases().await.unwrap(), 0, "b renewed a's leases");
+    clock.set(waymark::Timestamp(at(61).0 + ms(lease) - 1000));
+    assert_eq!(a.outbox.renew_leases().await.unwrap(), held.len() as u64, "the owner renews all it holds");
+    clock.set(waymark::Timestamp(at(61).0 + ms(lease) + 1000));
+    assert_eq!(b.deliver_due().await.unwrap().total(), 0, "a renewed lease was taken over");
+
+    // a is gone for good: one lease after its last renewal, b has every row.
+    clock.set(waymark::Timestamp(at(61).0 + 2 * ms(lease)));
+    for _ in 0..10 {
+        if b.deliver_due().await.unwrap().total() == 0 {
+            break;
+        }
+    }
+    let unsent: Vec<(String, String, Option<String>)> =
+        sqlx::query("SELECT key, status, last_error FROM outbox WHERE status <> 'sent'")
+            .fetch_all(a.state.inner().db.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.try_get("key").unwrap(), r.try_get("status").unwrap(), r.try_get("last_error").unwrap()))
+            .collect();
+    assert!(unsent.is_empty(), "not sent: {unsent:?}");
+
+    let messages = smtp.messages();
+    let mut per_id = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for m in &messages {
+        let to = m["to"][0].as_str().unwrap().to_owned();
+        per_id.entry(message_id(m)).or_default().push(to);
+    }
+    let mut to: Vec<String> = per_id.values().map(|t| t[0].clone()).collect();
+    to.sort();
+    let mut expected: Vec<String> = (0..SHOPPERS).map(|i| format!("c{i}@example.com")).collect();
+    expected.sort();
+    assert_eq!(to, expected, "every reminder arrived, one Message-ID each");
+    let duplicates: Vec<&String> = per_id.iter().filter(|(_, t)| t.len() > 1).map(|(id, _)| id).collect();
+    eprintln!("{} messages for {SHOPPERS} reminders; duplicates {duplicates:?}", messages.len());
+    // Sends are sequential within a round: the one in flight at the crash, which had
+    // reached the relay before the crash, is the only one that can arrive twice.
+    assert!(duplicates.len() <= 1, "{duplicates:?}");
+    assert!(duplicates.iter().all(|id| received_at_crash.contains(*id)), "{duplicates:?}");
+    a.shutdown().await;
+    if let Some(server) = second {
+        server.shutdown().await;
+    }
+}
+
 /// Puts raw bytes in a shopper's row (as an older release or a bad disk might have left
 /// them), with a due timer when `due`, and points the shopper's alias at it.
 async fn plant_row(server: &Server, key: &str, bytes: &[u8], due: bool) {

@@ -1,13 +1,21 @@
 """A real SMTP server on loopback for the server tests: every message received is
-appended as one JSON line {"from", "to", "data", "tls"} to the file given. Usage:
+appended as one JSON line {"from", "to", "data", "tls", "received_at"} to the file given
+(received_at: epoch milliseconds). Usage:
     python3 smtp_sink.py PORT FILE [starttls|smtps CERT KEY]
         (prints "ready" once listening; stops when stdin closes)
 starttls: plain connection that must upgrade with STARTTLS before MAIL; smtps: TLS from the
-first byte. CERT and KEY are PEM files.
+first byte. CERT and KEY are PEM files. SMTP_SINK_DELAY_MS (environment) holds each
+message that long after recording it, before answering 250 (the crash suite: a send in
+flight, which the receiver has and the sender has not yet seen accepted).
 """
+import asyncio
 import json
+import os
 import ssl
 import sys
+import time
+
+DELAY_S = int(os.environ.get("SMTP_SINK_DELAY_MS", "0")) / 1000.0
 
 from aiosmtpd.controller import Controller
 
@@ -23,9 +31,12 @@ class Sink:
             "data": envelope.content.decode("utf-8", "replace"),
             # STARTTLS records itself in the session; implicit TLS is the transport's.
             "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
+            "received_at": int(time.time() * 1000),
         }
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if DELAY_S > 0:
+            await asyncio.sleep(DELAY_S)
         return "250 OK"
 
 

@@ -45,9 +45,7 @@ impl Smtp {
     /// Sends one email.
     pub async fn send(&self, m: &Message) -> Result<(), DeliveryError> {
         let to = m.to.parse().map_err(|e| DeliveryError::Smtp(format!("recipient {:?}: {e}", m.to)))?;
-        let id = xxhash_rust::xxh3::xxh3_128(m.key.as_bytes());
-        let builder =
-            lettre::Message::builder().from(self.from.clone()).to(to).message_id(Some(format!("<{id:032x}@waymark>")));
+        let builder = lettre::Message::builder().from(self.from.clone()).to(to).message_id(Some(message_id(&m.key)));
         let built = match &self.templates {
             Some(templates) => {
                 let email = templates.render(m)?;
@@ -63,6 +61,12 @@ impl Smtp {
         self.transport.send(email).await.map_err(|e| DeliveryError::Smtp(e.to_string()))?;
         Ok(())
     }
+}
+
+/// The Message-ID of the email for an outbox key: the same for every attempt, so a
+/// receiver can drop a duplicate after a crash.
+pub fn message_id(key: &str) -> String {
+    format!("<{:032x}@waymark>", xxhash_rust::xxh3::xxh3_128(key.as_bytes()))
 }
 
 /// Without templates: what was decided, for a relay that renders by content key.
