@@ -37,14 +37,8 @@ lanes=16
 smtp_delay_ms=40
 recovery_limit_s=10
 
+ensure_aiosmtpd
 python="${WAYMARK_PYTHON:-python3}"
-if ! "$python" -c 'import aiosmtpd' 2>/dev/null; then
-    info "installing aiosmtpd (PyPI) for the SMTP receiver"
-    "$python" -m pip install --quiet aiosmtpd 2>/dev/null \
-        || "$python" -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
-        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd \
-        || die "cannot install aiosmtpd: pip install aiosmtpd"
-fi
 
 step "building the server and the crash client (debug, as the server tests)"
 cargo build --locked --quiet --features server --bin waymark --example load_sync

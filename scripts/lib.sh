@@ -67,3 +67,15 @@ _timing_table() {
         printf '    %-22s %8ss\n' "${_names[$i]}" "${_times[$i]}"
     done
 }
+
+# The real SMTP receiver of the tests (Python aiosmtpd, `WAYMARK_PYTHON` or python3):
+# installed from PyPI (or Debian) when missing.
+ensure_aiosmtpd() {
+    local python="${WAYMARK_PYTHON:-python3}"
+    "$python" -c 'import aiosmtpd' 2>/dev/null && return 0
+    info "installing aiosmtpd (PyPI) for the SMTP receiver"
+    "$python" -m pip install --quiet aiosmtpd 2>/dev/null \
+        || "$python" -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
+        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd \
+        || die "cannot install aiosmtpd: pip install aiosmtpd"
+}

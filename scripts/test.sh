@@ -61,14 +61,7 @@ section_fuzz() {
 # files), the same scenarios on a throwaway Postgres cluster (scripts/pg-test.sh, loopback,
 # unprivileged user), a real SMTP receiver (Python aiosmtpd) and a local webhook receiver.
 section_server() {
-    local python="${WAYMARK_PYTHON:-python3}"
-    if ! "$python" -c 'import aiosmtpd' 2>/dev/null; then
-        info "installing aiosmtpd (PyPI) for the SMTP receiver"
-        "$python" -m pip install --quiet aiosmtpd 2>/dev/null \
-            || "$python" -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
-            || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd \
-            || die "cannot install aiosmtpd: pip install aiosmtpd"
-    fi
+    ensure_aiosmtpd
     local pgdir
     pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-pg.XXXXXX")"
     # shellcheck disable=SC2064
