@@ -3,7 +3,7 @@
 // across reloads and tabs, sync with the backend, the GA4 dataLayer adapter.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -15,6 +15,13 @@ const T0 = Date.parse("2026-06-01T10:00:00Z");
 const MIN = 60_000;
 
 const readJson = (p) => JSON.parse(readFileSync(join(ROOT, p), "utf8"));
+// The state format's current version byte: the newest typical-state fixture's first byte.
+const STATE_VERSION = Math.max(
+  ...readdirSync(join(ROOT, "tests/fixtures"))
+    .map((f) => /^state-v(\d+)-typical\.bin$/.exec(f))
+    .filter(Boolean)
+    .map((m) => Number(m[1])),
+);
 const discounts = readJson("examples/journeys/001-discounts-wishlist.json");
 const escalation = readJson("examples/journeys/000-intent-escalation.json");
 
@@ -200,7 +207,7 @@ test("errors cross as Errors with stable codes, never as crashes", async () => {
   code(() => wm.importState(new Uint8Array([])), "state_empty");
   code(() => wm.importState(new Uint8Array([1, 255, 255, 255])), "state_corrupt");
   code(() => wm.importState(new Uint8Array([9, 0])), "state_unsupported_version");
-  code(() => State.decode(new Uint8Array(70_000)), "state_too_large");
+  code(() => State.decode(new Uint8Array(140_000)), "state_too_large");
   code(() => Engine.fromBytes(new Uint8Array([])), "empty_bundle");
   code(() => Engine.fromBytes(new Uint8Array([77])), "unsupported_bundle_version");
   // A real bundle's first byte is the format version; garbage after it is corrupt.
@@ -260,7 +267,7 @@ test("state round trip: export, import, and the bytes survive a reload through s
   first.wm.consent({ email: true });
   await Promise.resolve(); // the state is saved in a microtask
   const saved = first.wm.exportState();
-  assert.equal(saved[0], 1, "version byte");
+  assert.equal(saved[0], STATE_VERSION, "version byte");
   assert.ok(storage.map.get("waymark:state"), "saved as base64");
   assert.equal(Buffer.from(storage.map.get("waymark:state"), "base64").toString("hex"), hex(saved));
   first.wm.close();
@@ -368,7 +375,7 @@ test("sync posts postcard bytes with the token and applies the merged answer", a
     assert.equal(req.method, "POST");
     assert.equal(req.url, "/v1/sync");
     assert.equal(req.type, "application/octet-stream");
-    assert.equal(req.body[0], 1, "postcard state with its version byte");
+    assert.equal(req.body[0], STATE_VERSION, "postcard state with its version byte");
     assert.deepEqual(wm.traits(), { segment: "vip" }, "the server's copy merged in");
     assert.equal(hex(wm.exportState()), hex(serverCopy.encode()), "both sides hold the join");
     assert.equal(synced.length, 1);
