@@ -8,8 +8,8 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use waymark::journey::diagnostics::compile_paths;
+use waymark::journey::tzdb::Tzdb;
 use waymark::journey::Channel;
-use waymark::tzdb::Tzdb;
 use waymark::{Engine, Event, Map, ShopperState, Timestamp, Value};
 
 const T0: i64 = 1_780_300_800_000;

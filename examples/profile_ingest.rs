@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use waymark::journey::diagnostics::compile_paths;
-use waymark::tzdb::Tzdb;
+use waymark::journey::tzdb::Tzdb;
 use waymark::{Engine, Event, Map, ShopperState, Timestamp, Value};
 
 fn main() {

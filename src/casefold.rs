@@ -3,7 +3,7 @@
 //! included). ASCII text, nearly all of what conditions compare, is folded here byte by
 //! byte. Other text goes natively through Rust's `str::to_lowercase` (the same Unicode
 //! algorithm), and in the wasm module through the JS engine's own `toLowerCase`
-//! (`src/wasm.rs`), which keeps Unicode's case tables out of the module.
+//! (`src/host.rs`), which keeps Unicode's case tables out of the module.
 
 use std::borrow::Cow;
 
@@ -28,14 +28,8 @@ pub fn eq(a: &str, b: &str) -> bool {
     lowercase(a) == lowercase(b)
 }
 
-#[cfg(target_arch = "wasm32")]
 fn unicode_lowercase(text: &str) -> String {
-    crate::wasm::js_to_lower_case(text)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn unicode_lowercase(text: &str) -> String {
-    text.to_lowercase()
+    crate::host::to_lower_case(text)
 }
 
 #[cfg(test)]

@@ -239,3 +239,53 @@ mod tests {
         assert_eq!(Reason::ALL.len(), Reason::Delegated as usize + 1, "a reason added after Delegated?");
     }
 }
+
+/// A decision with the shopper it concerns, flat for JSON: what the CLI prints (one
+/// NDJSON line each) and what `POST /v1/events` answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    /// RFC 3339 time of the decision.
+    pub time: String,
+    /// Shopper id.
+    pub shopper: String,
+    /// Journey id.
+    pub journey: String,
+    /// Step id.
+    pub step: Option<String>,
+    /// enter | send | suppress | defer | convert | exit | cancel.
+    pub action: &'static str,
+    /// Channel for sends and suppressed sends.
+    pub channel: Option<&'static str>,
+    /// Content key.
+    pub content: Option<String>,
+    /// Incentive id.
+    pub incentive: Option<String>,
+    /// Split variant.
+    pub variant: Option<String>,
+    /// Main reason code.
+    pub reason: &'static str,
+    /// All reason codes.
+    pub reasons: Vec<&'static str>,
+    /// Sentence.
+    pub message: String,
+}
+
+impl DecisionRecord {
+    /// The flat record of `d` for `shopper`.
+    pub fn new(shopper: &str, d: &Decision) -> DecisionRecord {
+        DecisionRecord {
+            time: d.time.to_rfc3339(),
+            shopper: shopper.to_owned(),
+            journey: d.journey.clone(),
+            step: d.step.clone(),
+            action: d.action.as_str(),
+            channel: d.channel.map(Channel::as_str),
+            content: d.content.clone(),
+            incentive: d.incentive.clone(),
+            variant: d.variant.clone(),
+            reason: d.reason(),
+            reasons: d.reasons.iter().map(|r| r.code()).collect(),
+            message: d.message.clone(),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! module and the storefront's own JavaScript agree on every number.
 //!
 //! Natively the conversions are Rust's; in the wasm module they are the JS engine's own
-//! (`src/wasm.rs`), which keeps float parsing and printing code and their tables out of
+//! (`src/host.rs`), which keeps float parsing and printing code and their tables out of
 //! the module. Both are correctly rounded and both print the shortest digits that round
 //! trip, so the two give the same bits and the same text.
 
@@ -56,7 +56,7 @@ pub fn parse_decimal(text: &str) -> Option<f64> {
 pub fn write(out: &mut dyn fmt::Write, n: f64) -> fmt::Result {
     #[cfg(target_arch = "wasm32")]
     {
-        out.write_str(&crate::wasm::js_number_to_string(n))
+        out.write_str(&crate::host::number_to_string(n))
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -98,15 +98,8 @@ impl fmt::Write for StackBuf {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 fn parse_validated(text: &str) -> f64 {
-    crate::wasm::js_parse_float(text)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn parse_validated(text: &str) -> f64 {
-    // The grammar was checked: Rust accepts every decimal literal JavaScript does.
-    text.parse::<f64>().unwrap_or(f64::NAN)
+    crate::host::parse_float(text)
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -62,6 +62,7 @@ pub mod condition;
 pub mod decision;
 pub mod engine;
 pub mod event;
+mod host;
 pub mod intent;
 pub mod journey;
 pub mod jsnum;
@@ -75,8 +76,6 @@ pub mod simulate;
 pub mod sort;
 pub mod state;
 pub mod time;
-#[cfg(feature = "cli")]
-pub mod tzdb;
 pub mod value;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
@@ -93,3 +92,5 @@ pub use event::Event;
 pub use state::ShopperState;
 pub use time::{Duration, Timestamp};
 pub use value::{Map, Value};
+/// The codec macros, crate-private: `crate::wire_struct!` / `crate::wire_unit_enum!`.
+pub(crate) use wire::{wire_struct, wire_unit_enum};

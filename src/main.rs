@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use waymark::decision::DecisionRecord;
 use waymark::journey::diagnostics::{self, Diagnostic};
 use waymark::journey::graph;
-use waymark::simulate::{OutputRecord, Simulator};
-use waymark::tzdb::Tzdb;
+use waymark::journey::tzdb::Tzdb;
+use waymark::simulate::Simulator;
 use waymark::{Engine, EngineOptions, Timestamp};
 
 /// Edge journey engine for e-commerce: check and inspect journey files.
@@ -235,7 +236,7 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
     let (decisions, errors) = simulator.replay(&text, until);
     let mut out = std::io::stdout().lock();
     for (shopper, decision) in &decisions {
-        let record = OutputRecord::new(shopper, decision);
+        let record = DecisionRecord::new(shopper, decision);
         match serde_json::to_string(&record) {
             Ok(line) => {
                 let _ = writeln!(out, "{line}");

@@ -4,9 +4,30 @@
 //! to the next channel. Each check leaves a reason code; nothing here mutates state.
 
 use crate::decision::Reason;
-use crate::journey::{Bundle, Cap, CapPeriod, Channel, Journey, Send};
-use crate::state::ShopperState;
+use crate::journey::{Bundle, Cap, CapPeriod, Channel, Journey, Policy, Send};
+use crate::state::{Outcome, RunStatus, ShopperState};
 use crate::time::Timestamp;
+
+/// The answer of [`may_send`] and [`recheck_send`] (and of the engine's methods of the
+/// same names).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SendCheck {
+    /// Whether the message may go out.
+    pub allowed: bool,
+    /// `allowed`, or every reason it may not.
+    pub reasons: Vec<Reason>,
+}
+
+impl SendCheck {
+    /// Allowed when there is no reason against it.
+    fn from_reasons(reasons: Vec<Reason>) -> SendCheck {
+        let reasons = dedup(reasons);
+        SendCheck {
+            allowed: reasons.is_empty(),
+            reasons: if reasons.is_empty() { vec![Reason::Allowed] } else { reasons },
+        }
+    }
+}
 
 /// A send asking to go out.
 #[derive(Debug, Clone, Copy)]
@@ -105,39 +126,92 @@ pub fn evaluate(candidate: &Candidate<'_>, situation: &Situation<'_>) -> Verdict
     }
 }
 
-/// The checks that apply to a message another platform sends: consent (an explicit
-/// opt-out, or no consent where consent is not assumed), frequency caps and a recent
-/// on-site intervention. Empty = allowed.
-pub fn external_check(situation: &Situation<'_>, channel: Channel, journey_hash: Option<u32>) -> Vec<Reason> {
+/// "May another platform send on `channel` now?" (an existing email / SMS tool): consent
+/// (an explicit opt-out, or no consent where consent is not assumed), frequency caps, a
+/// recent on-site intervention and, when `journey` is given, a conversion of that
+/// journey. `journey_hash` is the journey's [`crate::engine::journey_hash`].
+pub fn may_send(situation: &Situation<'_>, channel: Channel, journey: Option<(&str, u32)>) -> SendCheck {
     let mut reasons = Vec::new();
     let policy = &situation.bundle.policy;
-    if !channel.is_in_session() {
-        let consented = situation.state.consent_for(channel).unwrap_or(policy.assume_consent.contains(channel));
-        if !consented {
-            reasons.push(Reason::NoConsent);
-        }
+    let state = situation.state;
+    if !consented(policy, state, channel) {
+        reasons.push(Reason::NoConsent);
     }
     for cap in &policy.caps {
         if cap_applies(cap, channel) && count_for_cap(cap, situation) >= u64::from(cap.max) {
-            reasons.push(match cap.per {
-                CapPeriod::Session => Reason::CapSession,
-                CapPeriod::Window(_) => Reason::CapWindow,
-            });
+            reasons.push(cap_reason(cap));
         }
     }
-    if policy.suppresses.contains(channel) {
-        let since = situation.now.minus(policy.suppression_window);
-        let shown = situation.state.contacts.iter().any(|c| {
+    let since = situation.now.minus(policy.suppression_window);
+    if shown_on_site(policy, state, channel, since, situation.now, journey.map(|(_, hash)| hash)) {
+        reasons.push(Reason::RecentOnsite);
+    }
+    if let Some((id, _)) = journey {
+        let converted = state
+            .runs
+            .iter()
+            .any(|r| r.journey == id && matches!(r.status, RunStatus::Done { outcome: Outcome::Converted, .. }));
+        if converted {
+            reasons.push(Reason::Converted);
+        }
+    }
+    SendCheck::from_reasons(reasons)
+}
+
+/// Just before delivering a send of `journey` decided at `decided_at`, the checks against
+/// the freshest state: consent withdrawn, the journey converted since, or an on-site
+/// intervention shown since. `journey_hash` is the journey's
+/// [`crate::engine::journey_hash`].
+pub fn recheck_send(
+    policy: &Policy,
+    state: &ShopperState,
+    (journey, journey_hash): (&str, u32),
+    channel: Channel,
+    decided_at: Timestamp,
+    now: Timestamp,
+) -> SendCheck {
+    let mut reasons = Vec::new();
+    if !consented(policy, state, channel) {
+        reasons.push(Reason::NoConsent);
+    }
+    let converted = state.runs.iter().any(|r| {
+        r.journey == journey
+            && matches!(r.status, RunStatus::Done { outcome: Outcome::Converted, at } if at >= decided_at)
+    });
+    if converted {
+        reasons.push(Reason::ConversionCancelled);
+    }
+    if shown_on_site(policy, state, channel, decided_at, now, Some(journey_hash)) {
+        reasons.push(Reason::RecentOnsite);
+    }
+    SendCheck::from_reasons(reasons)
+}
+
+/// Consent, the one rule: in-session channels (on-site, in-app) need none; the others
+/// need the shopper's consent, or, where the shopper never said, the policy assuming it.
+pub fn consented(policy: &Policy, state: &ShopperState, channel: Channel) -> bool {
+    channel.is_in_session() || state.consent_for(channel).unwrap_or(policy.assume_consent.contains(channel))
+}
+
+/// Cross-channel suppression, the one rule: whether an on-site / in-app intervention was
+/// shown in `(after, upto]` that blocks a send on `channel`. Only the channels the policy
+/// suppresses are blocked; with `suppression_same_journey_only`, only an intervention of
+/// the send's own journey counts (`journey` = None: any journey's).
+pub fn shown_on_site(
+    policy: &Policy,
+    state: &ShopperState,
+    channel: Channel,
+    after: Timestamp,
+    upto: Timestamp,
+    journey: Option<u32>,
+) -> bool {
+    policy.suppresses.contains(channel)
+        && state.contacts.iter().any(|c| {
             c.channel.is_in_session()
-                && c.at > since
-                && c.at <= situation.now
-                && (!policy.suppression_same_journey_only || journey_hash.is_none_or(|h| h == c.journey))
-        });
-        if shown {
-            reasons.push(Reason::RecentOnsite);
-        }
-    }
-    dedup(reasons)
+                && c.at > after
+                && c.at <= upto
+                && (!policy.suppression_same_journey_only || journey.is_none_or(|h| h == c.journey))
+        })
 }
 
 enum ChannelBlock {
@@ -161,17 +235,16 @@ fn check_channel(
             continue;
         }
         if count_for_cap(cap, situation) >= u64::from(cap.max) {
-            let reason = match cap.per {
-                CapPeriod::Session => Reason::CapSession,
-                CapPeriod::Window(_) => Reason::CapWindow,
-            };
+            let reason = cap_reason(cap);
             if cap.hard || !candidate.send.critical {
                 return Err(ChannelBlock::Reason(reason));
             }
             notes.push(Reason::CriticalOverride);
         }
     }
-    if recently_shown_on_site(candidate, situation, channel) {
+    let policy = &situation.bundle.policy;
+    let since = situation.now.minus(policy.suppression_window);
+    if shown_on_site(policy, situation.state, channel, since, situation.now, Some(candidate.journey_hash)) {
         return Err(ChannelBlock::Reason(Reason::RecentOnsite));
     }
     Ok(notes)
@@ -190,8 +263,7 @@ fn check_reachability(situation: &Situation<'_>, channel: Channel) -> Result<(),
             }
         }
         Channel::Email | Channel::Sms | Channel::Push | Channel::Ads => {
-            let consented = state.consent_for(channel).unwrap_or(policy.assume_consent.contains(channel));
-            if !consented {
+            if !consented(policy, state, channel) {
                 return Err(Reason::NoConsent);
             }
             let address = match channel {
@@ -245,20 +317,12 @@ fn count_for_cap(cap: &Cap, situation: &Situation<'_>) -> u64 {
         .count() as u64
 }
 
-/// An on-site / in-app intervention within the suppression window blocks the channels
-/// the policy lists (email, SMS, push by default).
-fn recently_shown_on_site(candidate: &Candidate<'_>, situation: &Situation<'_>, channel: Channel) -> bool {
-    let policy = &situation.bundle.policy;
-    if !policy.suppresses.contains(channel) {
-        return false;
+/// The reason a full cap gives.
+fn cap_reason(cap: &Cap) -> Reason {
+    match cap.per {
+        CapPeriod::Session => Reason::CapSession,
+        CapPeriod::Window(_) => Reason::CapWindow,
     }
-    let since = situation.now.minus(policy.suppression_window);
-    situation.state.contacts.iter().any(|c| {
-        c.channel.is_in_session()
-            && c.at > since
-            && c.at <= situation.now
-            && (!policy.suppression_same_journey_only || c.journey == candidate.journey_hash)
-    })
 }
 
 enum Exclusion {
@@ -267,9 +331,9 @@ enum Exclusion {
     Replaces(usize),
 }
 
-/// One active incentive per exclusion group: the same offer again is fine, a higher
-/// priority (or a critical send over a non-critical grant of equal priority) replaces
-/// the active one, anything else conflicts.
+/// One active incentive per exclusion group: the same offer again is fine, a strictly
+/// higher priority replaces the active one, anything else (equal priority included,
+/// critical or not) conflicts.
 fn check_incentive(candidate: &Candidate<'_>, situation: &Situation<'_>) -> Exclusion {
     let Some(incentive) = &candidate.send.incentive else {
         return Exclusion::Free;

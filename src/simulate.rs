@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::decision::Decision;
-use crate::engine::Engine;
+use crate::engine::{Engine, Update, Updated};
 use crate::event::Event;
 use crate::journey::Channel;
-use crate::state::ShopperState;
+use crate::state::{ShopperState, TraitSource};
 use crate::time::Timestamp;
 use crate::value::Value;
 
@@ -61,55 +61,6 @@ impl InputError {
     /// Stable code.
     pub fn code(&self) -> &'static str {
         "bad_input_line"
-    }
-}
-
-/// A decision with the shopper it concerns, ready to print.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutputRecord {
-    /// RFC 3339 time of the decision.
-    pub time: String,
-    /// Shopper id.
-    pub shopper: String,
-    /// Journey id.
-    pub journey: String,
-    /// Step id.
-    pub step: Option<String>,
-    /// enter | send | suppress | defer | convert | exit | cancel.
-    pub action: &'static str,
-    /// Channel for sends and suppressed sends.
-    pub channel: Option<&'static str>,
-    /// Content key.
-    pub content: Option<String>,
-    /// Incentive id.
-    pub incentive: Option<String>,
-    /// Split variant.
-    pub variant: Option<String>,
-    /// Main reason code.
-    pub reason: &'static str,
-    /// All reason codes.
-    pub reasons: Vec<&'static str>,
-    /// Sentence.
-    pub message: String,
-}
-
-impl OutputRecord {
-    /// Builds the printable record.
-    pub fn new(shopper: &str, d: &Decision) -> OutputRecord {
-        OutputRecord {
-            time: d.time.to_rfc3339(),
-            shopper: shopper.to_owned(),
-            journey: d.journey.clone(),
-            step: d.step.clone(),
-            action: d.action.as_str(),
-            channel: d.channel.map(Channel::as_str),
-            content: d.content.clone(),
-            incentive: d.incentive.clone(),
-            variant: d.variant.clone(),
-            reason: d.reason(),
-            reasons: d.reasons.iter().map(|r| r.code()).collect(),
-            message: d.message.clone(),
-        }
     }
 }
 
@@ -206,37 +157,35 @@ impl Simulator {
         out
     }
 
-    /// Applies one parsed line: timers up to its time, then updates, then the event.
-    pub fn apply(&mut self, input: &InputLine, time: Timestamp) -> Result<Vec<(String, Decision)>, InputError> {
+    /// Applies one parsed line: timers up to its time, then the line as one
+    /// [`Update`] (customer id, consent, traits, event; see [`Engine::apply`]). A trait
+    /// over a bound is left out and comes back as an error of the line (`line` 0: the
+    /// caller knows the number), while the rest of the line still applies.
+    pub fn apply(&mut self, input: &InputLine, time: Timestamp) -> (Vec<(String, Decision)>, Vec<InputError>) {
         let mut out = self.advance_to(time);
         if input.shopper.trim().is_empty() {
-            return Ok(out);
+            return (out, Vec::new());
         }
         let state = self.shoppers.entry(input.shopper.clone()).or_insert_with(|| ShopperState::new(&input.shopper));
-        if let Some(customer) = &input.customer_id {
-            state.identify(customer, time);
-        }
-        for (channel, granted) in &input.consent {
-            if let Some(channel) = Channel::parse(channel) {
-                state.set_consent(channel, *granted, time);
-            }
-        }
-        for (key, value) in &input.traits {
-            state.set_trait(key, value.clone(), time).map_err(|e| InputError {
-                line: 0,
-                field: format!("traits.{key}"),
-                message: e.to_string(),
-            })?;
-        }
-        let decisions = match &input.name {
-            Some(name) => {
-                let event = Event::new(name, time, input.properties.clone());
-                self.engine.ingest(state, &event, time)
-            }
-            None => self.engine.tick(state, time),
+        // `parse_line` refused unknown channels.
+        let consent: Vec<(Channel, bool)> =
+            input.consent.iter().filter_map(|(c, granted)| Some((Channel::parse(c)?, *granted))).collect();
+        let event = input.name.as_ref().map(|name| Event::new(name, time, input.properties.clone()));
+        let update = Update {
+            at: time,
+            customer_id: input.customer_id.as_deref(),
+            consent: &consent,
+            traits: &input.traits,
+            source: TraitSource::Shopper,
+            event: event.as_ref(),
         };
+        let Updated { decisions, rejected } = self.engine.apply(state, &update, time);
         out.extend(decisions.into_iter().map(|d| (input.shopper.clone(), d)));
-        Ok(out)
+        let errors = rejected
+            .into_iter()
+            .map(|(key, e)| InputError { line: 0, field: format!("traits.{key}"), message: e.to_string() })
+            .collect();
+        (out, errors)
     }
 
     /// Replays NDJSON text; bad lines are reported and skipped, the rest still runs.
@@ -248,10 +197,12 @@ impl Simulator {
             if line.trim().is_empty() || line.trim_start().starts_with("//") {
                 continue;
             }
-            match Simulator::parse_line(line, number)
-                .and_then(|(input, time)| self.apply(&input, time).map_err(|e| InputError { line: number, ..e }))
-            {
-                Ok(mut out) => decisions.append(&mut out),
+            match Simulator::parse_line(line, number) {
+                Ok((input, time)) => {
+                    let (mut out, rejected) = self.apply(&input, time);
+                    decisions.append(&mut out);
+                    errors.extend(rejected.into_iter().map(|e| InputError { line: number, ..e }));
+                }
                 Err(e) => errors.push(e),
             }
         }

@@ -426,6 +426,19 @@ impl ShopperState {
         self.set_trait_from(TraitSource::Server, key, value, now)
     }
 
+    /// Sets every trait of `traits` as `source`, the one rule for a batch of traits: a
+    /// trait over a bound (name, value size, one trait too many) is left out and returned
+    /// with why; every other one is set.
+    pub fn set_traits(&mut self, traits: &Map, source: TraitSource, now: Timestamp) -> Vec<(String, StateError)> {
+        let mut rejected = Vec::new();
+        for (key, value) in traits {
+            if let Err(e) = self.set_trait_from(source, key, value.clone(), now) {
+                rejected.push((key.clone(), e));
+            }
+        }
+        rejected
+    }
+
     fn set_trait_from(
         &mut self,
         source: TraitSource,

@@ -21,7 +21,7 @@ use crate::journey::model::BundleSource;
 #[cfg(feature = "json-bundles")]
 use crate::journey::{compile_bundle, FixedZones, JourneyError};
 use crate::journey::{Bundle, Channel};
-use crate::state::ShopperState;
+use crate::state::{ShopperState, TraitSource};
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
 use crate::wire::{put_varint, put_zigzag, Encode, Reader};
@@ -36,21 +36,6 @@ fn error(code: &str, message: &str) -> JsValue {
 /// Sets a property on a JS object; a failure (frozen object) is not worth a throw.
 fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
-
-/// `String(n)` by the JS engine (see `crate::jsnum`).
-pub(crate) fn js_number_to_string(n: f64) -> String {
-    js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default()
-}
-
-/// `text.toLowerCase()` by the JS engine (see `crate::casefold`).
-pub(crate) fn js_to_lower_case(text: &str) -> String {
-    js_sys::JsString::from(text).to_lower_case().into()
-}
-
-/// `parseFloat(text)` by the JS engine, for text `crate::jsnum` checked is a decimal literal.
-pub(crate) fn js_parse_float(text: &str) -> f64 {
-    js_sys::parse_float(text)
 }
 
 /// Epoch milliseconds from JS (`Date.now()`), as a [`Timestamp`].
@@ -511,10 +496,12 @@ impl WasmState {
         let now = timestamp(now)?;
         let mut map = Map::new();
         decode_object(traits, &mut map, "bad_traits", "traits")?;
-        for (key, value) in map {
-            self.state.set_trait(&key, value, now).map_err(|e| error(e.code(), &e.to_string()))?;
+        // The one rule for a batch of traits (`ShopperState::set_traits`): the ones within
+        // bounds are set; the first rejection is thrown.
+        match self.state.set_traits(&map, TraitSource::Shopper, now).first() {
+            Some((_, e)) => Err(error(e.code(), &e.to_string())),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Current traits (cleared ones left out) as the postcard of a map, the encoding

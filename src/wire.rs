@@ -241,7 +241,7 @@ pub fn to_vec<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
 
 /// Implements [`Encode`] and [`Decode`] for a struct: its fields, in the order listed
 /// (which must be the declaration order: postcard writes fields in that order).
-#[macro_export]
+/// Crate-private, like the codec itself: `crate::wire_struct!` (re-exported in lib.rs).
 macro_rules! wire_struct {
     ($ty:ident $(<$param:ident>)? { $($field:ident),* $(,)? }) => {
         impl$(<$param: $crate::wire::Encode>)? $crate::wire::Encode for $ty$(<$param>)? {
@@ -256,10 +256,10 @@ macro_rules! wire_struct {
         }
     };
 }
+pub(crate) use wire_struct;
 
 /// Implements [`Encode`] and [`Decode`] for an enum of unit variants, listed in
-/// declaration order (the variant index is the tag).
-#[macro_export]
+/// declaration order (the variant index is the tag). Crate-private, like `wire_struct!`.
 macro_rules! wire_unit_enum {
     ($ty:ident { $first:ident $(, $variant:ident)* $(,)? }) => {
         impl $crate::wire::Encode for $ty {
@@ -279,6 +279,7 @@ macro_rules! wire_unit_enum {
         }
     };
 }
+pub(crate) use wire_unit_enum;
 
 impl Encode for bool {
     fn encode(&self, out: &mut Vec<u8>) {

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use waymark::journey::diagnostics::compile_paths;
+use waymark::journey::tzdb::Tzdb;
 use waymark::journey::Bundle;
-use waymark::tzdb::Tzdb;
 
 fn shipped_bundle_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();

@@ -177,7 +177,7 @@ fn state_size_is_bounded_over_a_long_history() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let bundle = waymark::journey::diagnostics::compile_paths(
         &[root.join("templates"), root.join("examples/journeys")],
-        &waymark::tzdb::Tzdb,
+        &waymark::journey::tzdb::Tzdb,
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
     let engine = Engine::new(bundle);

@@ -9,9 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value as Json};
+use waymark::decision::DecisionRecord;
 use waymark::journey::model::{BundleSource, JourneySource, PolicySource};
 use waymark::journey::{compile_bundle, Bundle};
-use waymark::simulate::{OutputRecord, Simulator};
+use waymark::simulate::Simulator;
 use waymark::{Engine, EngineOptions};
 
 fn root() -> PathBuf {
@@ -35,7 +36,7 @@ fn load_bundle(case: &Json, file: &Path) -> Bundle {
         source.policy = serde_json::from_value::<PolicySource>(policy.clone())
             .unwrap_or_else(|e| panic!("{}: policy: {e}", file.display()));
     }
-    let bundle = compile_bundle(&source, &waymark::tzdb::Tzdb).unwrap_or_else(|errors| {
+    let bundle = compile_bundle(&source, &waymark::journey::tzdb::Tzdb).unwrap_or_else(|errors| {
         panic!(
             "{}: bundle does not validate:\n{}",
             file.display(),
@@ -91,9 +92,10 @@ fn run_case(file: &Path) -> usize {
         }
         let line = serde_json::to_string(&step).expect("serializable");
         let (input, time) = Simulator::parse_line(&line, index + 1).unwrap_or_else(|e| panic!("{where_}: {e}"));
-        let decisions = sim.apply(&input, time).unwrap_or_else(|e| panic!("{where_}: {e}"));
+        let (decisions, rejected) = sim.apply(&input, time);
+        assert!(rejected.is_empty(), "{where_}: {rejected:?}");
         let records: Vec<Json> =
-            decisions.iter().map(|(s, d)| serde_json::to_value(OutputRecord::new(s, d)).expect("json")).collect();
+            decisions.iter().map(|(s, d)| serde_json::to_value(DecisionRecord::new(s, d)).expect("json")).collect();
         let shown = || records.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n  ");
         let mut from = 0;
         for pattern in expect.as_array().expect("expect is an array") {

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use waymark::journey::diagnostics::{self, Diagnostic};
+use waymark::journey::tzdb::Tzdb;
 use waymark::journey::{
     compile_bundle, Bundle, BundleError, CapPeriod, Channel, Entry, FixedZones, Reentry, StepKind,
     BUNDLE_FORMAT_VERSION,
 };
 use waymark::time::{Timestamp, HOUR, MINUTE};
-use waymark::tzdb::Tzdb;
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")

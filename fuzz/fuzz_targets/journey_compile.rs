@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use waymark::journey::{diagnostics::compile_text, Bundle};
-use waymark::tzdb::Tzdb;
+use waymark::journey::tzdb::Tzdb;
 use waymark::Engine;
 use waymark_fuzz::{assert_roundtrip, check_bounds, exercise};
 

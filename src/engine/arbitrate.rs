@@ -37,7 +37,12 @@ impl Engine {
             let (Some(journey), Some(send)) = (self.bundle.journeys.get(p.journey), self.send_of(&p)) else { continue };
             let journey_hash = self.journey_hashes.get(p.journey).copied().unwrap_or(0);
             let turn = Turn { pending: p, journey, send, journey_hash };
-            let Some(mut d) = self.send_decision(state, &turn, at) else { continue };
+            let Some(step) = journey.steps.get(turn.pending.step) else { continue };
+            let mut d = decision(at, &journey.id, Some(step.id.clone()), Action::Send, Vec::new(), String::new());
+            d.channel = Some(send.channel);
+            d.content = Some(send.content.clone());
+            d.incentive = send.incentive.as_ref().map(|i| i.id.clone());
+            d.variant = state.runs.get(turn.pending.run).and_then(|r| r.variant.clone());
             let verdict = if send.channel.is_in_session() && slots_taken.contains(&send.channel) {
                 Verdict::Suppress { reasons: vec![Reason::Outranked] }
             } else {
@@ -93,18 +98,6 @@ impl Engine {
                 .then_with(|| ja.map(|j| &j.id).cmp(&jb.map(|j| &j.id)))
                 .then(a.step.cmp(&b.step))
         });
-    }
-
-    /// The send decision before its verdict: a `send` on the preferred channel, with the
-    /// content, incentive and variant; the verdict fills in the rest.
-    fn send_decision(&self, state: &ShopperState, turn: &Turn<'_>, at: Timestamp) -> Option<Decision> {
-        let step = turn.journey.steps.get(turn.pending.step)?;
-        let mut d = decision(at, &turn.journey.id, Some(step.id.clone()), Action::Send, Vec::new(), String::new());
-        d.channel = Some(turn.send.channel);
-        d.content = Some(turn.send.content.clone());
-        d.incentive = turn.send.incentive.as_ref().map(|i| i.id.clone());
-        d.variant = state.runs.get(turn.pending.run).and_then(|r| r.variant.clone());
-        Some(d)
     }
 
     fn send_of(&self, p: &Pending) -> Option<&Send> {

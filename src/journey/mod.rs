@@ -7,6 +7,8 @@ pub mod compiled;
 pub mod diagnostics;
 pub mod graph;
 pub mod model;
+#[cfg(feature = "cli")]
+pub mod tzdb;
 #[cfg(feature = "compiler")]
 pub mod validate;
 

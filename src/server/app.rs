@@ -28,8 +28,8 @@ use super::metrics::Metrics;
 use super::storage::{anon_key, customer_key, Db};
 use super::sync::{Done, Identity, ServerEvent, Work, Writer};
 use super::{analytics, inspect, openapi};
+use crate::decision::DecisionRecord;
 use crate::journey::{Bundle, Channel};
-use crate::simulate::OutputRecord;
 use crate::state::{ShopperState, StateError};
 use crate::time::{Duration, Timestamp};
 use crate::value::Value;
@@ -403,7 +403,7 @@ async fn events(
         match answer {
             Done::Event { duplicate, decisions, warnings } => {
                 s.metrics.events.with_label_values(&[if duplicate { "duplicate" } else { "accepted" }]).inc();
-                let records: Vec<OutputRecord> = decisions.iter().map(|d| OutputRecord::new(&shopper, d)).collect();
+                let records: Vec<DecisionRecord> = decisions.iter().map(|d| DecisionRecord::new(&shopper, d)).collect();
                 results.push(serde_json::json!({
                     "id": id,
                     "status": if duplicate { "duplicate" } else { "accepted" },

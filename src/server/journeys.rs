@@ -9,9 +9,9 @@ use super::error::ApiError;
 use super::storage::{Db, StorageResult};
 use crate::engine::Engine;
 use crate::journey::diagnostics;
+use crate::journey::tzdb::Tzdb;
 use crate::journey::Bundle;
 use crate::time::Timestamp;
-use crate::tzdb::Tzdb;
 
 /// A published bundle as loaded.
 #[derive(Debug)]

@@ -141,9 +141,10 @@ impl Server {
     /// Compiles journey files and publishes them when they differ from the published bundle.
     pub async fn publish_paths(&self, paths: &[PathBuf]) -> Result<i64, StartError> {
         let inner = self.state.inner();
-        let bundle = crate::journey::diagnostics::compile_paths(paths, &crate::tzdb::Tzdb).map_err(|errors| {
-            StartError::Journeys(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
-        })?;
+        let bundle =
+            crate::journey::diagnostics::compile_paths(paths, &crate::journey::tzdb::Tzdb).map_err(|errors| {
+                StartError::Journeys(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+            })?;
         let published = inner
             .journeys
             .publish(&inner.db, bundle, inner.clock.now())
