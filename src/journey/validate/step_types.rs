@@ -1,16 +1,191 @@
-//! Checks of the step types with more than a few fields: `send` (channel, content,
-//! incentive, fallback, audience action) and `split` (variant weights and holdout).
+//! Checks of each step type's own fields — `wait_for`, `delay`, `branch`, `send` (channel,
+//! content, incentive, fallback, audience action), `split` (variant weights and holdout) —
+//! each giving the step's draft: its compiled form and where it leads.
 
 use std::collections::BTreeSet;
 
-use crate::journey::compiled::{Channel, Incentive, Send, StepKind};
-use crate::journey::model::StepSource;
+use crate::journey::compiled::{Channel, EventMatch, Incentive, Send, StepKind, WaitTrigger};
+use crate::journey::model::{IncentiveSource, StepSource};
+use crate::time::Duration;
 
-use super::steps::StepIds;
+use super::steps::{StepDraft, StepIds};
 use super::{Checker, JourneyErrorKind, DEFAULT_INCENTIVE_VALIDITY};
 
 impl Checker<'_> {
-    pub(super) fn send(
+    /// A `wait_for` step: an event or a state condition, a timeout and where each outcome goes.
+    pub(super) fn wait_for_step(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> StepDraft {
+        let mut draft = StepDraft::default();
+        self.only_fields(path, step, &["event", "where", "until", "timeout", "on_performed", "on_timed_out"]);
+        let trigger = match (&step.event, &step.until) {
+            (Some(event), None) => {
+                let event = self.event_name(format!("{path}/event"), event);
+                let filter = self.condition(&format!("{path}/where"), step.filter.as_ref());
+                event.zip(filter).map(|(event, filter)| WaitTrigger::Event(EventMatch { event, filter }))
+            }
+            (None, Some(until)) => {
+                if step.filter.is_some() {
+                    self.not_allowed(
+                        path,
+                        "where",
+                        "with `until` (it filters the awaited `event`): put the condition in `until`",
+                    );
+                }
+                self.condition(&format!("{path}/until"), Some(until)).map(WaitTrigger::State)
+            }
+            (Some(_), Some(_)) => {
+                self.err(path, JourneyErrorKind::ExactlyOne { message: "wait_for has both `event` and `until`: keep one — `event` waits for something the shopper does, `until` for a state such as `{\"intent.tier\": \"hot\"}`" });
+                None
+            }
+            (None, None) => {
+                self.err(path, JourneyErrorKind::ExactlyOne { message: "wait_for needs `event` (e.g. \"purchase\") or `until` (a state condition such as `{\"intent.tier\": \"hot\"}`)" });
+                None
+            }
+        };
+        let timeout = match &step.timeout {
+            Some(t) => self.duration(format!("{path}/timeout"), "timeout", t),
+            None => self.missing(path, "timeout", "a wait_for needs a timeout, how long to wait, e.g. \"3d\""),
+        };
+        let on_performed = match &step.on_performed {
+            Some(t) => self.step_ref(format!("{path}/on_performed"), ids, t),
+            None => self.missing(path, "on_performed", "write the step id to go to when the shopper did it"),
+        };
+        let on_timed_out = match &step.on_timed_out {
+            Some(t) => self.step_ref(format!("{path}/on_timed_out"), ids, t),
+            None => self.missing(path, "on_timed_out", "write the step id to go to when the wait times out"),
+        };
+        draft.successors.extend(on_performed);
+        draft.successors.extend(on_timed_out);
+        draft.waits = true;
+        if let (Some(trigger), Some(timeout), Some(on_performed), Some(on_timed_out)) =
+            (trigger, timeout, on_performed, on_timed_out)
+        {
+            draft.kind = Some(StepKind::WaitFor { trigger, timeout, on_performed, on_timed_out });
+        }
+        draft
+    }
+
+    /// A `delay` step: a duration and/or a local time of day, then `next`.
+    pub(super) fn delay_step(
+        &mut self,
+        path: &str,
+        step: &StepSource,
+        index: usize,
+        count: usize,
+        ids: &StepIds<'_>,
+    ) -> StepDraft {
+        let mut draft = StepDraft::default();
+        self.only_fields(path, step, &["next", "duration", "until_time"]);
+        let duration = match &step.duration {
+            Some(d) => self.duration(format!("{path}/duration"), "delay duration", d),
+            None => Some(Duration(0)),
+        };
+        let until_minute = match &step.until_time {
+            Some(t) => self.time_of_day(format!("{path}/until_time"), t).map(Some),
+            None => Some(None),
+        };
+        if step.duration.is_none() && step.until_time.is_none() {
+            self.missing::<()>(
+                path,
+                "duration",
+                "a delay needs `duration` (e.g. \"1h\") and/or `until_time` (local \"HH:MM\")",
+            );
+        }
+        let next = self.next_or_following(path, step, index, count, ids);
+        draft.successors.extend(next);
+        // A duration that failed to parse was reported; treat it as a wait so the
+        // cycle check does not pile a second error on it.
+        draft.waits = duration.is_none_or(|d| d.millis() > 0);
+        if let (Some(duration), Some(until_minute), Some(next)) = (duration, until_minute, next) {
+            if step.duration.is_some() || step.until_time.is_some() {
+                draft.kind = Some(StepKind::Delay { duration, until_minute, next });
+            }
+        }
+        draft
+    }
+
+    /// A `branch` step: ordered cases, each a condition and a step to go to, and a default.
+    pub(super) fn branch_step(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> StepDraft {
+        let mut draft = StepDraft::default();
+        self.only_fields(path, step, &["cases", "default"]);
+        if step.cases.is_empty() {
+            self.missing::<()>(
+                path,
+                "cases",
+                "a branch needs at least one case: `\"cases\": [{\"when\": {...}, \"next\": \"step-id\"}]`",
+            );
+        }
+        let mut cases = Vec::with_capacity(step.cases.len());
+        for (i, case) in step.cases.iter().enumerate() {
+            let cpath = format!("{path}/cases/{i}");
+            let when = self.condition(&format!("{cpath}/when"), Some(&case.when));
+            let next = self.step_ref(format!("{cpath}/next"), ids, &case.next);
+            draft.successors.extend(next);
+            cases.push(when.zip(next));
+        }
+        let default = match &step.default {
+            Some(t) => self.step_ref(format!("{path}/default"), ids, t),
+            None => self.missing(path, "default", "write the step id to go to when no case holds"),
+        };
+        draft.successors.extend(default);
+        if let (Some(cases), Some(default)) = (cases.into_iter().collect::<Option<Vec<_>>>(), default) {
+            if !cases.is_empty() {
+                draft.kind = Some(StepKind::Branch { cases, default });
+            }
+        }
+        draft
+    }
+
+    /// A `send` step; its successor stays known for the graph checks even when it is broken.
+    pub(super) fn send_step(
+        &mut self,
+        path: &str,
+        step: &StepSource,
+        index: usize,
+        count: usize,
+        ids: &StepIds<'_>,
+        journey_priority: i32,
+    ) -> StepDraft {
+        let mut draft = StepDraft::default();
+        self.only_fields(
+            path,
+            step,
+            &[
+                "next",
+                "channel",
+                "content",
+                "incentive",
+                "fallback",
+                "priority",
+                "critical",
+                "expected_value",
+                "audience_action",
+            ],
+        );
+        let send = self.send(path, step, index, count, ids, journey_priority);
+        if let Some(send) = &send {
+            draft.successors.push(send.next);
+        } else if let Some(target) = &step.next {
+            // Keep the graph complete for reachability even when the send is broken.
+            draft.successors.extend(ids.by_id.get(target.as_str()).copied());
+        } else if index + 1 < count {
+            draft.successors.push(index + 1);
+        }
+        draft.kind = send.map(StepKind::Send);
+        draft
+    }
+
+    /// A `split` step: A/B variants with weights and a holdout.
+    pub(super) fn split_step(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> StepDraft {
+        let mut draft = StepDraft::default();
+        self.only_fields(path, step, &["variants", "holdout"]);
+        let split = self.split(path, step, ids);
+        draft.successors.extend(step.variants.iter().filter_map(|v| ids.by_id.get(v.next.as_str()).copied()));
+        draft.kind = split;
+        draft
+    }
+
+    /// A send's own fields, compiled; `None` when any is invalid (every one is still checked).
+    fn send(
         &mut self,
         path: &str,
         step: &StepSource,
@@ -34,7 +209,37 @@ impl Checker<'_> {
                 self.missing(path, "content", "write the template / content key to render, e.g. \"cart-reminder-1\"")
             }
         };
-        let incentive = match &step.incentive {
+        let incentive = self.incentive(path, step.incentive.as_ref());
+        let fallback = self.fallback(path, &step.fallback, channel);
+        let audience_add = self.audience_action(path, channel, step.audience_action.as_deref());
+        let expected_value = match step.expected_value {
+            Some(v) if !v.is_finite() => {
+                self.err(
+                    format!("{path}/expected_value"),
+                    JourneyErrorKind::BadNumber { field: "expected_value", found: v },
+                );
+                None
+            }
+            Some(v) => Some(v),
+            None => Some(0.0),
+        };
+        let next = self.next_or_following(path, step, index, count, ids);
+        Some(Send {
+            channel: channel?,
+            content: content?,
+            incentive: incentive?,
+            fallback: fallback?,
+            priority: journey_priority.saturating_add(step.priority.unwrap_or(0)),
+            critical: step.critical,
+            expected_value: expected_value?,
+            audience_add: audience_add?,
+            next: next?,
+        })
+    }
+
+    /// A send's `incentive`: `Some(None)` when there is none, `None` when it is invalid.
+    fn incentive(&mut self, path: &str, incentive: Option<&IncentiveSource>) -> Option<Option<Incentive>> {
+        match incentive {
             None => Some(None),
             Some(inc) => {
                 let ipath = format!("{path}/incentive");
@@ -51,10 +256,14 @@ impl Checker<'_> {
                 let id_ok = id_ok && self.name_length(format!("{ipath}/group"), "the incentive group", &group);
                 valid_for.filter(|_| id_ok).map(|valid_for| Some(Incentive { id: inc.id.clone(), group, valid_for }))
             }
-        };
-        let mut fallback = Vec::with_capacity(step.fallback.len());
+        }
+    }
+
+    /// A send's `fallback` channels: known, each once, none of them the send's own `channel`.
+    fn fallback(&mut self, path: &str, names: &[String], channel: Option<Channel>) -> Option<Vec<Channel>> {
+        let mut fallback = Vec::with_capacity(names.len());
         let mut fallback_ok = true;
-        for (i, name) in step.fallback.iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             let fpath = format!("{path}/fallback/{i}");
             let Some(c) = self.channel(fpath.clone(), name) else {
                 fallback_ok = false;
@@ -82,8 +291,13 @@ impl Checker<'_> {
                 fallback.push(c);
             }
         }
-        let audience_add = match (channel, &step.audience_action) {
-            (Some(Channel::Ads), Some(action)) => match action.as_str() {
+        Some(fallback).filter(|_| fallback_ok)
+    }
+
+    /// A send's `audience_action` (true = add): required on ads sends, refused on others.
+    fn audience_action(&mut self, path: &str, channel: Option<Channel>, action: Option<&str>) -> Option<bool> {
+        match (channel, action) {
+            (Some(Channel::Ads), Some(action)) => match action {
                 "add" => Some(true),
                 "remove" => Some(false),
                 other => {
@@ -104,33 +318,11 @@ impl Checker<'_> {
                 None
             }
             (_, None) | (None, Some(_)) => Some(false),
-        };
-        let expected_value = match step.expected_value {
-            Some(v) if !v.is_finite() => {
-                self.err(
-                    format!("{path}/expected_value"),
-                    JourneyErrorKind::BadNumber { field: "expected_value", found: v },
-                );
-                None
-            }
-            Some(v) => Some(v),
-            None => Some(0.0),
-        };
-        let next = self.next_or_following(path, step, index, count, ids);
-        Some(Send {
-            channel: channel?,
-            content: content?,
-            incentive: incentive?,
-            fallback: Some(fallback).filter(|_| fallback_ok)?,
-            priority: journey_priority.saturating_add(step.priority.unwrap_or(0)),
-            critical: step.critical,
-            expected_value: expected_value?,
-            audience_add: audience_add?,
-            next: next?,
-        })
+        }
     }
 
-    pub(super) fn split(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> Option<StepKind> {
+    /// A split's variants and holdout, compiled into basis points.
+    fn split(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> Option<StepKind> {
         if step.variants.is_empty() {
             return self.missing(
                 path,

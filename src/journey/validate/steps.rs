@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::journey::compiled::{EventMatch, Step, StepKind, WaitTrigger};
+use crate::journey::compiled::{Step, StepKind};
 use crate::journey::model::{JourneySource, StepSource};
-use crate::time::Duration;
 
 use super::{Checker, JourneyErrorKind};
 
 /// A compiled step with its outgoing references (None where a reference failed).
+#[derive(Default)]
 pub(super) struct StepDraft {
     pub(super) kind: Option<StepKind>,
     pub(super) successors: Vec<usize>,
@@ -110,7 +110,7 @@ impl Checker<'_> {
     }
 
     /// Reports every field set on a step that its type does not use.
-    fn only_fields(&mut self, path: &str, step: &StepSource, allowed: &[&str]) {
+    pub(super) fn only_fields(&mut self, path: &str, step: &StepSource, allowed: &[&str]) {
         let set: [(&'static str, bool, &'static str); 20] = [
             (
                 "next",
@@ -146,6 +146,7 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks one step by its `type`; the draft keeps its references for the graph checks.
     fn step(
         &mut self,
         path: &str,
@@ -155,154 +156,20 @@ impl Checker<'_> {
         ids: &StepIds<'_>,
         journey_priority: i32,
     ) -> StepDraft {
-        let mut draft = StepDraft { kind: None, successors: Vec::new(), waits: false, is_exit: false };
         match step.kind.as_str() {
-            "wait_for" => {
-                self.only_fields(path, step, &["event", "where", "until", "timeout", "on_performed", "on_timed_out"]);
-                let trigger = match (&step.event, &step.until) {
-                    (Some(event), None) => {
-                        let event = self.event_name(format!("{path}/event"), event);
-                        let filter = self.condition(&format!("{path}/where"), step.filter.as_ref());
-                        event.zip(filter).map(|(event, filter)| WaitTrigger::Event(EventMatch { event, filter }))
-                    }
-                    (None, Some(until)) => {
-                        if step.filter.is_some() {
-                            self.not_allowed(
-                                path,
-                                "where",
-                                "with `until` (it filters the awaited `event`): put the condition in `until`",
-                            );
-                        }
-                        self.condition(&format!("{path}/until"), Some(until)).map(WaitTrigger::State)
-                    }
-                    (Some(_), Some(_)) => {
-                        self.err(path, JourneyErrorKind::ExactlyOne { message: "wait_for has both `event` and `until`: keep one — `event` waits for something the shopper does, `until` for a state such as `{\"intent.tier\": \"hot\"}`" });
-                        None
-                    }
-                    (None, None) => {
-                        self.err(path, JourneyErrorKind::ExactlyOne { message: "wait_for needs `event` (e.g. \"purchase\") or `until` (a state condition such as `{\"intent.tier\": \"hot\"}`)" });
-                        None
-                    }
-                };
-                let timeout = match &step.timeout {
-                    Some(t) => self.duration(format!("{path}/timeout"), "timeout", t),
-                    None => self.missing(path, "timeout", "a wait_for needs a timeout, how long to wait, e.g. \"3d\""),
-                };
-                let on_performed = match &step.on_performed {
-                    Some(t) => self.step_ref(format!("{path}/on_performed"), ids, t),
-                    None => self.missing(path, "on_performed", "write the step id to go to when the shopper did it"),
-                };
-                let on_timed_out = match &step.on_timed_out {
-                    Some(t) => self.step_ref(format!("{path}/on_timed_out"), ids, t),
-                    None => self.missing(path, "on_timed_out", "write the step id to go to when the wait times out"),
-                };
-                draft.successors.extend(on_performed);
-                draft.successors.extend(on_timed_out);
-                draft.waits = true;
-                if let (Some(trigger), Some(timeout), Some(on_performed), Some(on_timed_out)) =
-                    (trigger, timeout, on_performed, on_timed_out)
-                {
-                    draft.kind = Some(StepKind::WaitFor { trigger, timeout, on_performed, on_timed_out });
-                }
-            }
-            "delay" => {
-                self.only_fields(path, step, &["next", "duration", "until_time"]);
-                let duration = match &step.duration {
-                    Some(d) => self.duration(format!("{path}/duration"), "delay duration", d),
-                    None => Some(Duration(0)),
-                };
-                let until_minute = match &step.until_time {
-                    Some(t) => self.time_of_day(format!("{path}/until_time"), t).map(Some),
-                    None => Some(None),
-                };
-                if step.duration.is_none() && step.until_time.is_none() {
-                    self.missing::<()>(
-                        path,
-                        "duration",
-                        "a delay needs `duration` (e.g. \"1h\") and/or `until_time` (local \"HH:MM\")",
-                    );
-                }
-                let next = self.next_or_following(path, step, index, count, ids);
-                draft.successors.extend(next);
-                // A duration that failed to parse was reported; treat it as a wait so the
-                // cycle check does not pile a second error on it.
-                draft.waits = duration.is_none_or(|d| d.millis() > 0);
-                if let (Some(duration), Some(until_minute), Some(next)) = (duration, until_minute, next) {
-                    if step.duration.is_some() || step.until_time.is_some() {
-                        draft.kind = Some(StepKind::Delay { duration, until_minute, next });
-                    }
-                }
-            }
-            "branch" => {
-                self.only_fields(path, step, &["cases", "default"]);
-                if step.cases.is_empty() {
-                    self.missing::<()>(
-                        path,
-                        "cases",
-                        "a branch needs at least one case: `\"cases\": [{\"when\": {...}, \"next\": \"step-id\"}]`",
-                    );
-                }
-                let mut cases = Vec::with_capacity(step.cases.len());
-                for (i, case) in step.cases.iter().enumerate() {
-                    let cpath = format!("{path}/cases/{i}");
-                    let when = self.condition(&format!("{cpath}/when"), Some(&case.when));
-                    let next = self.step_ref(format!("{cpath}/next"), ids, &case.next);
-                    draft.successors.extend(next);
-                    cases.push(when.zip(next));
-                }
-                let default = match &step.default {
-                    Some(t) => self.step_ref(format!("{path}/default"), ids, t),
-                    None => self.missing(path, "default", "write the step id to go to when no case holds"),
-                };
-                draft.successors.extend(default);
-                if let (Some(cases), Some(default)) = (cases.into_iter().collect::<Option<Vec<_>>>(), default) {
-                    if !cases.is_empty() {
-                        draft.kind = Some(StepKind::Branch { cases, default });
-                    }
-                }
-            }
-            "send" => {
-                self.only_fields(
-                    path,
-                    step,
-                    &[
-                        "next",
-                        "channel",
-                        "content",
-                        "incentive",
-                        "fallback",
-                        "priority",
-                        "critical",
-                        "expected_value",
-                        "audience_action",
-                    ],
-                );
-                let send = self.send(path, step, index, count, ids, journey_priority);
-                if let Some(send) = &send {
-                    draft.successors.push(send.next);
-                } else if let Some(target) = &step.next {
-                    // Keep the graph complete for reachability even when the send is broken.
-                    draft.successors.extend(ids.by_id.get(target.as_str()).copied());
-                } else if index + 1 < count {
-                    draft.successors.push(index + 1);
-                }
-                draft.kind = send.map(StepKind::Send);
-            }
-            "split" => {
-                self.only_fields(path, step, &["variants", "holdout"]);
-                let split = self.split(path, step, ids);
-                draft.successors.extend(step.variants.iter().filter_map(|v| ids.by_id.get(v.next.as_str()).copied()));
-                draft.kind = split;
-            }
+            "wait_for" => self.wait_for_step(path, step, ids),
+            "delay" => self.delay_step(path, step, index, count, ids),
+            "branch" => self.branch_step(path, step, ids),
+            "send" => self.send_step(path, step, index, count, ids, journey_priority),
+            "split" => self.split_step(path, step, ids),
             "exit" => {
                 self.only_fields(path, step, &[]);
-                draft.is_exit = true;
-                draft.kind = Some(StepKind::Exit);
+                StepDraft { kind: Some(StepKind::Exit), is_exit: true, ..StepDraft::default() }
             }
             other => {
                 self.err(format!("{path}/type"), JourneyErrorKind::UnknownStepType { found: other.to_owned() });
+                StepDraft::default()
             }
         }
-        draft
     }
 }
