@@ -173,6 +173,8 @@ fn write_test(out: &mut Vec<u8>, test: &Test) -> Result<(), DecodeError> {
     }
 }
 
+// Long because it is one arm per operator: every tag of the binary form reads in one
+// place, arm for arm with the reader (`op` below).
 fn write_op(out: &mut Vec<u8>, op: &Op) -> Result<(), DecodeError> {
     match op {
         Op::Eq(o) => {
