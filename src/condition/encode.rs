@@ -57,7 +57,7 @@ pub enum DecodeError {
     /// A regex DFA that does not validate.
     #[error("invalid regex DFA in condition bytes")]
     BadDfa,
-    /// Nesting beyond [`MAX_DECODE_DEPTH`].
+    /// Nesting beyond `MAX_DECODE_DEPTH` levels.
     #[error("condition bytes nest deeper than {MAX_DECODE_DEPTH} levels")]
     TooDeep,
     /// Bytes left over after the condition.

@@ -503,7 +503,6 @@ fn text_match(kind: TextKind, fold: bool, hay: &str, needle: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 mod tests {
     use super::*;
 

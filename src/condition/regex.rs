@@ -736,7 +736,6 @@ mod build {
 
 #[cfg(test)]
 #[cfg(feature = "compiler")]
-#[allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 mod tests {
     use super::*;
 

@@ -469,7 +469,6 @@ crate::wire_struct!(IntentModel { bias, weights, warm, hot, hysteresis, half_lif
 crate::wire_unit_enum!(Tier { Cold, Warm, Hot });
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -204,7 +204,6 @@ pub const SIGNAL_NAMES: &[&str] = &[
     "tier",
 ];
 
-/// `2^(-elapsed / half_life)`; 1 when `elapsed` ≤ 0.
 /// A model input: non-finite values count as 0.
 fn finite(value: f64) -> f64 {
     if value.is_finite() {
@@ -214,6 +213,7 @@ fn finite(value: f64) -> f64 {
     }
 }
 
+/// `2^(-elapsed / half_life)`; 1 when `elapsed` ≤ 0.
 fn decay(elapsed: Duration, half_life: Duration) -> f64 {
     let dt = elapsed.millis();
     if dt <= 0 {
@@ -682,7 +682,6 @@ impl crate::wire::Decode for Hash32 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use crate::value::Map;

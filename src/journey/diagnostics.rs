@@ -444,7 +444,6 @@ fn offset_of_line_column(text: &str, line: usize, column: usize) -> Option<usize
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

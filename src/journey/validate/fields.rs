@@ -15,10 +15,12 @@ use super::{Checker, JourneyError, JourneyErrorKind, MAX_ID_LEN};
 const CHANNEL_NAMES: &str = "onsite, inapp, email, sms, push, ads";
 
 impl Checker<'_> {
+    /// Records an error at a JSON pointer.
     pub(super) fn err(&mut self, path: impl Into<String>, kind: JourneyErrorKind) {
         self.errors.push(JourneyError::new(path, kind));
     }
 
+    /// Records a name or list longer than a shopper's state keeps.
     pub(super) fn over_limit(&mut self, path: String, what: &'static str, found: usize, limit: usize, unit: &str) {
         let kind =
             JourneyErrorKind::OverLimit { what, found: format!("{found} {unit}"), limit: format!("{limit} {unit}") };
@@ -34,11 +36,13 @@ impl Checker<'_> {
         ok
     }
 
+    /// Records a required field as absent; always `None`, so a check can return it.
     pub(super) fn missing<T>(&mut self, path: &str, field: &'static str, hint: &'static str) -> Option<T> {
         self.err(format!("{path}/{field}"), JourneyErrorKind::MissingField { field, hint });
         None
     }
 
+    /// Records a field written where it does not belong.
     pub(super) fn not_allowed(&mut self, path: &str, field: &'static str, context: impl Into<String>) {
         self.err(format!("{path}/{field}"), JourneyErrorKind::FieldNotAllowed { field, context: context.into() });
     }
@@ -58,10 +62,12 @@ impl Checker<'_> {
         }
     }
 
+    /// An RFC 3339 timestamp.
     pub(super) fn timestamp(&mut self, path: String, text: &str) -> Option<Timestamp> {
         Timestamp::parse_rfc3339(text).map_err(|e| self.err(path, e.into())).ok()
     }
 
+    /// A local time of day (`"HH:MM"`), as minutes after midnight.
     pub(super) fn time_of_day(&mut self, path: String, text: &str) -> Option<u16> {
         parse_time_of_day(text).map_err(|e| self.err(path, e.into())).ok()
     }
@@ -81,6 +87,7 @@ impl Checker<'_> {
         }
     }
 
+    /// A channel name.
     pub(super) fn channel(&mut self, path: String, name: &str) -> Option<Channel> {
         let found = Channel::parse(name);
         if found.is_none() {
@@ -89,6 +96,7 @@ impl Checker<'_> {
         found
     }
 
+    /// A list of channel names; `None` when any is unknown (every one is reported).
     pub(super) fn channel_set(&mut self, path: &str, names: &[String]) -> Option<ChannelSet> {
         let mut channels = Vec::with_capacity(names.len());
         let mut ok = true;
@@ -101,6 +109,7 @@ impl Checker<'_> {
         ok.then(|| ChannelSet::of(&channels))
     }
 
+    /// An event name, trimmed and mapped to its canonical name (Segment aliases → GA4).
     pub(super) fn event_name(&mut self, path: String, name: &str) -> Option<String> {
         if name.trim().is_empty() {
             self.err(path, JourneyErrorKind::EmptyEventName);
@@ -109,12 +118,14 @@ impl Checker<'_> {
         Some(canonical_name(name.trim()).to_owned())
     }
 
+    /// An event name with its `where` condition.
     pub(super) fn event_match(&mut self, path: &str, src: &EventMatchSource) -> Option<EventMatch> {
         let event = self.event_name(format!("{path}/event"), &src.event);
         let filter = self.condition(&format!("{path}/where"), src.filter.as_ref());
         Some(EventMatch { event: event?, filter: filter? })
     }
 
+    /// A journey or step id: 1 to [`MAX_ID_LEN`] bytes of `[a-z0-9_-]`.
     pub(super) fn id(&mut self, path: String, what: &'static str, id: &str) -> bool {
         let ok = !id.is_empty()
             && id.len() <= MAX_ID_LEN

@@ -9,6 +9,8 @@ use super::steps::StepDraft;
 use super::{Checker, JourneyErrorKind};
 
 impl Checker<'_> {
+    /// Reports unreachable steps, loops without a wait and steps from which no path
+    /// reaches an exit; run only when every step reference resolved.
     pub(super) fn graph_checks(&mut self, path: &str, src: &JourneySource, start: usize, drafts: &[StepDraft]) {
         let name = |i: usize| src.steps.get(i).map_or("?", |s| s.id.as_str());
         let step_path = |i: usize| format!("{path}/steps/{i}");

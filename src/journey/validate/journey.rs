@@ -12,6 +12,7 @@ use crate::time::Zone;
 use super::{Checker, JourneyErrorKind, DEFAULT_REMEMBER, MAX_REENTRY_CAP};
 
 impl Checker<'_> {
+    /// One journey and its steps, compiled; `None` when anything in it is invalid.
     pub(super) fn journey(&mut self, path: &str, src: &JourneySource) -> Option<Journey> {
         let before = self.errors.len();
         self.id(format!("{path}/id"), "journey", &src.id);
@@ -81,6 +82,7 @@ impl Checker<'_> {
         Some(journey)
     }
 
+    /// The schedule: start / end, time zone and quiet hours (absent = always, UTC).
     fn schedule(&mut self, path: &str, src: Option<&ScheduleSource>) -> Option<Schedule> {
         let Some(src) = src else {
             return Some(Schedule { start: None, end: None, zone: Zone::utc(), quiet_hours: None });
@@ -146,6 +148,7 @@ impl Checker<'_> {
         Some(Schedule { start: start?, end: end?, zone: zone?, quiet_hours: quiet_hours? })
     }
 
+    /// The entry: an event with its condition, or an audience, not both.
     fn entry(&mut self, path: &str, src: &JourneySource) -> Option<Entry> {
         let epath = format!("{path}/entry");
         let entry = &src.entry;
@@ -190,6 +193,7 @@ impl Checker<'_> {
         }
     }
 
+    /// The re-entry rule (absent = once).
     fn reentry(&mut self, path: &str, src: Option<&ReentrySource>) -> Option<Reentry> {
         let Some(src) = src else {
             return Some(Reentry::Once);

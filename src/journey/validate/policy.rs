@@ -8,6 +8,7 @@ use crate::journey::model::{CapSource, PolicySource};
 use super::{Checker, JourneyErrorKind};
 
 impl Checker<'_> {
+    /// The bundle's global policy, its absent fields filled with the defaults.
     pub(super) fn policy(&mut self, src: &PolicySource) -> Option<Policy> {
         let intent = match IntentModel::from_source(src.intent.as_ref()) {
             Ok(model) => Some(model),
@@ -79,6 +80,7 @@ impl Checker<'_> {
         Some(policy)
     }
 
+    /// One frequency cap: a channel (or `any`), a maximum and a period.
     fn cap(&mut self, path: &str, src: &CapSource) -> Option<Cap> {
         let channel = if src.channel == "any" {
             Some(None)

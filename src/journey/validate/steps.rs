@@ -24,6 +24,8 @@ pub(super) struct StepIds<'a> {
 }
 
 impl Checker<'_> {
+    /// The step list: ids, the start step, each step, then the graph checks; returns the
+    /// start index and the compiled steps.
     pub(super) fn steps(&mut self, path: &str, src: &JourneySource) -> Option<(usize, Vec<Step>)> {
         if src.steps.is_empty() {
             self.err(format!("{path}/steps"), JourneyErrorKind::EmptyJourney);
@@ -82,6 +84,7 @@ impl Checker<'_> {
         Some((start, steps))
     }
 
+    /// A reference to a step id, as the step's index.
     pub(super) fn step_ref(&mut self, path: String, ids: &StepIds<'_>, target: &str) -> Option<usize> {
         let found = ids.by_id.get(target).copied();
         if found.is_none() {
