@@ -475,58 +475,13 @@ impl Compiler {
         Ok(match name {
             "$eq" => Op::Eq(self.operand(v, ptr)?),
             "$ne" => Op::Ne(self.operand(v, ptr)?),
-            "$lt" | "$lte" | "$gt" | "$gte" => {
-                let rel = match name {
-                    "$lt" => Rel::Lt,
-                    "$lte" => Rel::Lte,
-                    "$gt" => Rel::Gt,
-                    _ => Rel::Gte,
-                };
-                let operand = match self.operand(v, ptr)? {
-                    Operand::Ref(path) => CmpOperand::Ref(path),
-                    Operand::Const(value) => {
-                        let prim = to_prim(&value, 0).into_owned();
-                        let num = prim.num();
-                        CmpOperand::Const { prim, num }
-                    }
-                };
-                Op::Cmp(rel, operand)
-            }
-            "$veq" | "$vne" | "$vgt" | "$vgte" | "$vlt" | "$vlte" => {
-                Self::no_ref(v, ptr, name)?;
-                if !matches!(v, Value::String(_) | Value::Number(_)) {
-                    return Err(bad_operand(ptr, name, "a version string, e.g. \"1.2.3\"", v));
-                }
-                let rel = match name {
-                    "$veq" => Rel::Eq,
-                    "$vne" => Rel::Ne,
-                    "$vgt" => Rel::Gt,
-                    "$vgte" => Rel::Gte,
-                    "$vlt" => Rel::Lt,
-                    _ => Rel::Lte,
-                };
-                Op::Version(rel, padded_version(v))
-            }
+            "$lt" | "$lte" | "$gt" | "$gte" => self.cmp_op(name, v, ptr)?,
+            "$veq" | "$vne" | "$vgt" | "$vgte" | "$vlt" | "$vlte" => Self::version_op(name, v, ptr)?,
             "$exists" => match v {
                 Value::Bool(b) => Op::Exists(*b),
                 other => return Err(bad_operand(ptr, name, "true or false", other)),
             },
-            "$in" | "$nin" | "$ini" | "$nini" => {
-                let negate = matches!(name, "$nin" | "$nini");
-                match v {
-                    Value::Array(items) => {
-                        let mut out = Vec::with_capacity(items.len());
-                        for (i, item) in items.iter().enumerate() {
-                            out.push(self.operand(item, &pointer(ptr, &i.to_string()))?);
-                        }
-                        Op::In { items: out, negate, fold }
-                    }
-                    other => match as_ref_form(other) {
-                        Some(target) => Op::InRef { path: self.ref_path(target, ptr)?, negate, fold },
-                        None => return Err(bad_operand(ptr, name, "an array of values, e.g. [\"a\", \"b\"]", other)),
-                    },
-                }
-            }
+            "$in" | "$nin" | "$ini" | "$nini" => self.in_op(name, v, ptr, fold)?,
             "$inGroup" | "$notInGroup" => {
                 Self::no_ref(v, ptr, name)?;
                 match v {
@@ -539,105 +494,14 @@ impl Compiler {
                 Self::no_ref(v, ptr, name)?;
                 Op::Size(Box::new(self.test(v, ptr)?))
             }
-            "$elemMatch" => match v {
-                // Extension: `$and`/`$or`/`$nor` make the operand a condition on each element
-                // (GrowthBook would treat them as unknown value operators, i.e. false).
-                Value::Object(map)
-                    if !map.is_empty()
-                        && map.keys().all(|k| k.starts_with('$'))
-                        && !map.keys().any(|k| matches!(k.as_str(), "$and" | "$or" | "$nor")) =>
-                {
-                    Op::ElemTest(Box::new(self.test(v, ptr)?))
-                }
-                Value::Object(_) => Op::ElemDoc(Box::new(self.node(v, ptr)?)),
-                other => {
-                    return Err(bad_operand(
-                        ptr,
-                        name,
-                        "an object: a condition on each element ({\"name\": \"x\"}) or operators ({\"$gt\": 10})",
-                        other,
-                    ))
-                }
-            },
-            "$all" | "$alli" => match v {
-                Value::Array(items) => {
-                    let mut out = Vec::with_capacity(items.len());
-                    for (i, item) in items.iter().enumerate() {
-                        out.push(self.test(item, &pointer(ptr, &i.to_string()))?);
-                    }
-                    Op::All { items: out, fold }
-                }
-                other => match as_ref_form(other) {
-                    Some(target) => Op::AllRef { path: self.ref_path(target, ptr)?, fold },
-                    None => return Err(bad_operand(ptr, name, "an array of values, e.g. [\"a\", \"b\"]", other)),
-                },
-            },
-            "$regex" | "$regexi" => {
-                Self::no_ref(v, ptr, name)?;
-                let Value::String(pattern) = v else {
-                    return Err(bad_operand(ptr, name, "a regular expression string, e.g. \"^SALE-\"", v));
-                };
-                let regex = regex::Regex::build(pattern, fold).map_err(|e| match e {
-                    regex::BuildError::Syntax(reason) => {
-                        ConditionError::BadRegex { path: ptr.to_owned(), pattern: pattern.clone(), reason }
-                    }
-                    regex::BuildError::TooLarge => ConditionError::RegexTooLarge {
-                        path: ptr.to_owned(),
-                        pattern: pattern.clone(),
-                        limit: MAX_DFA_BYTES,
-                    },
-                    regex::BuildError::TooComplex(limit) => ConditionError::RegexTooComplex {
-                        path: ptr.to_owned(),
-                        pattern: pattern.clone(),
-                        reason: limit.to_string(),
-                    },
-                })?;
-                Op::Regex(Box::new(regex))
-            }
-            "$type" => {
-                Self::no_ref(v, ptr, name)?;
-                match v {
-                    Value::String(s) => match TYPE_NAMES.iter().find(|t| **t == s.as_str()) {
-                        Some(t) => Op::Type(t),
-                        None => {
-                            return Err(bad_operand(
-                                ptr,
-                                name,
-                                "one of \"string\", \"number\", \"boolean\", \"null\", \"object\", \"array\"",
-                                v,
-                            ))
-                        }
-                    },
-                    other => return Err(bad_operand(ptr, name, "a type name string, e.g. \"number\"", other)),
-                }
-            }
+            "$elemMatch" => self.elem_match_op(name, v, ptr)?,
+            "$all" | "$alli" => self.all_op(name, v, ptr, fold)?,
+            "$regex" | "$regexi" => Self::regex_op(name, v, ptr, fold)?,
+            "$type" => Self::type_op(name, v, ptr)?,
             "$contains" | "$containsi" | "$startsWith" | "$startsWithi" | "$endsWith" | "$endsWithi" => {
-                let kind = match name {
-                    "$contains" | "$containsi" => TextKind::Contains,
-                    "$startsWith" | "$startsWithi" => TextKind::StartsWith,
-                    _ => TextKind::EndsWith,
-                };
-                let needle = self.operand(v, ptr)?;
-                if let Operand::Const(c) = &needle {
-                    if !matches!(c, Value::String(_)) {
-                        return Err(bad_operand(ptr, name, "a string, e.g. \"sale\"", c));
-                    }
-                }
-                Op::Text { kind, fold, needle }
+                self.text_op(name, v, ptr, fold)?
             }
-            "$within" | "$olderThan" | "$anniversaryWithin" => {
-                Self::no_ref(v, ptr, name)?;
-                let Value::String(text) = v else {
-                    return Err(bad_operand(ptr, name, "a duration string, e.g. \"30d\" or \"1h30m\"", v));
-                };
-                let d = Duration::parse(text)
-                    .map_err(|_| ConditionError::BadDuration { path: ptr.to_owned(), found: text.clone() })?;
-                match name {
-                    "$within" => Op::Within(d),
-                    "$olderThan" => Op::OlderThan(d),
-                    _ => Op::AnniversaryWithin(d),
-                }
-            }
+            "$within" | "$olderThan" | "$anniversaryWithin" => Self::duration_op(name, v, ptr)?,
             "$and" | "$or" | "$nor" => {
                 return Err(ConditionError::MisplacedOperator {
                     path: ptr.to_owned(),
@@ -662,6 +526,171 @@ impl Compiler {
                     hint: did_you_mean(other, VALUE_OPERATORS),
                 });
             }
+        })
+    }
+
+    /// `$lt` / `$lte` / `$gt` / `$gte`: a constant is converted to a primitive once, here.
+    fn cmp_op(&mut self, name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
+        let rel = match name {
+            "$lt" => Rel::Lt,
+            "$lte" => Rel::Lte,
+            "$gt" => Rel::Gt,
+            _ => Rel::Gte,
+        };
+        let operand = match self.operand(v, ptr)? {
+            Operand::Ref(path) => CmpOperand::Ref(path),
+            Operand::Const(value) => {
+                let prim = to_prim(&value, 0).into_owned();
+                let num = prim.num();
+                CmpOperand::Const { prim, num }
+            }
+        };
+        Ok(Op::Cmp(rel, operand))
+    }
+
+    /// `$veq` … `$vlte`: version strings, padded once here for comparison.
+    fn version_op(name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
+        Self::no_ref(v, ptr, name)?;
+        if !matches!(v, Value::String(_) | Value::Number(_)) {
+            return Err(bad_operand(ptr, name, "a version string, e.g. \"1.2.3\"", v));
+        }
+        let rel = match name {
+            "$veq" => Rel::Eq,
+            "$vne" => Rel::Ne,
+            "$vgt" => Rel::Gt,
+            "$vgte" => Rel::Gte,
+            "$vlt" => Rel::Lt,
+            _ => Rel::Lte,
+        };
+        Ok(Op::Version(rel, padded_version(v)))
+    }
+
+    /// `$in` / `$nin` / `$ini` / `$nini`: an array of operands, or a reference to an array.
+    fn in_op(&mut self, name: &str, v: &Value, ptr: &str, fold: bool) -> Result<Op, ConditionError> {
+        let negate = matches!(name, "$nin" | "$nini");
+        Ok(match v {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.operand(item, &pointer(ptr, &i.to_string()))?);
+                }
+                Op::In { items: out, negate, fold }
+            }
+            other => match as_ref_form(other) {
+                Some(target) => Op::InRef { path: self.ref_path(target, ptr)?, negate, fold },
+                None => return Err(bad_operand(ptr, name, "an array of values, e.g. [\"a\", \"b\"]", other)),
+            },
+        })
+    }
+
+    /// `$elemMatch`: operators on each element, or a condition on each element.
+    fn elem_match_op(&mut self, name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
+        Ok(match v {
+            // Extension: `$and`/`$or`/`$nor` make the operand a condition on each element
+            // (GrowthBook would treat them as unknown value operators, i.e. false).
+            Value::Object(map)
+                if !map.is_empty()
+                    && map.keys().all(|k| k.starts_with('$'))
+                    && !map.keys().any(|k| matches!(k.as_str(), "$and" | "$or" | "$nor")) =>
+            {
+                Op::ElemTest(Box::new(self.test(v, ptr)?))
+            }
+            Value::Object(_) => Op::ElemDoc(Box::new(self.node(v, ptr)?)),
+            other => {
+                return Err(bad_operand(
+                    ptr,
+                    name,
+                    "an object: a condition on each element ({\"name\": \"x\"}) or operators ({\"$gt\": 10})",
+                    other,
+                ))
+            }
+        })
+    }
+
+    /// `$all` / `$alli`: an array of tests, or a reference to an array.
+    fn all_op(&mut self, name: &str, v: &Value, ptr: &str, fold: bool) -> Result<Op, ConditionError> {
+        Ok(match v {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.test(item, &pointer(ptr, &i.to_string()))?);
+                }
+                Op::All { items: out, fold }
+            }
+            other => match as_ref_form(other) {
+                Some(target) => Op::AllRef { path: self.ref_path(target, ptr)?, fold },
+                None => return Err(bad_operand(ptr, name, "an array of values, e.g. [\"a\", \"b\"]", other)),
+            },
+        })
+    }
+
+    /// `$regex` / `$regexi`: the pattern compiled into a DFA table.
+    fn regex_op(name: &str, v: &Value, ptr: &str, fold: bool) -> Result<Op, ConditionError> {
+        Self::no_ref(v, ptr, name)?;
+        let Value::String(pattern) = v else {
+            return Err(bad_operand(ptr, name, "a regular expression string, e.g. \"^SALE-\"", v));
+        };
+        let regex = regex::Regex::build(pattern, fold).map_err(|e| match e {
+            regex::BuildError::Syntax(reason) => {
+                ConditionError::BadRegex { path: ptr.to_owned(), pattern: pattern.clone(), reason }
+            }
+            regex::BuildError::TooLarge => {
+                ConditionError::RegexTooLarge { path: ptr.to_owned(), pattern: pattern.clone(), limit: MAX_DFA_BYTES }
+            }
+            regex::BuildError::TooComplex(limit) => ConditionError::RegexTooComplex {
+                path: ptr.to_owned(),
+                pattern: pattern.clone(),
+                reason: limit.to_string(),
+            },
+        })?;
+        Ok(Op::Regex(Box::new(regex)))
+    }
+
+    /// `$type`: one of the JSON type names.
+    fn type_op(name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
+        Self::no_ref(v, ptr, name)?;
+        match v {
+            Value::String(s) => match TYPE_NAMES.iter().find(|t| **t == s.as_str()) {
+                Some(t) => Ok(Op::Type(t)),
+                None => Err(bad_operand(
+                    ptr,
+                    name,
+                    "one of \"string\", \"number\", \"boolean\", \"null\", \"object\", \"array\"",
+                    v,
+                )),
+            },
+            other => Err(bad_operand(ptr, name, "a type name string, e.g. \"number\"", other)),
+        }
+    }
+
+    /// `$contains` / `$startsWith` / `$endsWith` and their case-folding forms: a string needle.
+    fn text_op(&mut self, name: &str, v: &Value, ptr: &str, fold: bool) -> Result<Op, ConditionError> {
+        let kind = match name {
+            "$contains" | "$containsi" => TextKind::Contains,
+            "$startsWith" | "$startsWithi" => TextKind::StartsWith,
+            _ => TextKind::EndsWith,
+        };
+        let needle = self.operand(v, ptr)?;
+        if let Operand::Const(c) = &needle {
+            if !matches!(c, Value::String(_)) {
+                return Err(bad_operand(ptr, name, "a string, e.g. \"sale\"", c));
+            }
+        }
+        Ok(Op::Text { kind, fold, needle })
+    }
+
+    /// `$within` / `$olderThan` / `$anniversaryWithin`: a duration string.
+    fn duration_op(name: &str, v: &Value, ptr: &str) -> Result<Op, ConditionError> {
+        Self::no_ref(v, ptr, name)?;
+        let Value::String(text) = v else {
+            return Err(bad_operand(ptr, name, "a duration string, e.g. \"30d\" or \"1h30m\"", v));
+        };
+        let d = Duration::parse(text)
+            .map_err(|_| ConditionError::BadDuration { path: ptr.to_owned(), found: text.clone() })?;
+        Ok(match name {
+            "$within" => Op::Within(d),
+            "$olderThan" => Op::OlderThan(d),
+            _ => Op::AnniversaryWithin(d),
         })
     }
 }

@@ -57,7 +57,7 @@ pub enum DecodeError {
     /// A regex DFA that does not validate.
     #[error("invalid regex DFA in condition bytes")]
     BadDfa,
-    /// Nesting beyond [`MAX_DECODE_DEPTH`].
+    /// Nesting beyond `MAX_DECODE_DEPTH` levels.
     #[error("condition bytes nest deeper than {MAX_DECODE_DEPTH} levels")]
     TooDeep,
     /// Bytes left over after the condition.
@@ -173,6 +173,8 @@ fn write_test(out: &mut Vec<u8>, test: &Test) -> Result<(), DecodeError> {
     }
 }
 
+// Long because it is one arm per operator: every tag of the binary form reads in one
+// place, arm for arm with the reader (`op` below).
 fn write_op(out: &mut Vec<u8>, op: &Op) -> Result<(), DecodeError> {
     match op {
         Op::Eq(o) => {

@@ -474,6 +474,37 @@ mod build {
         }
 
         impl Partition {
+            /// The initial partition: one block per distinct flag (match, dead, other), in
+            /// flag order.
+            fn by_flag(flags: &[u8]) -> Partition {
+                let n = flags.len();
+                let mut kinds: Vec<u8> = flags.to_vec();
+                kinds.sort_unstable();
+                kinds.dedup();
+                let mut elems = Vec::with_capacity(n);
+                let mut range = Vec::with_capacity(kinds.len());
+                let mut block = vec![0usize; n];
+                for (b, kind) in kinds.iter().enumerate() {
+                    let start = elems.len();
+                    for (s, flag) in flags.iter().enumerate() {
+                        if flag == kind {
+                            elems.push(s);
+                            if let Some(slot) = block.get_mut(s) {
+                                *slot = b;
+                            }
+                        }
+                    }
+                    range.push((start, elems.len(), 0));
+                }
+                let mut pos = vec![0usize; n];
+                for (i, &s) in elems.iter().enumerate() {
+                    if let Some(slot) = pos.get_mut(s) {
+                        *slot = i;
+                    }
+                }
+                Partition { elems, pos, block, range }
+            }
+
             fn mark(&mut self, state: usize) {
                 let (Some(&b), Some(&p)) = (self.block.get(state), self.pos.get(state)) else { return };
                 let Some((start, _, marked)) = self.range.get_mut(b) else { return };
@@ -521,12 +552,13 @@ mod build {
             }
         }
 
-        /// The minimal DFA answering as `table` does, as a canonical table.
-        pub(in super::super) fn minimize(table: &Regex) -> Result<Regex, BuildError> {
+        /// Predecessors per (class, state) in CSR form: the states that step on class `c`
+        /// into state `t` are `pred[first[c * n + t]..first[c * n + t + 1]]`. Returns
+        /// `(first, pred)`.
+        fn predecessors(table: &Regex) -> (Vec<usize>, Vec<usize>) {
             let n = table.flags.len();
             let k = table.stride;
             let at = |state: usize, class: usize| usize::from(table.next.get(state * k + class).copied().unwrap_or(0));
-            // Predecessors per (class, state): CSR, `pred[first[c * n + t]..first[c * n + t + 1]]`.
             let mut first = vec![0usize; k * n + 1];
             for s in 0..n {
                 for c in 0..k {
@@ -553,35 +585,20 @@ mod build {
                     }
                 }
             }
-            // Initial blocks: one per distinct flag.
-            let mut kinds: Vec<u8> = table.flags.clone();
-            kinds.sort_unstable();
-            kinds.dedup();
-            let mut elems = Vec::with_capacity(n);
-            let mut range = Vec::with_capacity(kinds.len());
-            let mut block = vec![0usize; n];
-            for (b, kind) in kinds.iter().enumerate() {
-                let start = elems.len();
-                for (s, flag) in table.flags.iter().enumerate() {
-                    if flag == kind {
-                        elems.push(s);
-                        if let Some(slot) = block.get_mut(s) {
-                            *slot = b;
-                        }
-                    }
-                }
-                range.push((start, elems.len(), 0));
-            }
-            let mut pos = vec![0usize; n];
-            for (i, &s) in elems.iter().enumerate() {
-                if let Some(slot) = pos.get_mut(s) {
-                    *slot = i;
-                }
-            }
-            let mut part = Partition { elems, pos, block, range };
+            (first, pred)
+        }
+
+        /// The minimal DFA answering as `table` does, as a canonical table.
+        pub(in super::super) fn minimize(table: &Regex) -> Result<Regex, BuildError> {
+            let n = table.flags.len();
+            let k = table.stride;
+            let at = |state: usize, class: usize| usize::from(table.next.get(state * k + class).copied().unwrap_or(0));
+            let (first, pred) = predecessors(table);
+            let mut part = Partition::by_flag(&table.flags);
+            let blocks = part.range.len();
             // Splitters (block, class) still to process, and which are queued.
-            let mut queued: Vec<bool> = vec![true; kinds.len() * k];
-            let mut work: Vec<(usize, usize)> = (0..kinds.len()).flat_map(|b| (0..k).map(move |c| (b, c))).collect();
+            let mut queued: Vec<bool> = vec![true; blocks * k];
+            let mut work: Vec<(usize, usize)> = (0..blocks).flat_map(|b| (0..k).map(move |c| (b, c))).collect();
             let mut members = Vec::new();
             let mut touched = Vec::new();
             while let Some((a, c)) = work.pop() {
@@ -719,7 +736,6 @@ mod build {
 
 #[cfg(test)]
 #[cfg(feature = "compiler")]
-#[allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 mod tests {
     use super::*;
 

@@ -216,13 +216,7 @@ impl Sources {
         let shape: serde_json::Value =
             serde_json::from_str(text).map_err(|e| vec![serde_diagnostic(&path, text, &e)])?;
         let Some(top) = shape.as_object() else {
-            return Err(vec![Diagnostic {
-                code: "unknown_file_shape".into(),
-                file: Some(path),
-                position: Some((1, 1)),
-                pointer: "/".into(),
-                message: format!("the file holds a JSON {}, not an object: write a journey (an object with \"steps\") or a bundle (an object with \"journeys\")", json_type(&shape)),
-            }]);
+            return Err(shape_error(path, format!("the file holds a JSON {}, not an object: write a journey (an object with \"steps\") or a bundle (an object with \"journeys\")", json_type(&shape))));
         };
         if top.contains_key("journeys") || !top.contains_key("steps") && top.contains_key("policy") {
             let bundle: BundleSource =
@@ -280,15 +274,20 @@ impl Sources {
             self.bundle.journeys.push(journey);
             Ok(())
         } else {
-            Err(vec![Diagnostic {
-                code: "unknown_file_shape".into(),
-                file: Some(path),
-                position: Some((1, 1)),
-                pointer: "/".into(),
-                message: "the object has neither \"steps\" nor \"journeys\": a journey file needs \"steps\", a bundle file \"journeys\"".into(),
-            }])
+            Err(shape_error(path, "the object has neither \"steps\" nor \"journeys\": a journey file needs \"steps\", a bundle file \"journeys\"".into()))
         }
     }
+}
+
+/// A file whose top level is neither a journey nor a bundle.
+fn shape_error(path: PathBuf, message: String) -> Vec<Diagnostic> {
+    vec![Diagnostic {
+        code: "unknown_file_shape".into(),
+        file: Some(path),
+        position: Some((1, 1)),
+        pointer: "/".into(),
+        message,
+    }]
 }
 
 fn json_type(v: &serde_json::Value) -> &'static str {
@@ -445,7 +444,6 @@ fn offset_of_line_column(text: &str, line: usize, column: usize) -> Option<usize
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
