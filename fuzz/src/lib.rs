@@ -91,7 +91,7 @@ pub fn fixed_engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let paths = [root.join("templates"), root.join("examples/journeys")];
-        match waymark::journey::diagnostics::compile_paths(&paths, &waymark::tzdb::Tzdb) {
+        match waymark::journey::diagnostics::compile_paths(&paths, &waymark::journey::tzdb::Tzdb) {
             Ok(bundle) => Engine::new(bundle),
             Err(errors) => panic!("the repository's journeys do not compile: {errors:?}"),
         }
