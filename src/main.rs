@@ -277,13 +277,7 @@ fn bundle(args: &BundleArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bytes = match bundle.to_bytes() {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            eprintln!("error[{}]: {e}", e.code());
-            return ExitCode::FAILURE;
-        }
-    };
+    let bytes = bundle.to_bytes();
     if let Err(e) = std::fs::write(&args.output, &bytes) {
         eprintln!("error[io_error]: {}: {e}", args.output.display());
         return ExitCode::FAILURE;

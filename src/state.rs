@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{self, Encode, Reader};
+use crate::wire::{self, Encode, Reader, WireError};
 
 use crate::intent::Signals;
 use crate::journey::Channel;
@@ -61,12 +61,12 @@ pub enum StateError {
         found: u8,
     },
     /// Bytes that are not a valid state.
-    #[error("corrupt state ({len} bytes): {detail}")]
+    #[error("corrupt state ({len} bytes): {source}")]
     Corrupt {
         /// Length of the input.
         len: usize,
-        /// What the decoder said.
-        detail: String,
+        /// What the decoder found.
+        source: WireError,
     },
     /// More bytes than any valid state has.
     #[error("state too large: {len} bytes (limit {MAX_ENCODED_BYTES})")]
@@ -359,13 +359,7 @@ impl ShopperState {
             1 => ShopperState::from(r.read::<StateV1>()),
             found => return Err(StateError::UnsupportedVersion { found }),
         };
-        r.finish(state).map_err(|e| StateError::Corrupt {
-            len: bytes.len(),
-            detail: match e {
-                wire::Trailing::Failed(e) => e.problem().to_owned(),
-                wire::Trailing::Bytes(n) => format!("{n} trailing bytes"),
-            },
-        })
+        r.finish(state).map_err(|source| StateError::Corrupt { len: bytes.len(), source })
     }
 
     /// The id used for hashing and display: the customer id once known, else the

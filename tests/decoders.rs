@@ -15,7 +15,7 @@ fn shipped_bundle_bytes() -> &'static [u8] {
     BYTES.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let bundle = compile_paths(&[root.join("templates"), root.join("examples/journeys")], &Tzdb).unwrap();
-        bundle.to_bytes().unwrap()
+        bundle.to_bytes()
     })
 }
 
@@ -42,7 +42,7 @@ proptest! {
 fn shipped_bundle_round_trips() {
     let bytes = shipped_bundle_bytes();
     let bundle = Bundle::from_bytes(bytes).unwrap();
-    assert_eq!(bundle.to_bytes().unwrap(), bytes);
+    assert_eq!(bundle.to_bytes(), bytes);
     let err = Bundle::from_bytes(&bytes[..bytes.len() / 2]).unwrap_err();
     assert!(!err.code().is_empty() && !err.to_string().is_empty());
 }

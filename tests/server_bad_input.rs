@@ -134,7 +134,7 @@ fn noise(n: usize, mut seed: u64) -> Vec<u8> {
 }
 
 fn bundle_bytes() -> Vec<u8> {
-    waymark::server::journeys::compile_json(JOURNEYS).unwrap().to_bytes().unwrap()
+    waymark::server::journeys::compile_json(JOURNEYS).unwrap().to_bytes()
 }
 
 fn event_json(i: usize) -> String {

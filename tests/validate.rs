@@ -226,10 +226,10 @@ fn without_a_zone_database_only_fixed_zones_resolve() {
 #[test]
 fn bundle_bytes_round_trip() {
     let bundle = valid_bundle();
-    let bytes = bundle.to_bytes().unwrap();
+    let bytes = bundle.to_bytes();
     assert_eq!(bytes.first(), Some(&BUNDLE_FORMAT_VERSION));
     let back = Bundle::from_bytes(&bytes).unwrap();
-    assert_eq!(back.to_bytes().unwrap(), bytes);
+    assert_eq!(back.to_bytes(), bytes);
     assert_eq!(back.journeys.len(), 3);
     let paris = &back.journeys.iter().find(|j| j.id == "cart-abandon").unwrap().schedule.zone;
     assert_eq!(paris.name, "Europe/Paris");

@@ -9,7 +9,7 @@ use crate::condition::Condition;
 use crate::intent::IntentModel;
 use crate::time::{Duration, Timestamp, Zone};
 use crate::value::{Map, Value};
-use crate::wire::{put_varint, Decode, Encode, Reader, Trailing};
+use crate::wire::{put_varint, Decode, Encode, Reader, WireError};
 
 /// Delivery channel of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -415,16 +415,18 @@ pub enum BundleError {
         /// The version this build reads.
         expected: u8,
     },
-    /// The bytes after the version byte are not a valid bundle.
-    #[error("corrupt bundle bytes: {message}")]
+    /// The bytes after the version byte do not decode as a bundle.
+    #[error("corrupt bundle bytes: {source}")]
     Corrupt {
-        /// What the decoder said.
-        message: String,
+        /// What the decoder found.
+        #[from]
+        source: WireError,
     },
-    /// The bundle could not be encoded.
-    #[error("could not encode the bundle: {message}")]
-    Encode {
-        /// What the encoder said.
+    /// The bytes decode, but name something a valid bundle cannot (an empty or over-long
+    /// id: journey validation refuses these, so the bytes were not written by it).
+    #[error("corrupt bundle bytes: {message}")]
+    Inconsistent {
+        /// What is wrong, and where.
         message: String,
     },
 }
@@ -435,8 +437,7 @@ impl BundleError {
         match self {
             BundleError::Empty => "empty_bundle",
             BundleError::UnsupportedVersion { .. } => "unsupported_bundle_version",
-            BundleError::Corrupt { .. } => "corrupt_bundle",
-            BundleError::Encode { .. } => "bundle_encode_failed",
+            BundleError::Corrupt { .. } | BundleError::Inconsistent { .. } => "corrupt_bundle",
         }
     }
 }
@@ -444,10 +445,10 @@ impl BundleError {
 impl Bundle {
     /// Compact binary form: [`BUNDLE_FORMAT_VERSION`] then the wire encoding
     /// ([`crate::wire`]: postcard's format).
-    pub fn to_bytes(&self) -> Result<Vec<u8>, BundleError> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![BUNDLE_FORMAT_VERSION];
         self.encode(&mut out);
-        Ok(out)
+        out
     }
 
     /// Reads what [`Bundle::to_bytes`] wrote; rejects other versions and trailing bytes.
@@ -458,12 +459,7 @@ impl Bundle {
         }
         let mut r = Reader::new(rest);
         let bundle: Bundle = r.read();
-        let bundle = r.finish(bundle).map_err(|e| BundleError::Corrupt {
-            message: match e {
-                Trailing::Failed(e) => e.problem().to_owned(),
-                Trailing::Bytes(n) => format!("{n} unexpected bytes after the bundle"),
-            },
-        })?;
+        let bundle = r.finish(bundle)?;
         bundle.check_state_names()?;
         Ok(bundle)
     }
@@ -476,7 +472,7 @@ impl Bundle {
         use crate::state::{MAX_NAME_BYTES, MAX_REMEMBERED};
         let fits = |name: &str| !name.is_empty() && name.len() <= MAX_NAME_BYTES;
         for (j, journey) in self.journeys.iter().enumerate() {
-            let bad = |what: &str| BundleError::Corrupt {
+            let bad = |what: &str| BundleError::Inconsistent {
                 message: format!(
                     "journey {j}: {what} is empty or longer than {MAX_NAME_BYTES} bytes, or more than \
                      {MAX_REMEMBERED} properties are remembered"

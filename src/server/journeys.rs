@@ -86,9 +86,7 @@ impl Journeys {
 
     /// Validates and publishes a bundle; returns the stored version.
     pub async fn publish(&self, db: &Db, bundle: Bundle, now: Timestamp) -> Result<Arc<Published>, ApiError> {
-        let bytes = bundle
-            .to_bytes()
-            .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+        let bytes = bundle.to_bytes();
         let etag = etag_of(&bytes);
         let current = self.current();
         if current.etag == etag {

@@ -66,12 +66,12 @@ pub enum StorageError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A stored state does not decode.
-    #[error("stored state of {key} does not decode: {detail}")]
+    #[error("stored state of {key} does not decode: {source}")]
     CorruptState {
         /// Row key.
         key: String,
-        /// Decoder message.
-        detail: String,
+        /// What the state decoder said.
+        source: crate::state::StateError,
     },
 }
 
@@ -256,7 +256,7 @@ impl Db {
 }
 
 fn decode(key: &str, bytes: &[u8]) -> StorageResult<ShopperState> {
-    ShopperState::decode(bytes).map_err(|e| StorageError::CorruptState { key: key.to_owned(), detail: e.to_string() })
+    ShopperState::decode(bytes).map_err(|e| StorageError::CorruptState { key: key.to_owned(), source: e })
 }
 
 /// The row an alias points to.
