@@ -5,8 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/cases.rs"]
+mod cases;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use waymark::journey::diagnostics::{self, Diagnostic};
@@ -17,9 +20,7 @@ use waymark::journey::{
 use waymark::time::{Timestamp, HOUR, MINUTE};
 use waymark::tzdb::Tzdb;
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
+use cases::{case_files, cases_dir};
 
 /// "code pointer line:col", the form the expectation table uses.
 fn summary(d: &Diagnostic) -> String {
@@ -30,15 +31,9 @@ fn summary(d: &Diagnostic) -> String {
 
 #[test]
 fn invalid_cases_give_the_expected_errors() {
-    let dir = cases_dir().join("invalid");
     let table_path = cases_dir().join("invalid.expected.json");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 15, "expected the invalid cases in {}", dir.display());
+    let files = case_files("invalid");
+    assert!(files.len() >= 15, "expected at least 15 invalid cases, found {}", files.len());
     let mut actual: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -70,13 +65,8 @@ fn invalid_cases_give_the_expected_errors() {
 /// places as the file, under the name it is given.
 #[test]
 fn text_compiles_as_its_file_does() {
-    let dir = cases_dir().join("invalid");
     let mut compared = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let file = entry.unwrap().path();
-        if file.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
+    for file in case_files("invalid") {
         let text = std::fs::read_to_string(&file).unwrap();
         let from_file = diagnostics::compile_journey_file(&file, &Tzdb).unwrap_err();
         let from_text = diagnostics::compile_text("body.json", &text, &Tzdb).unwrap_err();
@@ -89,7 +79,7 @@ fn text_compiles_as_its_file_does() {
         assert!(from_text.iter().all(|d| d.file.as_deref() == Some(Path::new("body.json"))), "{name}: {from_text:?}");
         compared += 1;
     }
-    assert!(compared >= 15, "expected the invalid cases in {}", dir.display());
+    assert!(compared >= 15, "expected at least 15 invalid cases, found {compared}");
     let valid = std::fs::read_to_string(cases_dir().join("valid/cart-abandon.json")).unwrap();
     let bundle = diagnostics::compile_text("cart-abandon.json", &valid, &Tzdb).unwrap();
     assert_eq!(bundle.journeys.len(), 1);
@@ -97,9 +87,7 @@ fn text_compiles_as_its_file_does() {
 
 #[test]
 fn every_error_code_is_snake_case() {
-    let dir = cases_dir().join("invalid");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in case_files("invalid") {
         if let Err(errors) = diagnostics::compile_journey_file(&path, &Tzdb) {
             for e in errors {
                 assert!(e.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{e}");
