@@ -37,7 +37,7 @@ def read(path):
 
 
 def main(tmp):
-    states = [read(p) for p in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/*.bin")))]
+    states = [read(p) for p in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/state-*.bin")))]
     with open(os.path.join(tmp, "states.ndjson")) as f:
         for line in f:
             record = json.loads(line)
@@ -59,6 +59,8 @@ def main(tmp):
         write("ingest", b"\x00" + rng.randbytes(rng.randrange(64, 512)))
 
     for bundle in sorted(glob.glob(os.path.join(tmp, "*.bundle"))):
+        write("bundle_decode", read(bundle))
+    for bundle in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/bundle-*.bin"))):
         write("bundle_decode", read(bundle))
 
     sources = ["templates/*.json", "examples/journeys/*.json", "tests/cases/valid/*.json", "tests/cases/invalid/*.json"]

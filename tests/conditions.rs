@@ -5,18 +5,54 @@
 //! Own case files are `{"now": RFC 3339, "cases": [[name, condition, attributes,
 //! expected, groups?], ...]}`, where `expected` is `true`, `false`, or
 //! `{"error": code, "path": json-pointer}` for a condition that must not compile.
+//!
+//! A GrowthBook case whose condition we refuse to compile (GrowthBook's SDKs evaluate it
+//! to `false`) must be listed, with the error, where and why, in
+//! `tests/cases/conditions/growthbook_refused.json`; any other compile error fails.
+//! Without the conformance data the test is ignored (failed under `CI=true`).
+//!
+//! Run by libtest-mimic (`harness = false`), so that the missing data is counted as
+//! ignored rather than passed.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
     reason = "a test harness: malformed case files should fail loudly"
 )]
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+#[path = "support/cases.rs"]
+mod cases;
+#[path = "support/harness.rs"]
+mod harness;
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use libtest_mimic::{Completion, Failed, Trial};
 use waymark::condition::{Condition, EvalEnv, PathKind, Scope};
 use waymark::time::Timestamp;
 use waymark::value::{Map, Value};
+
+use harness::trial;
+
+fn main() -> ExitCode {
+    harness::run(vec![
+        Trial::ignorable_test("growthbook_conformance", growthbook_conformance),
+        trial("own_cases", own_cases),
+        trial(
+            "refs_resolve_through_the_root_scope_inside_elem_match",
+            refs_resolve_through_the_root_scope_inside_elem_match,
+        ),
+        trial("errors_say_what_to_write_instead", errors_say_what_to_write_instead),
+        trial("deep_nesting_is_rejected_not_overflowed", deep_nesting_is_rejected_not_overflowed),
+        trial("always_and_binary_forms", always_and_binary_forms),
+        trial("corrupt_condition_bytes_are_errors", corrupt_condition_bytes_are_errors),
+    ])
+}
+
+/// The list of GrowthBook cases we refuse to compile, in `tests/cases/conditions/`.
+const REFUSED: &str = "growthbook_refused.json";
 
 type Groups = Map<Vec<Value>>;
 
@@ -28,21 +64,23 @@ fn groups_of(json: Option<&serde_json::Value>) -> Option<Groups> {
     json.map(|g| serde_json::from_value(g.clone()).unwrap())
 }
 
-/// The shared conformance file: `../shared` from the main checkout, `../../shared` from a
-/// worktree under `wt/`, or `$WAYMARK_SHARED_DIR`.
-fn conformance_file() -> PathBuf {
+/// The shared conformance file: under `$WAYMARK_SHARED_DIR` when that is set (and then
+/// only there), else `../shared` from the main checkout or `../../shared` from a worktree
+/// under `wt/`. `Err` names where it was looked for.
+fn conformance_file() -> Result<PathBuf, String> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os("WAYMARK_SHARED_DIR") {
-        candidates.push(PathBuf::from(dir));
-    }
-    candidates.push(manifest.join("../shared"));
-    candidates.push(manifest.join("../../shared"));
+    let candidates = match std::env::var_os("WAYMARK_SHARED_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![manifest.join("../shared"), manifest.join("../../shared")],
+    };
     let files: Vec<PathBuf> = candidates.iter().map(|d| d.join("conformance/growthbook-cases.json")).collect();
-    files.iter().find(|f| f.is_file()).cloned().unwrap_or_else(|| files[usize::from(files.len() > 2)].clone())
+    files.iter().find(|f| f.is_file()).cloned().ok_or_else(|| {
+        let tried: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        format!("GrowthBook conformance data not found (tried {}; set WAYMARK_SHARED_DIR)", tried.join(", "))
+    })
 }
 
-/// Compiles and evaluates; a condition that does not compile evaluates to false.
+/// Compiles and evaluates; `Err` for a condition that does not compile.
 fn run(condition: &Value, attributes: &Value, groups: Option<&Groups>, now: Timestamp) -> Result<bool, String> {
     let env = EvalEnv { now, groups };
     match Condition::compile(condition) {
@@ -60,58 +98,110 @@ fn run(condition: &Value, attributes: &Value, groups: Option<&Groups>, now: Time
     }
 }
 
-#[test]
-fn growthbook_conformance() {
-    let file = conformance_file();
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        println!("conformance data not found at {}, skipping", file.display());
-        return;
+/// One entry of [`REFUSED`]: a GrowthBook case whose condition we reject at compile time.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusal {
+    /// The case's name in the conformance data.
+    case: String,
+    /// GrowthBook's expected answer (what its SDKs evaluate the condition to).
+    growthbook: bool,
+    /// Our error code and JSON pointer.
+    error: String,
+    path: String,
+    /// Why we refuse instead of answering as GrowthBook does.
+    why: String,
+}
+
+fn refusals() -> BTreeMap<String, Refusal> {
+    let file = cases::cases_dir().join("conditions").join(REFUSED);
+    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let list: Vec<Refusal> = serde_json::from_value(data["refused"].clone()).unwrap();
+    let mut map = BTreeMap::new();
+    for r in list {
+        assert!(!r.why.trim().is_empty(), "{REFUSED}: {:?} needs a reason", r.case);
+        let name = r.case.clone();
+        assert!(map.insert(name.clone(), r).is_none(), "{REFUSED}: {name:?} is listed twice");
+    }
+    map
+}
+
+fn growthbook_conformance() -> Result<Completion, Failed> {
+    let file = match conformance_file() {
+        Ok(file) => file,
+        Err(absent) => return harness::absent(&absent),
     };
-    let data: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let cases = data["evalCondition"].as_array().unwrap();
+    let refused = refusals();
     let mut failures = Vec::new();
+    let mut refused_seen = std::collections::BTreeSet::new();
     let mut compile_errors = 0;
     for case in cases {
         let case = case.as_array().unwrap();
         let name = case[0].as_str().unwrap();
         let expected = case[3].as_bool().unwrap();
         let groups = groups_of(case.get(4));
-        let got = match run(&to_value(&case[1]), &to_value(&case[2]), groups.as_ref(), Timestamp(0)) {
-            Ok(b) => b,
-            Err(_) => {
+        let condition = to_value(&case[1]);
+        let refusal = refused.get(name);
+        match (run(&condition, &to_value(&case[2]), groups.as_ref(), Timestamp(0)), refusal) {
+            (Ok(got), None) if got == expected => {}
+            (Ok(got), None) => failures.push(format!("{name}: expected {expected}, got {got} ({})", case[1])),
+            (Ok(got), Some(_)) => failures.push(format!(
+                "{name}: listed in {REFUSED} as refused, but it compiles (and answers {got}; GrowthBook: {expected}): \
+                 take it off the list"
+            )),
+            (Err(err), None) => failures.push(format!(
+                "{name}: does not compile: {err} ({}); GrowthBook answers {expected}. Either the condition \
+                 compiler should accept it, or the case belongs in tests/cases/conditions/{REFUSED} with the reason",
+                case[1]
+            )),
+            (Err(_), Some(want)) => {
                 compile_errors += 1;
-                false
+                refused_seen.insert(name);
+                let err = Condition::compile(&condition).unwrap_err();
+                if (err.code(), err.path()) != (want.error.as_str(), want.path.as_str()) || want.growthbook != expected
+                {
+                    failures.push(format!(
+                        "{name}: {REFUSED} expects error {} at {} where GrowthBook answers {}; got error {} at {} \
+                         where GrowthBook answers {expected}: {err}",
+                        want.error,
+                        want.path,
+                        want.growthbook,
+                        err.code(),
+                        err.path()
+                    ));
+                }
             }
-        };
-        if got != expected {
-            failures.push(format!("{name}: expected {expected}, got {got} ({})", case[1]));
+        }
+    }
+    for name in refused.keys().filter(|n| !refused_seen.contains(n.as_str())) {
+        if !cases.iter().any(|c| c[0].as_str() == Some(name)) {
+            failures.push(format!("{REFUSED}: {name:?} is not a case of {}", file.display()));
         }
     }
     println!(
-        "growthbook evalCondition: {}/{} cases pass ({} rejected at compile time, counted as false)",
+        "growthbook evalCondition: {}/{} cases pass ({} refused at compile time, as {REFUSED} lists)",
         cases.len() - failures.len(),
         cases.len(),
         compile_errors
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    if failures.is_empty() {
+        Ok(Completion::Completed)
+    } else {
+        Err(format!("{} failures:\n{}", failures.len(), failures.join("\n")).into())
+    }
 }
 
-#[test]
 fn own_cases() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/conditions");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no case files in {}", dir.display());
+    let files: Vec<PathBuf> = cases::case_files("conditions").into_iter().filter(|f| !f.ends_with(REFUSED)).collect();
+    assert!(!files.is_empty(), "no own condition case files besides {REFUSED}");
     let mut total = 0;
     let mut failures = Vec::new();
     for file in &files {
         let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         let now = Timestamp::parse_rfc3339(data["now"].as_str().unwrap_or("2026-01-01T00:00:00Z")).unwrap();
-        let stem = file.file_stem().unwrap().to_string_lossy();
+        let stem = cases::case_name(file);
         for case in data["cases"].as_array().unwrap() {
             total += 1;
             let case = case.as_array().unwrap();
@@ -162,7 +252,6 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
-#[test]
 fn refs_resolve_through_the_root_scope_inside_elem_match() {
     let cond = Condition::compile(&json(
         r#"{"items": {"$elemMatch": {"item_id": {"$eq": {"$ref": "entry.item_id"}}}}, "intent.score": {"$gte": 0.5}}"#,
@@ -193,7 +282,6 @@ fn refs_resolve_through_the_root_scope_inside_elem_match() {
     assert_eq!(back.referenced_paths(), expected);
 }
 
-#[test]
 fn errors_say_what_to_write_instead() {
     let err = Condition::compile(&json(r#"{"price": {"$gtx": 5}}"#)).unwrap_err();
     assert_eq!(err.code(), "unknown_operator");
@@ -211,7 +299,6 @@ fn errors_say_what_to_write_instead() {
     assert_eq!(err.to_string(), r#"$in needs an array of values, e.g. ["a", "b"], found 1 (at /n/$in)"#);
 }
 
-#[test]
 fn deep_nesting_is_rejected_not_overflowed() {
     let mut text = String::from(r#"{"a": 1}"#);
     for _ in 0..40 {
@@ -227,7 +314,6 @@ fn deep_nesting_is_rejected_not_overflowed() {
     assert!(c.eval(&json(r#"{"a": 1}"#), &EvalEnv { now: Timestamp(0), groups: None }));
 }
 
-#[test]
 fn always_and_binary_forms() {
     let always = Condition::always();
     assert!(always.is_always());
@@ -246,7 +332,6 @@ fn always_and_binary_forms() {
 
 /// Condition bytes that are cut, flipped or nested absurdly deep are decode errors, never
 /// panics or stack overflows.
-#[test]
 fn corrupt_condition_bytes_are_errors() {
     let c = Condition::compile(&json(
         r#"{"$or": [{"sku": {"$regex": "^SALE-\\d+$"}}, {"tags": {"$elemMatch": {"$in": ["a", {"$ref": "entry.t"}]}}},

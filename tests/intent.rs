@@ -2,6 +2,9 @@
 //! tier), the state size bound, merge laws (proptest), score range, hysteresis and lookups.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/cases.rs"]
+mod cases;
+
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -122,11 +125,8 @@ fn run_case(path: &Path) -> Vec<String> {
 
 #[test]
 fn cases() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/intent");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
-    paths.sort();
-    assert!(paths.len() >= 5, "expected intent cases in {}", dir.display());
+    let paths = cases::case_files("intent");
+    assert!(paths.len() >= 5, "expected at least 5 intent cases, found {}", paths.len());
     let failures: Vec<String> = paths.iter().flat_map(|p| run_case(p)).collect();
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
 }

@@ -6,6 +6,9 @@
 //! determinism check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/cases.rs"]
+mod cases;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value as Json};
@@ -132,14 +135,7 @@ fn run_case(file: &Path) -> usize {
 
 #[test]
 fn scenario_cases() {
-    let dir = root().join("tests/cases/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenario dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenario cases in {}", dir.display());
+    let files = cases::case_files("scenarios");
     let mut total = 0;
     for file in &files {
         let checks = run_case(file);

@@ -266,7 +266,7 @@ fn check(case: &Case, status: u16, content_type: &str, retry_after: Option<&str>
 
 #[tokio::test]
 async fn every_bad_input_answers_its_status_and_code() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/bad_input.json");
+    let path = cases::case_file("bad_input.json");
     let suite: Suite = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(suite.cases.len() >= 80, "the suite keeps at least 80 cases ({} now)", suite.cases.len());
     let db = sqlite();

@@ -5,8 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/cases.rs"]
+mod cases;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use waymark::journey::diagnostics::{self, Diagnostic};
@@ -17,9 +20,7 @@ use waymark::journey::{
 };
 use waymark::time::{Timestamp, HOUR, MINUTE};
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
+use cases::{case_files, cases_dir};
 
 /// "code pointer line:col", the form the expectation table uses.
 fn summary(d: &Diagnostic) -> String {
@@ -30,15 +31,9 @@ fn summary(d: &Diagnostic) -> String {
 
 #[test]
 fn invalid_cases_give_the_expected_errors() {
-    let dir = cases_dir().join("invalid");
     let table_path = cases_dir().join("invalid.expected.json");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 15, "expected the invalid cases in {}", dir.display());
+    let files = case_files("invalid");
+    assert!(files.len() >= 15, "expected at least 15 invalid cases, found {}", files.len());
     let mut actual: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -70,13 +65,8 @@ fn invalid_cases_give_the_expected_errors() {
 /// places as the file, under the name it is given.
 #[test]
 fn text_compiles_as_its_file_does() {
-    let dir = cases_dir().join("invalid");
     let mut compared = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let file = entry.unwrap().path();
-        if file.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
+    for file in case_files("invalid") {
         let text = std::fs::read_to_string(&file).unwrap();
         let from_file = diagnostics::compile_journey_file(&file, &Tzdb).unwrap_err();
         let from_text = diagnostics::compile_text("body.json", &text, &Tzdb).unwrap_err();
@@ -89,7 +79,7 @@ fn text_compiles_as_its_file_does() {
         assert!(from_text.iter().all(|d| d.file.as_deref() == Some(Path::new("body.json"))), "{name}: {from_text:?}");
         compared += 1;
     }
-    assert!(compared >= 15, "expected the invalid cases in {}", dir.display());
+    assert!(compared >= 15, "expected at least 15 invalid cases, found {compared}");
     let valid = std::fs::read_to_string(cases_dir().join("valid/cart-abandon.json")).unwrap();
     let bundle = diagnostics::compile_text("cart-abandon.json", &valid, &Tzdb).unwrap();
     assert_eq!(bundle.journeys.len(), 1);
@@ -97,9 +87,7 @@ fn text_compiles_as_its_file_does() {
 
 #[test]
 fn every_error_code_is_snake_case() {
-    let dir = cases_dir().join("invalid");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in case_files("invalid") {
         if let Err(errors) = diagnostics::compile_journey_file(&path, &Tzdb) {
             for e in errors {
                 assert!(e.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{e}");
@@ -243,6 +231,89 @@ fn bundle_bytes_round_trip() {
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert_eq!(Bundle::from_bytes(&trailing).unwrap_err().code(), "corrupt_bundle");
+}
+
+/// Encoded bundles kept in `tests/fixtures/`, next to the state fixtures, all from
+/// `bundle-typical.json` (every step kind, regexes, a `$ref`, an incentive, a split,
+/// policy and groups; a fixed-offset zone, so no zone database is involved):
+/// - `bundle-v{BUNDLE_FORMAT_VERSION}-typical.bin` (the newest): decodes, re-encodes byte
+///   for byte, and is what the source compiles to today. A change of the compiled form
+///   fails here: bump BUNDLE_FORMAT_VERSION, then `WAYMARK_BLESS=1 cargo test --test
+///   validate` writes the new current and corrupt fixtures, and the old one stays as a
+///   previous version;
+/// - older `bundle-vN-typical.bin` (at least the previous version): refused with
+///   `unsupported_bundle_version`, naming both versions. `bundle-v2-typical.bin` was
+///   written by the version-2 build (the commit before 93c924f): `waymark bundle
+///   tests/fixtures/bundle-typical.json -o tests/fixtures/bundle-v2-typical.bin`;
+/// - `bundle-corrupt-*.bin` and `bundle-future-version.bin`: refused with their codes.
+#[test]
+fn bundle_fixtures_decode_as_recorded() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let sources = diagnostics::load(&[dir.join("bundle-typical.json")]).unwrap();
+    let compiled = compile_bundle(&sources.bundle, &FixedZones).unwrap().to_bytes().unwrap();
+    let current = dir.join(format!("bundle-v{BUNDLE_FORMAT_VERSION}-typical.bin"));
+    if std::env::var_os("WAYMARK_BLESS").is_some() {
+        std::fs::write(&current, &compiled).unwrap();
+        std::fs::write(dir.join("bundle-corrupt-truncated.bin"), &compiled[..compiled.len() / 2]).unwrap();
+        let mut trailing = compiled.clone();
+        trailing.push(0);
+        std::fs::write(dir.join("bundle-corrupt-trailing.bin"), trailing).unwrap();
+        let mut no_id = compile_bundle(&sources.bundle, &FixedZones).unwrap();
+        no_id.journeys[0].id = String::new();
+        std::fs::write(dir.join("bundle-corrupt-empty-id.bin"), no_id.to_bytes().unwrap()).unwrap();
+        let mut future = compiled.clone();
+        future[0] = u8::MAX;
+        std::fs::write(dir.join("bundle-future-version.bin"), future).unwrap();
+    }
+
+    // Every typical fixture by version: the newest is this build's, the others are older.
+    let mut versions: Vec<u8> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_prefix("bundle-v")?.strip_suffix("-typical.bin")?.parse().ok()
+        })
+        .collect();
+    versions.sort();
+    assert_eq!(
+        versions.last(),
+        Some(&BUNDLE_FORMAT_VERSION),
+        "the newest bundle fixture is this build's version (WAYMARK_BLESS=1 writes it)"
+    );
+    assert!(versions.contains(&(BUNDLE_FORMAT_VERSION - 1)), "a fixture of the previous version is kept: {versions:?}");
+
+    let recorded = std::fs::read(&current).unwrap();
+    let decoded = Bundle::from_bytes(&recorded).expect("the recorded bundle decodes");
+    assert_eq!(decoded.to_bytes().unwrap(), recorded, "re-encodes byte for byte");
+    assert_eq!(
+        compiled, recorded,
+        "bundle-typical.json compiles to the recorded bytes: if the compiled form changed, bump \
+         BUNDLE_FORMAT_VERSION; if only the fixture's source did, re-bless (WAYMARK_BLESS=1)"
+    );
+    let ids: Vec<&str> = decoded.journeys.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["cart_rescue", "vip_welcome"]);
+    assert_eq!(decoded.policy.seed, 42);
+    assert_eq!(decoded.groups.get("staff").map(Vec::len), Some(2));
+
+    for &old in versions.iter().filter(|&&v| v != BUNDLE_FORMAT_VERSION) {
+        let bytes = std::fs::read(dir.join(format!("bundle-v{old}-typical.bin"))).unwrap();
+        assert_eq!(bytes.first(), Some(&old));
+        let err = Bundle::from_bytes(&bytes).unwrap_err();
+        assert_eq!(err, BundleError::UnsupportedVersion { found: old, expected: BUNDLE_FORMAT_VERSION });
+        assert_eq!(err.code(), "unsupported_bundle_version");
+    }
+
+    for (file, code, says) in [
+        ("bundle-corrupt-truncated.bin", "corrupt_bundle", ""),
+        ("bundle-corrupt-trailing.bin", "corrupt_bundle", "1 unexpected bytes after the bundle"),
+        ("bundle-corrupt-empty-id.bin", "corrupt_bundle", "journey 0: the id is empty"),
+        ("bundle-future-version.bin", "unsupported_bundle_version", "version 255 is not supported"),
+    ] {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e} (WAYMARK_BLESS=1 writes it)"));
+        let err = Bundle::from_bytes(&bytes).unwrap_err();
+        assert_eq!(err.code(), code, "{file}: {err}");
+        assert!(err.to_string().contains(says), "{file}: {err}");
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers for the server tests: a server per test (SQLite temp file or a fresh database
 //! on the throwaway Postgres cluster of `scripts/pg-test.sh`), a real SMTP receiver
 //! (Python aiosmtpd), a webhook receiver, a browser-side engine, HTTP calls via `oneshot`.
+//! `cases` (case files) and `harness` (ignored without data, failed under CI) need no
+//! server: test files without the feature include them with `#[path]`.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -83,19 +85,21 @@ pub fn sqlite() -> TestDb {
     TestDb::Sqlite(tempfile::tempdir().unwrap())
 }
 
-/// A fresh database on the test cluster (`WAYMARK_TEST_PG`, set by scripts/pg-test.sh), or
-/// None when no cluster is running (the test then skips itself with a notice).
-pub async fn postgres(name: &str) -> Option<TestDb> {
-    let Ok(base) = std::env::var("WAYMARK_TEST_PG") else {
-        eprintln!("note: WAYMARK_TEST_PG unset: skipping the Postgres run of {name} (scripts/test.sh server sets it)");
-        return None;
-    };
+/// The test cluster's base URL (`WAYMARK_TEST_PG`, set by scripts/pg-test.sh), if one runs.
+pub fn postgres_cluster() -> Option<String> {
+    std::env::var("WAYMARK_TEST_PG").ok().filter(|url| !url.is_empty())
+}
+
+/// A fresh database on the test cluster. Panics without one: a Postgres test checks
+/// [`postgres_cluster`] first and reports itself ignored (tests/server_postgres.rs).
+pub async fn postgres(name: &str) -> TestDb {
+    let base = postgres_cluster().expect("WAYMARK_TEST_PG (scripts/test.sh server sets it)");
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.unwrap();
     let db = format!("t_{}_{}", name, std::process::id());
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut conn).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.unwrap();
-    Some(TestDb::Postgres(format!("{base}/{db}")))
+    TestDb::Postgres(format!("{base}/{db}"))
 }
 
 pub fn settings(db: &TestDb) -> Settings {
@@ -345,4 +349,6 @@ pub async fn outbox_count(server: &Server, status: &str) -> i64 {
         .try_get("n")
         .unwrap()
 }
+pub mod cases;
+pub mod harness;
 pub mod scenarios;
