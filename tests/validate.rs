@@ -250,7 +250,7 @@ fn bundle_bytes_round_trip() {
 fn bundle_fixtures_decode_as_recorded() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let sources = diagnostics::load(&[dir.join("bundle-typical.json")]).unwrap();
-    let compiled = compile_bundle(&sources.bundle, &FixedZones).unwrap().to_bytes().unwrap();
+    let compiled = compile_bundle(&sources.bundle, &FixedZones).unwrap().to_bytes();
     let current = dir.join(format!("bundle-v{BUNDLE_FORMAT_VERSION}-typical.bin"));
     if std::env::var_os("WAYMARK_BLESS").is_some() {
         std::fs::write(&current, &compiled).unwrap();
@@ -260,7 +260,7 @@ fn bundle_fixtures_decode_as_recorded() {
         std::fs::write(dir.join("bundle-corrupt-trailing.bin"), trailing).unwrap();
         let mut no_id = compile_bundle(&sources.bundle, &FixedZones).unwrap();
         no_id.journeys[0].id = String::new();
-        std::fs::write(dir.join("bundle-corrupt-empty-id.bin"), no_id.to_bytes().unwrap()).unwrap();
+        std::fs::write(dir.join("bundle-corrupt-empty-id.bin"), no_id.to_bytes()).unwrap();
         let mut future = compiled.clone();
         future[0] = u8::MAX;
         std::fs::write(dir.join("bundle-future-version.bin"), future).unwrap();
@@ -284,7 +284,7 @@ fn bundle_fixtures_decode_as_recorded() {
 
     let recorded = std::fs::read(&current).unwrap();
     let decoded = Bundle::from_bytes(&recorded).expect("the recorded bundle decodes");
-    assert_eq!(decoded.to_bytes().unwrap(), recorded, "re-encodes byte for byte");
+    assert_eq!(decoded.to_bytes(), recorded, "re-encodes byte for byte");
     assert_eq!(
         compiled, recorded,
         "bundle-typical.json compiles to the recorded bytes: if the compiled form changed, bump \
