@@ -1,7 +1,11 @@
 //! Engine benchmarks: ingest per event for a typical shopper with every shipped journey
 //! loaded, tick, state encode / decode / merge — and the typical state's size, postcard
 //! next to JSON, printed before the timings.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 use std::hint::black_box;
 use std::path::Path;

@@ -1,7 +1,11 @@
 //! Profiling aid (perf, callgrind, heaptrack): the `make bench` track loop
 //! natively — one shopper, view_item with one GA4 item every second, the shipped bundle.
 //!   cargo run --release --example profile_ingest [events]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 use std::path::Path;
 

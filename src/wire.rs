@@ -51,7 +51,7 @@ pub enum WireError {
     #[error("a condition or pattern is invalid")]
     Invalid,
     /// Bytes left over after the value (how many).
-    #[error("bytes are left over after the value")]
+    #[error("{0} unexpected bytes after the value")]
     Trailing(usize),
 }
 

@@ -2,7 +2,11 @@
 //! example events prints the decisions the README shows, bad input lines are reported
 //! with line number and field while the rest still runs, and `bundle` writes bytes the
 //! engine loads back.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

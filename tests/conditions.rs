@@ -13,7 +13,7 @@
 //!
 //! Run by libtest-mimic (`harness = false`), so that the missing data is counted as
 //! ignored rather than passed.
-#![allow(
+#![expect(
     clippy::unwrap_used,
     clippy::indexing_slicing,
     reason = "a test harness: malformed case files should fail loudly"

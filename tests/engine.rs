@@ -1,7 +1,7 @@
 //! Engine behaviour beyond the scenario files: split buckets and holdout, schedules,
 //! audiences, exit rules, duplicate runs after a merge, journeys removed from the bundle,
 //! the external send checks, and the state size bound over a long shopper history.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test code: a failed unwrap, index or panic is a failed test")]
 
 use serde_json::{json, Value as Json};
 use waymark::journey::model::BundleSource;

@@ -1,6 +1,11 @@
 //! Intent: data-driven cases (tests/cases/intent/*.json: events with times → expected
 //! tier), the state size bound, merge laws (proptest), score range, hysteresis and lookups.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 #[path = "support/cases.rs"]
 mod cases;

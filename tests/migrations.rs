@@ -6,7 +6,12 @@
 //!
 //! When the dialects truly need different SQL (a type, a function), add the pair to
 //! [`TYPE_DIFFERENCES`] with the reason, rather than loosening the comparison.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

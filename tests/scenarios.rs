@@ -4,7 +4,12 @@
 //! (`absent`) produce. `"trace_skips": true` in a case turns on entry-skip decisions
 //! (`EngineOptions::trace_skips`, `simulate --trace-skips`). The same files drive the wasm
 //! determinism check.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 #[path = "support/cases.rs"]
 mod cases;

@@ -2,7 +2,13 @@
 //! bundle publish / ETag, suppression checks, health, metrics, OpenAPI; and the real
 //! `waymark serve` binary: file created and migrated on start, graceful stop on SIGTERM.
 #![cfg(feature = "server")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 mod support;
 

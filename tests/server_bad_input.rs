@@ -11,7 +11,13 @@
 //! these, concatenated), `repeat` (send that many times, check the last), and `expect`
 //! `{"status", "code"}` (`code` absent for a success).
 #![cfg(feature = "server")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 mod support;
 

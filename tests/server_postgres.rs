@@ -3,7 +3,16 @@
 //! section `server` always provides it). Without it every test reports as ignored, with
 //! the reason, and under CI (`CI=true`) fails: run by libtest-mimic (`harness = false`),
 //! so that a missing cluster is never counted as passed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg_attr(
+    feature = "server",
+    expect(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        reason = "test code: a failed unwrap, index or panic is a failed test"
+    )
+)]
 
 #[cfg(feature = "server")]
 mod support;

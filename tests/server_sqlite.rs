@@ -1,6 +1,12 @@
 //! The storage scenarios on SQLite (a temp file per test).
 #![cfg(feature = "server")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 mod support;
 

@@ -3,7 +3,13 @@
 //! the relay's certificate is refused and nothing is sent in the clear), and rendered from
 //! the templates in examples/email (subject, text and HTML parts, the shopper's traits).
 #![cfg(feature = "server")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed unwrap, index or panic is a failed test"
+)]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! Shopper state laws and limits: merge is a join (commutative, associative,
 //! idempotent), anonymous → known merges keep both histories, the encoding is bounded
 //! no matter how many events, and bad bytes decode to typed errors, never a panic.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(clippy::expect_used, reason = "test code: a failed unwrap, index or panic is a failed test")]
 
 use proptest::prelude::*;
 use waymark::journey::Channel;

@@ -3,7 +3,7 @@
 //! the valid journeys compile to what they say, and the `waymark` binary prints them.
 //! Run with `WAYMARK_BLESS=1` to rewrite the expectation table after a deliberate change.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![expect(clippy::panic, reason = "test code: a failed unwrap, index or panic is a failed test")]
 
 #[path = "support/cases.rs"]
 mod cases;
@@ -305,7 +305,7 @@ fn bundle_fixtures_decode_as_recorded() {
 
     for (file, code, says) in [
         ("bundle-corrupt-truncated.bin", "corrupt_bundle", ""),
-        ("bundle-corrupt-trailing.bin", "corrupt_bundle", "1 unexpected bytes after the bundle"),
+        ("bundle-corrupt-trailing.bin", "corrupt_bundle", "1 unexpected bytes after the value"),
         ("bundle-corrupt-empty-id.bin", "corrupt_bundle", "journey 0: the id is empty"),
         ("bundle-future-version.bin", "unsupported_bundle_version", "version 255 is not supported"),
     ] {

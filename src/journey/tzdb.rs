@@ -42,7 +42,6 @@ impl ZoneSource for Tzdb {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use crate::time::Timestamp;

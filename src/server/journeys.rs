@@ -99,7 +99,7 @@ impl Journeys {
     }
 }
 
-/// `"v1-<xxh3 of the bytes>"`, quoted as HTTP wants.
+/// `"wm-<xxh3 of the bytes, 16 hex digits>"`, quoted as HTTP wants.
 pub fn etag_of(bytes: &[u8]) -> String {
     format!("\"wm-{:016x}\"", xxhash_rust::xxh3::xxh3_64(bytes))
 }

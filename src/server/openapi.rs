@@ -25,6 +25,7 @@ fn json_body(schema: &str) -> Value {
 }
 
 /// The document.
+// Long because it is one JSON literal: the whole API in the order a reader scans it.
 pub fn document() -> Value {
     let admin = json!([{ "admin": [] }]);
     json!({

@@ -604,7 +604,6 @@ pub async fn raw_upsert(conn: &mut AnyConnection, key: &str, bytes: &[u8], now: 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use std::collections::BTreeSet;
 

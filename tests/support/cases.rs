@@ -2,8 +2,8 @@
 //! (conditions, intent, scenarios, validate, the bad-input suite): sorted by name, and a
 //! case directory that is empty, missing, or holds a file that is not `*.json` (a case
 //! that would silently never run) fails the test instead of passing with nothing checked.
-#![allow(dead_code)]
-#![allow(clippy::panic, reason = "test support: a broken case directory fails the test that reads it")]
+#![allow(dead_code, reason = "shared by several test crates, each of which uses a part")]
+#![expect(clippy::panic, reason = "test support: a broken case directory fails the test that reads it")]
 
 use std::path::{Path, PathBuf};
 

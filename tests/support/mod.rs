@@ -3,7 +3,7 @@
 //! (Python aiosmtpd), a webhook receiver, a browser-side engine, HTTP calls via `oneshot`.
 //! `cases` (case files) and `harness` (ignored without data, failed under CI) need no
 //! server: test files without the feature include them with `#[path]`.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "shared by several test crates, each of which uses a part")]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
