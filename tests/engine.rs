@@ -260,3 +260,56 @@ fn journey_hash_is_xxh3_64() {
         );
     }
 }
+
+/// `Engine::apply`, the one path for "identity, consent, traits, then the event": the
+/// order is fixed, a trait over a bound is reported and left out while the rest of the
+/// update applies, and server-set traits outrank later shopper updates.
+#[test]
+fn an_update_applies_identity_consent_traits_then_the_event() {
+    use waymark::engine::{Update, Updated};
+    use waymark::state::TraitSource;
+    // An email send needs consent and an address: both come in the same update as the
+    // event, so the send only goes out if they are applied before the event.
+    let engine = engine(
+        json!([{ "id": "welcome", "entry": { "event": "sign_up" },
+            "steps": [ { "id": "mail", "type": "send", "channel": "email", "content": "welcome", "next": "done" },
+                       { "id": "done", "type": "exit" } ] }]),
+        json!({}),
+    );
+    let mut state = ShopperState::new("anon-1");
+    let traits: Map = serde_json::from_value(json!({
+        "email": "a@example.com",
+        "bio": "x".repeat(600),
+        "tier": "gold",
+    }))
+    .unwrap();
+    let sign_up = event("sign_up", T0, json!({}));
+    let update = Update {
+        at: Timestamp(T0),
+        customer_id: Some("cust-9"),
+        consent: &[(Channel::Email, true)],
+        traits: &traits,
+        source: TraitSource::Shopper,
+        event: Some(&sign_up),
+    };
+    let Updated { decisions, rejected } = engine.apply(&mut state, &update, Timestamp(T0));
+    assert_eq!(sends(&decisions), ["welcome"], "consent and the address were set before the event: {decisions:?}");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].0, "bio");
+    assert_eq!(rejected[0].1.code(), "trait_too_large");
+    assert_eq!(state.trait_value("tier"), Some(&Value::from("gold")), "the other traits were kept");
+    assert_eq!(state.trait_value("bio"), None);
+    assert_eq!(state.customer_id.as_ref().map(|c| c.value.as_str()), Some("cust-9"));
+
+    // The shop's server sets a trait; a later shopper update cannot move it.
+    let server: Map = serde_json::from_value(json!({ "tier": "platinum" })).unwrap();
+    let mut update =
+        Update { at: Timestamp(T0 + MIN), traits: &server, source: TraitSource::Server, event: None, ..update };
+    update.customer_id = None;
+    assert!(engine.apply(&mut state, &update, Timestamp(T0 + MIN)).rejected.is_empty());
+    let shopper: Map = serde_json::from_value(json!({ "tier": "bronze" })).unwrap();
+    let update = Update { at: Timestamp(T0 + 2 * MIN), traits: &shopper, source: TraitSource::Shopper, ..update };
+    let Updated { decisions, rejected } = engine.apply(&mut state, &update, Timestamp(T0 + 2 * MIN));
+    assert!(rejected.is_empty() && sends(&decisions).is_empty(), "no event: only the clock ticks");
+    assert_eq!(state.trait_value("tier"), Some(&Value::from("platinum")), "the server's value stands");
+}
