@@ -250,7 +250,7 @@ pub fn decode_properties_into(bytes: &[u8], map: &mut Map) -> Result<(), Propert
         WireError::BadFlag => PropertiesError::BadBool,
         WireError::BadText => PropertiesError::BadUtf8,
         WireError::TooDeep | WireError::Invalid => PropertiesError::TooDeep,
-        WireError::Trailing(_) => PropertiesError::Trailing,
+        WireError::Trailing => PropertiesError::Trailing,
     })?;
     if !reader.is_empty() {
         return Err(PropertiesError::Trailing);

@@ -423,14 +423,19 @@ impl ShopperState {
     /// Sets every trait of `traits` as `source`, the one rule for a batch of traits: a
     /// trait over a bound (name, value size, one trait too many) is left out and returned
     /// with why; every other one is set.
-    pub fn set_traits(&mut self, traits: &Map, source: TraitSource, now: Timestamp) -> Vec<(String, StateError)> {
-        let mut rejected = Vec::new();
+    /// `rejected` hears of each trait left out.
+    pub fn set_traits(
+        &mut self,
+        traits: &Map,
+        source: TraitSource,
+        now: Timestamp,
+        mut rejected: impl FnMut(&str, StateError),
+    ) {
         for (key, value) in traits {
             if let Err(e) = self.set_trait_from(source, key, value.clone(), now) {
-                rejected.push((key.clone(), e));
+                rejected(key, e);
             }
         }
-        rejected
     }
 
     fn set_trait_from(

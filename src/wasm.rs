@@ -498,8 +498,12 @@ impl WasmState {
         decode_object(traits, &mut map, "bad_traits", "traits")?;
         // The one rule for a batch of traits (`ShopperState::set_traits`): the ones within
         // bounds are set; the first rejection is thrown.
-        match self.state.set_traits(&map, TraitSource::Shopper, now).first() {
-            Some((_, e)) => Err(error(e.code(), &e.to_string())),
+        let mut first = None;
+        self.state.set_traits(&map, TraitSource::Shopper, now, |_, e| {
+            first.get_or_insert(e);
+        });
+        match first {
+            Some(e) => Err(error(e.code(), &e.to_string())),
             None => Ok(()),
         }
     }

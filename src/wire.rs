@@ -25,37 +25,51 @@ pub fn put_zigzag(out: &mut Vec<u8>, n: i64) {
     put_varint(out, ((n << 1) ^ (n >> 63)) as u64);
 }
 
-/// Why bytes did not decode. The messages are short and fixed (no numbers formatted):
-/// they end up in the wasm module, where formatting code is weight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why bytes did not decode. The messages are fixed texts (no numbers formatted): they
+/// end up in the wasm module, where formatting code is weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireError {
     /// The bytes end in the middle of a value.
-    #[error("the data ends early")]
     End,
     /// A varint longer than its type allows, or a number out of range.
-    #[error("a number is malformed")]
     BadNumber,
     /// A flag byte other than 0 or 1.
-    #[error("a flag is neither 0 nor 1")]
     BadFlag,
     /// A text that is not UTF-8.
-    #[error("a text is not valid UTF-8")]
     BadText,
     /// An unknown variant or option tag (the tag read).
-    #[error("a variant tag is unknown")]
     BadTag(u64),
     /// Nested deeper than the type allows.
-    #[error("a value is nested too deep")]
     TooDeep,
     /// Something that is not a valid value of its type (a corrupt condition or DFA).
-    #[error("a condition or pattern is invalid")]
     Invalid,
-    /// Bytes left over after the value (how many).
-    #[error("{0} unexpected bytes after the value")]
-    Trailing(usize),
+    /// Bytes left over after the value.
+    Trailing,
 }
 
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.problem())
+    }
+}
+
+impl std::error::Error for WireError {}
+
 impl WireError {
+    /// What is wrong, in a few words.
+    pub fn problem(self) -> &'static str {
+        match self {
+            WireError::End => "the data ends early",
+            WireError::BadNumber => "a number is malformed",
+            WireError::BadFlag => "a flag is neither 0 nor 1",
+            WireError::BadText => "a text is not valid UTF-8",
+            WireError::BadTag(_) => "a variant tag is unknown",
+            WireError::TooDeep => "a value is nested too deep",
+            WireError::Invalid => "a condition or pattern is invalid",
+            WireError::Trailing => "unexpected bytes after the value",
+        }
+    }
+
     /// Stable machine code.
     pub fn code(self) -> &'static str {
         match self {
@@ -66,7 +80,7 @@ impl WireError {
             WireError::BadTag(_) => "wire_bad_tag",
             WireError::TooDeep => "wire_too_deep",
             WireError::Invalid => "wire_invalid",
-            WireError::Trailing(_) => "wire_trailing_bytes",
+            WireError::Trailing => "wire_trailing_bytes",
         }
     }
 }
@@ -217,7 +231,7 @@ impl<'a> Reader<'a> {
         match self.error {
             Some(e) => Err(e),
             None if self.rest.is_empty() => Ok(value),
-            None => Err(WireError::Trailing(self.rest.len())),
+            None => Err(WireError::Trailing),
         }
     }
 }

@@ -305,7 +305,7 @@ fn bundle_fixtures_decode_as_recorded() {
 
     for (file, code, says) in [
         ("bundle-corrupt-truncated.bin", "corrupt_bundle", ""),
-        ("bundle-corrupt-trailing.bin", "corrupt_bundle", "1 unexpected bytes after the value"),
+        ("bundle-corrupt-trailing.bin", "corrupt_bundle", "unexpected bytes after the value"),
         ("bundle-corrupt-empty-id.bin", "corrupt_bundle", "journey 0: the id is empty"),
         ("bundle-future-version.bin", "unsupported_bundle_version", "version 255 is not supported"),
     ] {

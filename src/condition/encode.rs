@@ -299,7 +299,7 @@ impl From<WireError> for DecodeError {
             WireError::BadTag(tag) => DecodeError::BadTag { tag },
             WireError::BadFlag => DecodeError::BadTag { tag: 0 },
             WireError::TooDeep => DecodeError::TooDeep,
-            WireError::Trailing(_) => DecodeError::Trailing,
+            WireError::Trailing => DecodeError::Trailing,
             WireError::BadNumber | WireError::BadText | WireError::Invalid => DecodeError::Malformed,
         }
     }

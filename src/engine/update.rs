@@ -53,7 +53,8 @@ impl Engine {
         for (channel, granted) in update.consent {
             state.set_consent(*channel, *granted, update.at);
         }
-        let rejected = state.set_traits(update.traits, update.source, update.at);
+        let mut rejected = Vec::new();
+        state.set_traits(update.traits, update.source, update.at, |key, e| rejected.push((key.to_owned(), e)));
         let decisions = match update.event {
             Some(event) => self.ingest(state, event, now),
             None => self.tick(state, now),
