@@ -68,11 +68,7 @@ export class BackendSync {
     this.closed = false;
   }
 
-  /**
-   * Sends the state to `${endpoint}/v1/sync` now and merges the answer. Resolves with
-   * `{synced: true}`, or `{synced: false}` without an endpoint; rejects with a
-   * WaymarkError (`code` from the backend, or `network_error`).
-   */
+  /** `Waymark.sync`: POST the state now, merge the answer; one request at a time. */
   sync() {
     if (!this.endpoint) return Promise.resolve({ synced: false });
     if (this.closed) return Promise.reject(closedError());
@@ -109,7 +105,6 @@ export class BackendSync {
     if (this.timer === undefined) this.schedule(this.delay);
   }
 
-  /** Replaces the shopper token (e.g. after login the store issues one with the customer id). */
   setToken(token) {
     this.token = token;
   }
