@@ -130,7 +130,10 @@ const stateBytes = Math.floor(((cookieLen - 23) * 3) / 4) - 1;
 // --- size ------------------------------------------------------------------------------
 const files = [];
 for (const f of readdirSync(join(WORKER_DIR, "src"))) if (f.endsWith(".js")) files.push(join(WORKER_DIR, "src", f));
-for (const f of ["waymark.js", "core.js", "decode.js", "encode.js", "waymark_bg.wasm", "bundle.bin"]) files.push(join(WORKER_DIR, "src", "vendor", f));
+// The glue and the package's JS layer (every module worker/build.mjs vendored), the .wasm, the bundle.
+for (const f of readdirSync(join(WORKER_DIR, "src", "vendor"))) {
+  if (f.endsWith(".js") || f === "waymark_bg.wasm" || f === "bundle.bin") files.push(join(WORKER_DIR, "src", "vendor", f));
+}
 let raw = 0;
 let gz = 0;
 const sizes = {};

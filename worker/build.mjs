@@ -2,7 +2,8 @@
 // worker/build.mjs — puts what the worker imports into worker/src/vendor/ (git-ignored):
 //
 //   waymark.js        the npm package's web-target glue (initSync + Engine/State bindings)
-//   core.js, decode.js, encode.js  the package's JS layer over that glue
+//   core.js, ...      the package's JS layer over that glue: core.js and the modules it
+//                     imports (bindings.js, storage.js, sync.js, errors.js, encode.js, decode.js)
 //   waymark_bg.wasm   the optimized engine, imported as a compiled module
 //   bundle.bin        the journeys compiled with `waymark bundle` — the bundle the worker
 //                     decides with until (and whenever) the backend's GET /v1/bundle cannot
@@ -74,11 +75,16 @@ mkdirSync(vendor, { recursive: true });
 copyFileSync(glue.js, join(vendor, "waymark.js"));
 copyFileSync(glue.wasm, join(vendor, "waymark_bg.wasm"));
 // The package's JS layer: it completes the raw bindings (events in and decisions out cross
-// the boundary as packed bytes that these modules encode and decode).
-for (const layer of ["core.js", "decode.js", "encode.js"]) {
-  const from = join(dirname(dirname(glue.js)), layer);
+// the boundary as packed bytes that these modules encode and decode). core.js and the
+// modules it imports, followed from its `from "./x.js"` lines; workerd.capnp lists the same.
+const layers = ["core.js"];
+for (let i = 0; i < layers.length; i++) {
+  const from = join(dirname(dirname(glue.js)), layers[i]);
   if (!existsSync(from)) fail(`${from} is missing: the package's JS layer (scripts/build-pkg.sh) is needed`);
-  copyFileSync(from, join(vendor, layer));
+  copyFileSync(from, join(vendor, layers[i]));
+  for (const [, dep] of readFileSync(from, "utf8").matchAll(/^(?:import|export)\b[^;]*?\bfrom "\.\/([\w-]+\.js)";/gm)) {
+    if (!layers.includes(dep)) layers.push(dep);
+  }
 }
 
 const out = join(vendor, "bundle.bin");

@@ -38,3 +38,29 @@ test("package.json: ESM, side-effect free, conditional exports with types first"
   }
   assert.match(pkg.version, /^\d+\.\d+\.\d+/, "the crate version, not the template placeholder");
 });
+
+test("package.json `files` ships every module an export imports", () => {
+  const pkg = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
+  // npm always packs package.json.
+  const shipped = (file) => file === "package.json" || pkg.files.some((f) => (f.endsWith("/") ? file.startsWith(f) : file === f));
+  // Every file an export names, then the relative imports of each JS module, transitively.
+  const files = [];
+  const walk = (v) => {
+    if (typeof v === "string") files.push(v.replace(/^\.\//, ""));
+    else if (v && typeof v === "object") Object.values(v).forEach(walk);
+  };
+  walk(pkg.exports);
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i];
+    assert.ok(existsSync(join(PKG, file)), `${file} exists`);
+    assert.ok(shipped(file), `${file} is listed in package.json files (npm pack would leave it out)`);
+    if (!file.endsWith(".js")) continue;
+    const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+    for (const [, dep] of readFileSync(join(PKG, file), "utf8").matchAll(/\bfrom\s+["']\.\/([^"']+)["']/g)) {
+      if (!files.includes(dir + dep)) files.push(dir + dep);
+    }
+  }
+  for (const layer of ["core.js", "bindings.js", "storage.js", "sync.js", "errors.js", "encode.js", "decode.js"]) {
+    assert.ok(files.includes(layer), `${layer} is reached from the exports`);
+  }
+});
