@@ -46,7 +46,7 @@ export function engineFromBundle(Engine, bundle) {
 
 /**
  * Events in and decisions out through the module's memory (`Engine.inputBuffer` /
- * `ingestInput` / `tickOutput`, src/wasm.rs): no copy either way for the usual event.
+ * `ingestInput` / `tickOutput`, src/wasm/mod.rs): no copy either way for the usual event.
  * `memory()` answers the module's WebAssembly.Memory (it exists once the module is loaded).
  */
 function memoryIo(memory) {

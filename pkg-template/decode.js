@@ -1,5 +1,5 @@
 // What the wasm module hands back as bytes, decoded to plain JS values: decisions
-// (`Engine.ingestInput` / `tickOutput`, format in src/wasm.rs) and traits (postcard of a
+// (`Engine.ingestInput` / `tickOutput`, format in src/wasm/mod.rs) and traits (postcard of a
 // map of `Value`s, the shape encode.js writes). One copy out of wasm memory per call
 // instead of a boundary crossing per field.
 

@@ -3,7 +3,7 @@
 # (default features off: no CLI, no server) and print the size of the .wasm.
 #
 # It is a compile proof: the crate has no wasm-bindgen API yet, so the module exports
-# nothing useful and its size says little until src/wasm.rs exists. The cdylib is asked
+# nothing useful and its size says little until src/wasm/mod.rs exists. The cdylib is asked
 # for with `cargo rustc --crate-type cdylib`, so it works whatever crate-type Cargo.toml
 # lists (cdylib in [lib] makes every native build link an extra .so for nothing).
 set -euo pipefail

@@ -1,14 +1,15 @@
-//! The host's own text and number conversions, chosen at compile time. In the wasm module
-//! they are the JS engine's (`toLowerCase`, `String(n)`, `parseFloat` through `js_sys`),
-//! which keeps Unicode's case tables and float parsing and printing code out of the
-//! module and makes the answers JavaScript's by construction; natively they are Rust's
-//! (`crate::jsnum` formats numbers as JavaScript does). The engine's files reach the
-//! JS host only through here, never through the bindings in `crate::wasm`.
+//! The host's own text and number conversions, chosen at compile time. In the wasm
+//! module they are the JS engine's `toLowerCase`, `String(n)` and `parseFloat`, reached
+//! through `crate::wasm::host` (only `src/wasm/` names the JS crates); that keeps
+//! Unicode's case tables and float parsing and printing code out of the module and makes
+//! the answers JavaScript's by construction. Natively they are Rust's (`crate::jsnum`
+//! formats numbers as JavaScript does). The engine's files reach the JS host only
+//! through here.
 
 /// `text.toLowerCase()` (full Unicode lower-casing, as JavaScript does it).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn to_lower_case(text: &str) -> String {
-    js_sys::JsString::from(text).to_lower_case().into()
+    crate::wasm::host::to_lower_case(text)
 }
 
 /// `text.toLowerCase()` (full Unicode lower-casing, as JavaScript does it).
@@ -20,7 +21,7 @@ pub(crate) fn to_lower_case(text: &str) -> String {
 /// `parseFloat(text)`, for text `crate::jsnum` checked is a decimal literal.
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn parse_float(text: &str) -> f64 {
-    js_sys::parse_float(text)
+    crate::wasm::host::parse_float(text)
 }
 
 /// `parseFloat(text)`, for text `crate::jsnum` checked is a decimal literal.
@@ -33,5 +34,5 @@ pub(crate) fn parse_float(text: &str) -> f64 {
 /// `String(n)` by the JS engine (natively, `crate::jsnum` formats it).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn number_to_string(n: f64) -> String {
-    js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default()
+    crate::wasm::host::number_to_string(n)
 }
