@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::wire::{self, Encode, Reader, WireError};
 
 use crate::intent::Signals;
+use crate::interest::Interests;
 use crate::journey::Channel;
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
 
-/// Encoding version written as the first byte. Version 1 (traits without a source) still
-/// decodes: its traits read as set by the shopper.
-pub const STATE_VERSION: u8 = 2;
+/// Encoding version written as the first byte. Versions 1 (traits without a source: they
+/// read as set by the shopper) and 2 (no interest memory: it reads empty) still decode.
+pub const STATE_VERSION: u8 = 3;
 /// Runs kept per journey (active + finished, newest first). Re-entry caps are ≤ this.
 pub const MAX_RUNS_PER_JOURNEY: usize = 8;
 /// Runs kept in total.
@@ -303,6 +304,8 @@ pub struct ShopperState {
     pub consent: crate::map::SortedMap<Channel, Stamped<bool>>,
     /// Traits: the server's over the shopper's, then the latest.
     pub traits: Map<TraitEntry>,
+    /// Items viewed, carted, wishlisted and bought, and category affinity.
+    pub interests: Interests,
 }
 
 impl ShopperState {
@@ -356,6 +359,7 @@ impl ShopperState {
         let mut r = Reader::new(body);
         let state = match *version {
             STATE_VERSION => r.read(),
+            2 => ShopperState::from(r.read::<StateV2>()),
             1 => ShopperState::from(r.read::<StateV1>()),
             found => return Err(StateError::UnsupportedVersion { found }),
         };
@@ -508,6 +512,7 @@ impl ShopperState {
             };
             self.traits.insert(key.clone(), merged);
         }
+        self.interests.merge(&other.interests);
         self.normalize();
     }
 
@@ -528,6 +533,7 @@ impl ShopperState {
         count("contacts", self.contacts.len(), MAX_CONTACTS)?;
         count("incentives", self.incentives.len(), MAX_INCENTIVES)?;
         count("traits", self.traits.len(), MAX_TRAITS)?;
+        self.interests.check_bounds().or_else(|(field, problem)| over(field, problem))?;
         if let Some((i, id)) = self.ids.iter().enumerate().find(|(_, id)| !id_fits(id)) {
             return over(format!("ids[{i}]"), format!("{} bytes, a shopper id is 1 to {MAX_ID_BYTES}", id.len()));
         }
@@ -571,6 +577,7 @@ impl ShopperState {
         self.runs.retain(run_fits);
         self.incentives.retain(incentive_fits);
         self.traits.retain(|key, entry| name_fits(key) && value_bytes(&entry.value) <= MAX_TRAIT_BYTES);
+        self.interests.drop_out_of_bounds();
     }
 
     /// Moves every stamp a merge compares (traits, consent, customer id) later than
@@ -585,11 +592,13 @@ impl ShopperState {
         if let Some(c) = self.customer_id.as_mut() {
             c.at = c.at.min(latest);
         }
+        self.interests.clamp_stamps(latest);
     }
 
     /// Restores the invariants: sorted, de-duplicated, bounded. Every step keeps a
     /// choice that does not depend on input order, which is what makes merge a join.
     pub fn normalize(&mut self) {
+        self.interests.normalize();
         if self.is_normalized() {
             // The common case (an ingest that entered nothing new): sorting, dedup and
             // trimming would all be no-ops, so skip their copies and allocations.
@@ -817,7 +826,37 @@ crate::wire_struct!(Contact { at, channel, journey, session });
 crate::wire_struct!(IncentiveGrant { group, id, journey, priority, granted_at, expires_at, revoked_at });
 crate::wire_unit_enum!(TraitSource { Shopper, Server });
 crate::wire_struct!(TraitEntry { at, value, source });
-crate::wire_struct!(ShopperState { ids, customer_id, runs, contacts, incentives, signals, consent, traits });
+crate::wire_struct!(ShopperState { ids, customer_id, runs, contacts, incentives, signals, consent, traits, interests });
+
+/// A version 2 state: no interest memory.
+struct StateV2 {
+    ids: Vec<String>,
+    customer_id: Option<Stamped<String>>,
+    runs: Vec<Run>,
+    contacts: Vec<Contact>,
+    incentives: Vec<IncentiveGrant>,
+    signals: Signals,
+    consent: crate::map::SortedMap<Channel, Stamped<bool>>,
+    traits: Map<TraitEntry>,
+}
+
+crate::wire_struct!(StateV2 { ids, customer_id, runs, contacts, incentives, signals, consent, traits });
+
+impl From<StateV2> for ShopperState {
+    fn from(v2: StateV2) -> ShopperState {
+        ShopperState {
+            ids: v2.ids,
+            customer_id: v2.customer_id,
+            runs: v2.runs,
+            contacts: v2.contacts,
+            incentives: v2.incentives,
+            signals: v2.signals,
+            consent: v2.consent,
+            traits: v2.traits,
+            interests: Interests::default(),
+        }
+    }
+}
 
 /// A version 1 state: the same fields, traits without a source.
 struct StateV1 {
@@ -861,6 +900,7 @@ impl From<StateV1> for ShopperState {
             signals: v1.signals,
             consent: v1.consent,
             traits,
+            interests: Interests::default(),
         }
     }
 }

@@ -4,6 +4,8 @@
 #![expect(clippy::expect_used, reason = "test code: a failed unwrap, index or panic is a failed test")]
 
 use proptest::prelude::*;
+use waymark::hash::Hash32;
+use waymark::interest::{Affinity, Interests, ItemInterest, MAX_AFFINITIES, MAX_INTEREST_ITEMS, MAX_ITEM_ID_BYTES};
 use waymark::journey::Channel;
 use waymark::state::{
     Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, StateError, TraitSource, MAX_CONTACTS,
@@ -246,7 +248,7 @@ fn traits_are_limited() {
 #[test]
 fn fixtures_decode_as_recorded() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let good = dir.join("state-v2-typical.bin");
+    let good = dir.join("state-v3-typical.bin");
     let t = Timestamp(1_780_300_800_000);
     let mut s = ShopperState::new("anon-3f9a2c");
     s.identify("cust-42", t);
@@ -268,6 +270,16 @@ fn fixtures_decode_as_recorded() {
     });
     s.contacts.push(Contact { at: t, channel: Channel::Onsite, journey: 7, session: t });
     s.normalize();
+    // What a version-2 state (before the interest memory) holds; version 3 adds it.
+    let v2_state = s.clone();
+    let item = Map::from_iter([
+        ("item_id".to_owned(), Value::from("sku-3")),
+        ("item_category".to_owned(), Value::from("shoes")),
+        ("price".to_owned(), Value::from(120.0)),
+    ]);
+    let props = Map::from_iter([("items".to_owned(), Value::Array(vec![Value::Object(item)]))]);
+    s.interests.observe(&waymark::Event::new("add_to_cart", t, props));
+    s.normalize();
     if std::env::var_os("WAYMARK_BLESS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&good, s.encode()).unwrap();
@@ -287,10 +299,15 @@ fn fixtures_decode_as_recorded() {
     let future = std::fs::read(dir.join("state-future-version.bin")).unwrap();
     assert_eq!(ShopperState::decode(&future).unwrap_err().code(), "state_unsupported_version");
 
+    let v2 = std::fs::read(dir.join("state-v2-typical.bin")).unwrap();
+    assert_eq!(v2.first(), Some(&2));
+    let old = ShopperState::decode(&v2).expect("a version-2 state decodes");
+    assert_eq!(old, v2_state, "to the same state, with an empty interest memory");
+
     let v1 = std::fs::read(dir.join("state-v1-typical.bin")).unwrap();
     assert_eq!(v1.first(), Some(&1));
     let old = ShopperState::decode(&v1).expect("a version-1 state decodes");
-    assert_eq!(old, s, "to the same state, its traits as set by the shopper");
+    assert_eq!(old, v2_state, "to the same state, its traits as set by the shopper");
     assert_eq!(old.traits.get("email").map(|t| t.source), Some(TraitSource::Shopper));
 }
 
@@ -382,11 +399,13 @@ fn wide_state() -> impl Strategy<Value = ShopperState> {
             0..48,
         ),
         prop::option::of((text(MAX_ID_BYTES), any_time())),
+        wide_interests(),
     )
-        .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer)| {
+        .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer, interests)| {
             let mut s = ShopperState {
                 ids,
                 runs,
+                interests,
                 contacts: contacts
                     .into_iter()
                     .map(|(at, channel, journey, session)| Contact { at, channel, journey, session })
@@ -408,6 +427,34 @@ fn wide_state() -> impl Strategy<Value = ShopperState> {
             // What a decoder makes of such a copy: within every bound.
             ShopperState::decode(&s.encode()).expect("a generated state decodes")
         })
+}
+
+/// An interest memory as a copy could carry it: past its counts, long ids, unknown
+/// flags, stamps anywhere, unsorted.
+fn wide_interests() -> impl Strategy<Value = Interests> {
+    let item = (
+        text(MAX_ITEM_ID_BYTES + 4),
+        any_time(),
+        any::<u16>(),
+        prop::option::of(any::<u32>()),
+        any::<u16>(),
+        any::<u8>(),
+    )
+        .prop_map(|(id, last_at, views, price, in_cart, flags)| ItemInterest {
+            id,
+            last_at,
+            views,
+            price,
+            in_cart,
+            flags,
+        });
+    let affinity = ((0u32..20), any::<u32>(), any_time()).prop_map(|(c, points, at)| Affinity {
+        category: Hash32(c),
+        points: points % 2_000_000,
+        at,
+    });
+    (prop::collection::vec(item, 0..MAX_INTEREST_ITEMS + 6), prop::collection::vec(affinity, 0..MAX_AFFINITIES + 4))
+        .prop_map(|(items, affinities)| Interests { items, affinities })
 }
 
 fn assert_within_bounds(s: &ShopperState) -> Result<(), TestCaseError> {
@@ -441,6 +488,8 @@ proptest! {
         prop_assert!(synced.traits.iter().all(|(_, t)| t.source == TraitSource::Shopper && t.at <= latest));
         prop_assert!(synced.consent.iter().all(|(_, c)| c.at <= latest));
         prop_assert!(synced.customer_id.iter().all(|c| c.at <= latest));
+        prop_assert!(synced.interests.items.iter().all(|i| i.last_at <= latest));
+        prop_assert!(synced.interests.affinities.iter().all(|a| a.at <= latest));
     }
 }
 
@@ -495,6 +544,23 @@ fn the_fullest_state_fits_the_encoded_bound() {
         let value = Value::Array(vec![Value::from(1.5); (MAX_TRAIT_BYTES - 8) / 9]);
         s.set_server_trait(&name(k), value, far).unwrap();
     }
+    s.interests.items = (0..MAX_INTEREST_ITEMS)
+        .map(|i| ItemInterest {
+            id: format!("{i:0>width$}", width = MAX_ITEM_ID_BYTES),
+            last_at: far,
+            views: u16::MAX,
+            price: Some(waymark::interest::MAX_PRICE_HUNDREDTHS),
+            in_cart: u16::MAX,
+            flags: waymark::interest::CARTED | waymark::interest::WISHLISTED | waymark::interest::BOUGHT,
+        })
+        .collect();
+    s.interests.affinities = (0..MAX_AFFINITIES)
+        .map(|i| Affinity {
+            category: Hash32(u32::MAX - i as u32),
+            points: waymark::interest::MAX_AFFINITY_POINTS,
+            at: far,
+        })
+        .collect();
     s.normalize();
     assert_eq!(s.check_bounds(), Ok(()));
     let bytes = s.encode();

@@ -6,7 +6,8 @@
 //!
 //! 1. Timers already due fire first, each at its own time ([`running`]: `run_due`), and
 //!    duplicate runs from merged copies give way ([`running`]: `resolve_duplicates`).
-//! 2. The event updates the intent signals and tier ([`crate::intent`]).
+//! 2. The event updates the intent signals and tier ([`crate::intent`]) and the interest
+//!    memory ([`crate::interest`]: items viewed, carted, bought; category affinity).
 //! 3. Running journeys see it: conversion, exit rules, event waits ([`running`]:
 //!    `match_running`).
 //! 4. Journeys whose entry it matches, and audience journeys now holding, are entered
@@ -129,6 +130,7 @@ impl Engine {
         let model = &self.bundle.policy.intent;
         state.signals.observe(event, model, self.bundle.policy.session_timeout);
         state.signals.update_tier(now, model);
+        state.interests.observe(event);
 
         self.match_running(state, event, now, &mut out);
         self.enter_on_event(state, event, now, &mut out);

@@ -15,4 +15,5 @@ pub use model::{
     DEFAULT_HALF_LIFE, DEFAULT_HOT, DEFAULT_HYSTERESIS, DEFAULT_RETURN_HALF_LIFE, DEFAULT_WARM, DEFAULT_WEIGHTS,
     FEATURES, FEATURE_COUNT,
 };
+pub(crate) use signals::{clean, decay, quantity};
 pub use signals::{Contribution, Observation, Signals, SIGNAL_NAMES};

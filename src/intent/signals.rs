@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash32;
 
 use crate::event::Event;
 use crate::time::{Duration, Timestamp, MINUTE};
@@ -20,39 +22,6 @@ const MAX_ITEMS: usize = 8;
 const MAX_QUANTITY: f64 = 1_000.0;
 const MAX_MONEY: f64 = 1.0e12;
 const MAX_ENGAGEMENT_MS: f64 = 3_600_000.0;
-
-/// A 32-bit hash of an item id, category or context value; 0 means "none".
-/// Encoded as 4 raw bytes in binary formats (postcard would spend 5 on a varint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-struct Hash32(u32);
-
-impl Hash32 {
-    fn of(text: &str) -> Hash32 {
-        // xxh3_64 (seed 0), through the seeded entry point the engine's buckets use too.
-        let h = (xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), 0) >> 32) as u32;
-        Hash32(if h == 0 { 1 } else { h })
-    }
-}
-
-impl Serialize for Hash32 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_u32(self.0)
-        } else {
-            self.0.to_le_bytes().serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Hash32 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            u32::deserialize(d).map(Hash32)
-        } else {
-            <[u8; 4]>::deserialize(d).map(|b| Hash32(u32::from_le_bytes(b)))
-        }
-    }
-}
 
 /// One item viewed this session.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -214,7 +183,7 @@ fn finite(value: f64) -> f64 {
 }
 
 /// `2^(-elapsed / half_life)`; 1 when `elapsed` ≤ 0.
-fn decay(elapsed: Duration, half_life: Duration) -> f64 {
+pub(crate) fn decay(elapsed: Duration, half_life: Duration) -> f64 {
     let dt = elapsed.millis();
     if dt <= 0 {
         return 1.0;
@@ -226,7 +195,7 @@ fn decay(elapsed: Duration, half_life: Duration) -> f64 {
 }
 
 /// A non-negative finite value, else 0 (guards against corrupt decoded state).
-fn clean(x: f64) -> f64 {
+pub(crate) fn clean(x: f64) -> f64 {
     if x.is_finite() && x > 0.0 {
         x
     } else {
@@ -242,7 +211,7 @@ fn bump(counter: &mut u16) {
     *counter = counter.saturating_add(1);
 }
 
-fn quantity(q: Option<f64>) -> u16 {
+pub(crate) fn quantity(q: Option<f64>) -> u16 {
     match q {
         Some(q) if q.is_finite() => libm::round(q.clamp(0.0, MAX_QUANTITY)) as u16,
         _ => 1,
@@ -388,7 +357,7 @@ impl Signals {
     }
 
     fn view_item(&mut self, id: &str, category: Option<&str>) {
-        let cat = category.map(str::trim).filter(|c| !c.is_empty()).map_or(Hash32(0), Hash32::of);
+        let cat = category.map_or(Hash32(0), Hash32::of_category);
         let item = Hash32::of(id);
         // Most recently viewed category last; evict the least recently viewed.
         let mut slot = match self.categories.iter().position(|c| c.category == cat) {
@@ -670,17 +639,6 @@ crate::wire_struct!(Signals {
 });
 
 /// Four raw little-endian bytes.
-impl crate::wire::Encode for Hash32 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.0.to_le_bytes());
-    }
-}
-impl crate::wire::Decode for Hash32 {
-    fn decode(r: &mut crate::wire::Reader<'_>) -> Self {
-        Hash32(u32::from_le_bytes(r.read()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
