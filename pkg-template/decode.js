@@ -80,6 +80,9 @@ export function decodeDecisions(packed, table, now, meta, start = 0, end = packe
     const content = str(table);
     const incentive = str(table);
     const variant = str(table);
+    const itemCount = varint();
+    const items = new Array(itemCount);
+    for (let k = 0; k < itemCount; k++) items[k] = str(table);
     const n = varint();
     const reasons = new Array(n);
     for (let r = 0; r < n; r++) reasons[r] = str(table);
@@ -93,6 +96,7 @@ export function decodeDecisions(packed, table, now, meta, start = 0, end = packe
       content,
       incentive,
       variant,
+      items,
       reason: n > 0 ? reasons[0] : "none",
       reasons,
       message,

@@ -113,6 +113,13 @@ export interface Decision {
   incentive: string | null;
   /** Split variant the shopper is in. */
   variant: string | null;
+  /**
+   * For sends (and sends suppressed or deferred): the ids of the items the message is
+   * about — the item that started the journey, then the cart's items, newest first (at
+   * most 8). Empty for other decisions. Look the products up in your catalog, or through
+   * the backend's `GET /v1/recommendations?item=…`.
+   */
+  items: string[];
   /** The main reason: `reasons[0]`. */
   reason: ReasonCode;
   reasons: ReasonCode[];

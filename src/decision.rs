@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::journey::Channel;
 use crate::time::Timestamp;
 
+/// Items a decision names at most.
+pub const MAX_DECISION_ITEMS: usize = 8;
+
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,6 +208,10 @@ pub struct Decision {
     pub incentive: Option<String>,
     /// Split variant the run is in, if any.
     pub variant: Option<String>,
+    /// For sends (and sends suppressed or deferred): the items the message is about —
+    /// the item of the event that started the journey (its remembered `item_id`), then
+    /// the items in the cart now, newest first; at most [`MAX_DECISION_ITEMS`].
+    pub items: Vec<String>,
     /// Reason codes, most important first.
     pub reasons: Vec<Reason>,
     /// One sentence for people.
@@ -262,6 +269,8 @@ pub struct DecisionRecord {
     pub incentive: Option<String>,
     /// Split variant.
     pub variant: Option<String>,
+    /// Items the send is about (empty for other decisions).
+    pub items: Vec<String>,
     /// Main reason code.
     pub reason: &'static str,
     /// All reason codes.
@@ -283,6 +292,7 @@ impl DecisionRecord {
             content: d.content.clone(),
             incentive: d.incentive.clone(),
             variant: d.variant.clone(),
+            items: d.items.clone(),
             reason: d.reason(),
             reasons: d.reasons.iter().map(|r| r.code()).collect(),
             message: d.message.clone(),

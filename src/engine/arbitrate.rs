@@ -3,7 +3,7 @@
 //! against the state as it grows, with one on-page slot per in-session channel. Each
 //! verdict — send, suppress, defer — is applied here.
 
-use super::report::{codes, concat, decision, send_message};
+use super::report::{codes, concat, decision, send_items, send_message};
 use super::runs::{goto, set_wake};
 use super::walk::Pending;
 use super::Engine;
@@ -43,6 +43,7 @@ impl Engine {
             d.content = Some(send.content.clone());
             d.incentive = send.incentive.as_ref().map(|i| i.id.clone());
             d.variant = state.runs.get(turn.pending.run).and_then(|r| r.variant.clone());
+            d.items = send_items(state.runs.get(turn.pending.run), state);
             let verdict = if send.channel.is_in_session() && slots_taken.contains(&send.channel) {
                 Verdict::Suppress { reasons: vec![Reason::Outranked] }
             } else {

@@ -2,9 +2,12 @@
 //! joining parts (decision messages are built on every ingest, and `format!`'s machinery
 //! is slow and large in wasm).
 
-use crate::decision::{Action, Decision, Reason};
+use crate::decision::{Action, Decision, Reason, MAX_DECISION_ITEMS};
+use crate::interest::MAX_ITEM_ID_BYTES;
 use crate::journey::Channel;
+use crate::state::{Run, ShopperState};
 use crate::time::Timestamp;
+use crate::value::Value;
 
 /// A decision with no channel, content, incentive or variant (callers set those).
 pub(super) fn decision(
@@ -24,6 +27,7 @@ pub(super) fn decision(
         content: None,
         incentive: None,
         variant: None,
+        items: Vec::new(),
         reasons,
         message,
     }
@@ -59,4 +63,24 @@ pub(super) fn send_message(d: &Decision, channel: Channel, reasons: &[Reason]) -
         None => ("", ""),
     };
     concat(&["send ", what, with, offer, " on ", channel.as_str(), " for ", &d.journey, " (", &codes(reasons), ")"])
+}
+
+/// The items a send is about: the item of the event that started the run (its remembered
+/// `item_id`), then the items in the shopper's cart now, newest first, without repeats.
+pub(super) fn send_items(run: Option<&Run>, state: &ShopperState) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    if let Some(Value::String(id)) = run.and_then(|r| r.entry.get("item_id")) {
+        if !id.is_empty() && id.len() <= MAX_ITEM_ID_BYTES {
+            items.push(id.clone());
+        }
+    }
+    for item in state.interests.cart() {
+        if items.len() >= MAX_DECISION_ITEMS {
+            break;
+        }
+        if !items.contains(&item.id) {
+            items.push(item.id.clone());
+        }
+    }
+    items
 }

@@ -291,6 +291,7 @@ impl Engine {
                 );
                 d.channel = Some(send.channel);
                 d.content = Some(send.content.clone());
+                d.items = super::report::send_items(state.runs.get(at.index), state);
                 out.push(d);
             }
             return Flow::Stop;

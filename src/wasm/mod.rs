@@ -73,6 +73,7 @@ fn decode_object(bytes: &[u8], map: &mut Map, code: &str, what: &str) -> Result<
 //   varint  count, then per decision:
 //     varint  zigzag(time - now)          (0 for decisions made at `now`)
 //     str     journey, step, action, channel, content, incentive, variant
+//     varint  number of items, then one str each (inline: item ids are not in the table)
 //     varint  number of reasons, then one str each
 //     str     message
 //
@@ -184,6 +185,10 @@ fn pack(
         put_str(out, strings, d.content.as_deref());
         put_str(out, strings, d.incentive.as_deref());
         put_str(out, strings, d.variant.as_deref());
+        put_varint(out, d.items.len() as u64);
+        for item in &d.items {
+            put_inline(out, item);
+        }
         put_varint(out, d.reasons.len() as u64);
         for r in &d.reasons {
             put_index(out, REASON_BASE + *r as usize);

@@ -56,6 +56,7 @@ function replay(engine, lines, ingest) {
       content: d.content,
       incentive: d.incentive,
       variant: d.variant,
+      items: d.items,
       reason: d.reason,
       reasons: d.reasons,
       message: d.message,
