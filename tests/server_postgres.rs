@@ -55,6 +55,9 @@ fn main() -> std::process::ExitCode {
         Trial::ignorable_test("pg_server_traits_are_not_overwritten_by_syncs", || {
             on_postgres("server_traits", 2, scenarios::server_traits_are_not_overwritten_by_syncs)
         }),
+        Trial::ignorable_test("pg_catalog_triggers_reach_interested_shoppers", || {
+            on_postgres("catalog_triggers", 2, scenarios::catalog_triggers_reach_interested_shoppers)
+        }),
     ])
 }
 

@@ -56,3 +56,8 @@ async fn one_bad_row_fails_only_its_own_jobs() {
 async fn server_traits_are_not_overwritten_by_syncs() {
     scenarios::server_traits_are_not_overwritten_by_syncs(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_triggers_reach_interested_shoppers() {
+    scenarios::catalog_triggers_reach_interested_shoppers(support::sqlite()).await;
+}

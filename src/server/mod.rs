@@ -24,6 +24,7 @@ pub mod cors;
 pub mod delivery;
 pub mod error;
 pub mod inspect;
+pub mod interest_index;
 pub mod journeys;
 pub mod limit;
 pub mod link;
@@ -34,6 +35,7 @@ pub mod scheduler;
 pub mod sqlite;
 pub mod storage;
 pub mod sync;
+pub mod triggers;
 
 use std::path::PathBuf;
 

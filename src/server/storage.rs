@@ -293,6 +293,7 @@ pub async fn fold_into(conn: &mut AnyConnection, from: &str, to: &str) -> Storag
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM shoppers WHERE id = $1").bind(from.to_owned()).execute(&mut *conn).await?;
+    super::interest_index::forget(conn, from).await?;
     Ok(())
 }
 
@@ -356,7 +357,7 @@ pub const CHUNK: usize = 256;
 
 /// The statements a list is cut into: chunks of at most [`CHUNK`], each padded to a power
 /// of two with `None` (the padded length comes with each chunk).
-fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<Item = Option<&T>>)> {
+pub(crate) fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<Item = Option<&T>>)> {
     items.chunks(CHUNK).map(|chunk| {
         let padded = chunk.len().next_power_of_two();
         let pad = std::iter::repeat_n(None, padded - chunk.len());
@@ -365,7 +366,7 @@ fn padded_chunks<T>(items: &[T]) -> impl Iterator<Item = (usize, impl Iterator<I
 }
 
 /// `$first, $first+1, …` for `count` rows of `width` placeholders each, as `(…), (…)`.
-fn value_rows(count: usize, width: usize, row: impl Fn(&mut String, usize)) -> String {
+pub(crate) fn value_rows(count: usize, width: usize, row: impl Fn(&mut String, usize)) -> String {
     let mut sql = String::with_capacity(count * width * 6);
     for r in 0..count {
         if r > 0 {
@@ -378,7 +379,7 @@ fn value_rows(count: usize, width: usize, row: impl Fn(&mut String, usize)) -> S
     sql
 }
 
-fn placeholders(count: usize) -> String {
+pub(crate) fn placeholders(count: usize) -> String {
     let mut sql = String::with_capacity(count * 5);
     for i in 1..=count {
         if i > 1 {

@@ -33,7 +33,8 @@ pub fn at(minutes: i64) -> Timestamp {
 }
 
 /// Journeys of the tests: a cart reminder (email after 1h, converts on purchase), an
-/// on-site cart offer, a post-purchase review 10 days later (a refund ends it), and a
+/// on-site cart offer, a post-purchase review 10 days later (a refund ends it), a price
+/// drop of 10% or more (push, falling back to email), new arrivals (email), and a
 /// back-in-stock SMS with an email fallback.
 pub const JOURNEYS: &str = r#"{
   "journeys": [
@@ -53,6 +54,15 @@ pub const JOURNEYS: &str = r#"{
       "exit_when": [ { "event": "refund" } ],
       "steps": [ { "id": "wait_10_days", "type": "delay", "duration": "10d" },
                  { "id": "review", "type": "send", "channel": "email", "content": "post-purchase-review" },
+                 { "id": "done", "type": "exit" } ] },
+    { "id": "price_drop", "priority": 25, "entry": { "event": "price_drop", "where": { "drop_percent": { "$gte": 10 } },
+        "remember": ["item_id", "old_price", "new_price", "drop_percent"] },
+      "reentry": { "mode": "multiple", "lock": "7d" },
+      "steps": [ { "id": "notify", "type": "send", "channel": "push", "content": "price-drop", "fallback": ["email"] },
+                 { "id": "done", "type": "exit" } ] },
+    { "id": "new_arrivals", "priority": 5, "entry": { "event": "new_arrivals" },
+      "reentry": { "mode": "multiple", "lock": "7d" },
+      "steps": [ { "id": "announce", "type": "send", "channel": "email", "content": "new-arrivals" },
                  { "id": "done", "type": "exit" } ] },
     { "id": "back_in_stock", "priority": 15, "entry": { "event": "back_in_stock" },
       "reentry": { "mode": "multiple", "lock": "1s" },
@@ -207,6 +217,25 @@ impl Browser {
 
     pub fn track(&mut self, name: &str, time: Timestamp) -> Vec<waymark::Decision> {
         let event = Event::new(name, time, Default::default());
+        self.engine.ingest(&mut self.state, &event, time)
+    }
+
+    /// Tracks an event about one item (`item_id`, `item_category`, `price`).
+    pub fn track_item(
+        &mut self,
+        name: &str,
+        time: Timestamp,
+        item: &str,
+        category: &str,
+        price: f64,
+    ) -> Vec<waymark::Decision> {
+        let mut line = waymark::Map::new();
+        line.insert("item_id".into(), item.into());
+        line.insert("item_category".into(), category.into());
+        line.insert("price".into(), price.into());
+        let mut properties = waymark::Map::new();
+        properties.insert("items".into(), waymark::Value::Array(vec![waymark::Value::Object(line)]));
+        let event = Event::new(name, time, properties);
         self.engine.ingest(&mut self.state, &event, time)
     }
 

@@ -644,3 +644,100 @@ pub async fn server_traits_are_not_overwritten_by_syncs(db: TestDb) {
     assert_eq!(stored.primary_id(), "p1");
     server.shutdown().await;
 }
+
+/// The interest index rows of one item: (shopper row, price seen).
+async fn interested_rows(server: &Server, item: &str) -> Vec<(String, Option<i64>)> {
+    sqlx::query("SELECT shopper_id, price_seen FROM interest_items WHERE item_id = $1 ORDER BY shopper_id")
+        .bind(item.to_owned())
+        .fetch_all(server.state.inner().db.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.try_get("shopper_id").unwrap(), row.try_get("price_seen").unwrap()))
+        .collect()
+}
+
+/// A price drop reaches, through the interest index, exactly the shoppers who saw the
+/// item dearer, once per sighting; a forged dearer price is capped by the catalog's; a
+/// restock reaches who looked while it was out; new arrivals reach strong affinities.
+pub async fn catalog_triggers_reach_interested_shoppers(db: TestDb) {
+    use waymark::server::triggers::{fan_out, Trigger, TriggerSettings};
+    let clock = Clock::manual(t0());
+    let server = server_with(settings(&db), &clock).await;
+    let r = server.router();
+    let shared = server.state.inner();
+
+    // a saw X at 120, b at 100, c never saw it; d looked at shoes three times.
+    let mut a = Browser::new(&r, "shopper-a", "a@example.com").await;
+    a.track_item("view_item", at(0), "X", "shoes", 120.0);
+    a.sync(&r).await;
+    let mut b = Browser::new(&r, "shopper-b", "b@example.com").await;
+    b.track_item("view_item", at(1), "X", "shoes", 100.0);
+    b.sync(&r).await;
+    let mut c = Browser::new(&r, "shopper-c", "c@example.com").await;
+    c.track_item("view_item", at(2), "Y", "bags", 50.0);
+    c.sync(&r).await;
+    let mut d = Browser::new(&r, "shopper-d", "d@example.com").await;
+    for (i, item) in ["S1", "S2", "S3"].into_iter().enumerate() {
+        d.track_item("view_item", at(3 + i as i64), item, "shoes", 80.0);
+    }
+    d.sync(&r).await;
+    assert_eq!(
+        interested_rows(&server, "X").await,
+        vec![("anon:shopper-a".to_owned(), Some(12000)), ("anon:shopper-b".to_owned(), Some(10000))],
+        "the index holds who saw X and at what price"
+    );
+
+    clock.set(at(60));
+    let drop = [Trigger::PriceDrop { item: "X".into(), new_price: 9900, at: at(60) }];
+    let report = fan_out(&shared.db, &shared.writer, &drop, TriggerSettings::default(), None, at(60)).await.unwrap();
+    assert_eq!(report.events.get("price_drop"), Some(&2), "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    let a_state = shared.db.state_by_alias("anon:shopper-a").await.unwrap().unwrap().1;
+    assert!(a_state.runs.iter().any(|r| r.journey == "price_drop"), "a entered price_drop (17.5% off)");
+    let queued: Vec<(String, String)> =
+        sqlx::query("SELECT shopper_id, channel FROM outbox WHERE content = 'price-drop' ORDER BY shopper_id")
+            .fetch_all(shared.db.reader())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.try_get("shopper_id").unwrap(), row.try_get("channel").unwrap()))
+            .collect();
+    assert_eq!(queued, vec![("anon:shopper-a".to_owned(), "email".to_owned())], "no push token: the email fallback");
+    let b_state = shared.db.state_by_alias("anon:shopper-b").await.unwrap().unwrap().1;
+    assert!(b_state.runs.iter().all(|r| r.journey != "price_drop"), "b saw 100: a 1% drop does not qualify");
+
+    // The same drop again (a second price change of it, a replayed import): nothing new.
+    let again = [Trigger::PriceDrop { item: "X".into(), new_price: 9500, at: at(70) }];
+    let report = fan_out(&shared.db, &shared.writer, &again, TriggerSettings::default(), None, at(70)).await.unwrap();
+    assert_eq!(report.duplicates, 2, "{report:?}");
+    assert!(report.events.is_empty(), "{report:?}");
+
+    // A copy claiming a dearer price than the catalog ever had is capped by the catalog.
+    clock.set(at(80));
+    let mut e = Browser::new(&r, "shopper-e", "e@example.com").await;
+    e.track_item("view_item", at(80), "X", "shoes", 500.0);
+    e.sync(&r).await;
+    let catalog = |_: &str, _: Timestamp| Some(10_000u32);
+    let report =
+        fan_out(&shared.db, &shared.writer, &drop, TriggerSettings::default(), Some(&catalog), at(90)).await.unwrap();
+    let e_state = shared.db.state_by_alias("anon:shopper-e").await.unwrap().unwrap().1;
+    assert!(e_state.runs.iter().all(|r| r.journey != "price_drop"), "capped at 100: 1% off ({report:?})");
+
+    // Restock: who looked at X from the time it went out: only e (a and b looked before).
+    clock.set(at(100));
+    let restock = [Trigger::BackInStock { item: "X".into(), out_since: at(75), at: at(100) }];
+    let report =
+        fan_out(&shared.db, &shared.writer, &restock, TriggerSettings::default(), None, at(100)).await.unwrap();
+    assert_eq!(report.events.get("back_in_stock"), Some(&1), "only e looked while it was out: {report:?}");
+
+    // New arrivals in shoes: d (3 points) qualifies, a, b and e (1 point each) do not.
+    clock.set(at(110));
+    let arrivals = [Trigger::NewArrival { item: "S9".into(), category: "shoes".into(), at: at(110) }];
+    let report =
+        fan_out(&shared.db, &shared.writer, &arrivals, TriggerSettings::default(), None, at(110)).await.unwrap();
+    assert_eq!(report.events.get("new_arrivals"), Some(&1), "{report:?}");
+    let d_state = shared.db.state_by_alias("anon:shopper-d").await.unwrap().unwrap().1;
+    assert!(d_state.runs.iter().any(|r| r.journey == "new_arrivals"), "d entered new_arrivals");
+    server.shutdown().await;
+}

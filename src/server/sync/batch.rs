@@ -18,6 +18,7 @@ use crate::event::Event;
 use crate::journey::Channel;
 use crate::server::analytics::Tally;
 use crate::server::error::ApiError;
+use crate::server::interest_index::{self, IndexChanges};
 use crate::server::link::Link;
 use crate::server::outbox::{self, OutboxRow};
 use crate::server::storage::{self, anon_key, customer_key, StorageError, StorageResult, StoredShopper};
@@ -337,7 +338,16 @@ impl Batch<'_> {
             diff.state_diff(s.before.as_ref(), &s.state);
             !diff.is_empty()
         });
-        if counted || rows.len() > storage::CHUNK || !self.outbox.is_empty() || !self.tally.is_empty() {
+        // The interest index is written with the states it comes from.
+        let interests_changed = self.slots.values().filter(|s| s.dirty).any(|s| {
+            s.before.as_ref().map_or(!s.state.interests.items.is_empty(), |b| b.interests != s.state.interests)
+        });
+        if counted
+            || interests_changed
+            || rows.len() > storage::CHUNK
+            || !self.outbox.is_empty()
+            || !self.tally.is_empty()
+        {
             self.link.begin().await?;
         }
         let written: BTreeSet<String> =
@@ -378,6 +388,14 @@ impl Batch<'_> {
                     "shopper {key}: still conflicting after {WRITE_RETRIES} merges"
                 ))));
             }
+        }
+        let mut index = IndexChanges::default();
+        for (key, slot) in self.slots.iter().filter(|(_, s)| s.dirty) {
+            interest_index::diff(key, slot.before.as_ref().map(|b| &b.interests), &slot.state.interests, &mut index);
+        }
+        if !index.is_empty() {
+            self.link.begin().await?;
+            interest_index::write(self.link.conn()?, &index).await?;
         }
         Ok(())
     }
