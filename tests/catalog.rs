@@ -3,12 +3,7 @@
 //! row errors with line, XML item index, field and code) or the error that fails the
 //! whole feed. The feed text may be a string or an array of lines.
 #![cfg(feature = "server")]
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test code: a failed unwrap, index or panic is a failed test"
-)]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test code: a failed unwrap, index or panic is a failed test")]
 
 #[path = "support/cases.rs"]
 mod cases;
@@ -92,7 +87,11 @@ fn run(path: &std::path::Path) -> Vec<String> {
             }
             let errors: Vec<Value> = feed.errors.iter().map(|e| e.to_json()).collect();
             if errors.len() != expect.errors.len() {
-                problems.push(at(format!("{} row errors, expected {}: {errors:#?}", errors.len(), expect.errors.len())));
+                problems.push(at(format!(
+                    "{} row errors, expected {}: {errors:#?}",
+                    errors.len(),
+                    expect.errors.len()
+                )));
             }
             for (i, (want, got)) in expect.errors.iter().zip(&errors).enumerate() {
                 for m in mismatches(want, got) {

@@ -96,7 +96,8 @@ fn run_import(args: &ImportArgs) -> ExitCode {
         Err(e) => return fail("runtime", &e),
     };
     let result = runtime.block_on(async {
-        let db = Db::connect(&args.db, 1, Synchronous::Full).await.map_err(|e| ("storage_unavailable", e.to_string()))?;
+        let db =
+            Db::connect(&args.db, 1, Synchronous::Full).await.map_err(|e| ("storage_unavailable", e.to_string()))?;
         let result = store::import(&db, &parsed, mode, Clock::System.now()).await;
         db.close().await;
         result.map_err(|e| (e.code(), import_message(e)))

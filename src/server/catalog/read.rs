@@ -78,9 +78,8 @@ fn availability(id: &str, column: &'static str, text: Option<String>) -> Result<
 /// Decodes a row of [`ITEM_COLUMNS`].
 pub(super) fn stored_item(row: &AnyRow) -> Result<StoredItem, StoreError> {
     let id: String = row.try_get("id")?;
-    let availability = availability(&id, "availability", row.try_get("availability")?)?.ok_or_else(|| {
-        StoreError::Corrupt { id: id.clone(), column: "availability", value: "NULL".into() }
-    })?;
+    let availability = availability(&id, "availability", row.try_get("availability")?)?
+        .ok_or_else(|| StoreError::Corrupt { id: id.clone(), column: "availability", value: "NULL".into() })?;
     let item = Item {
         id,
         title: row.try_get("title")?,

@@ -14,8 +14,8 @@ use axum::Json;
 use super::errors::{FeedError, ImportError, StoreError};
 use super::feed::{self, Format, MediaType};
 use super::item::MAX_ID_BYTES;
-use super::store::{self, ImportMode};
 use super::read;
+use super::store::{self, ImportMode};
 use crate::server::app::AppState;
 use crate::server::auth;
 use crate::server::error::{body_rejection, ApiError};
@@ -62,19 +62,18 @@ async fn import(
     auth::admin(headers, &s.settings.admin_token)?;
     let asked = format_param(query)?;
     let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?"));
-    let stated = match (asked, Format::from_media_type(content_type)) {
-        (Some(format), _) => Some(format),
-        (None, MediaType::Format(format)) => Some(format),
-        (None, MediaType::Sniff) => None,
-        (None, MediaType::Unsupported) => {
-            return Err(ApiError::new(
+    let stated =
+        match (asked, Format::from_media_type(content_type)) {
+            (Some(format), _) => Some(format),
+            (None, MediaType::Format(format)) => Some(format),
+            (None, MediaType::Sniff) => None,
+            (None, MediaType::Unsupported) => return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the feed as application/rss+xml (or application/xml, text/xml), text/tab-separated-values or \
                  application/x-ndjson, or name its format with ?format=xml|tsv|jsonl",
-            ))
-        }
-    };
+            )),
+        };
     let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
     let format = stated.or_else(|| Format::sniff(&body)).ok_or_else(|| feed_error(&FeedError::UnknownFormat))?;
     let parsed = feed::parse(&body, format).map_err(|e| feed_error(&e))?;
@@ -96,7 +95,10 @@ fn format_param(query: Option<&str>) -> Result<Option<Format>, ApiError> {
     for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if name != "format" {
-            return Err(ApiError::bad_request("invalid_query", format!("unknown query parameter {name:?}: only format")));
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown query parameter {name:?}: only format"),
+            ));
         }
         format = Some(Format::from_name(value).ok_or_else(|| {
             ApiError::bad_request("invalid_format", format!("format={value:?}: use xml, tsv or jsonl"))

@@ -66,10 +66,9 @@ pub(super) fn build(mut raw: RawRow) -> (Option<String>, Result<Item, Vec<RowErr
     let mut currency = price.as_ref().and_then(|p| p.currency.clone());
     if let (Some(price), Some(sale)) = (&price, &sale) {
         match (&price.currency, &sale.currency) {
-            (Some(a), Some(b)) if a != b => errors.push((
-                Field::SalePrice,
-                RowErrorKind::CurrencyMismatch { price: a.clone(), sale: b.clone() },
-            )),
+            (Some(a), Some(b)) if a != b => {
+                errors.push((Field::SalePrice, RowErrorKind::CurrencyMismatch { price: a.clone(), sale: b.clone() }))
+            }
             (None, Some(b)) => currency = Some(b.clone()),
             _ => {}
         }

@@ -75,8 +75,9 @@ impl Format {
 
     /// The format a `Content-Type` header value says.
     pub fn from_media_type(content_type: Option<&str>) -> MediaType {
-        let essence =
-            content_type.map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()).unwrap_or_default();
+        let essence = content_type
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .unwrap_or_default();
         match essence.as_str() {
             "application/rss+xml" | "application/atom+xml" | "application/xml" | "text/xml" => {
                 MediaType::Format(Format::Xml)
@@ -310,9 +311,6 @@ mod tests {
     fn too_many_rows_fails_the_feed() {
         let text = "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n";
         assert!(parse_limited(text.as_bytes(), Format::Jsonl, 3).is_ok());
-        assert_eq!(
-            parse_limited(text.as_bytes(), Format::Jsonl, 2).err(),
-            Some(FeedError::TooManyRows { limit: 2 })
-        );
+        assert_eq!(parse_limited(text.as_bytes(), Format::Jsonl, 2).err(), Some(FeedError::TooManyRows { limit: 2 }));
     }
 }

@@ -205,7 +205,11 @@ fn field_of(ns: Option<Vec<u8>>, local: &[u8]) -> Option<(Field, bool)> {
 /// The `href` of an Atom link.
 fn href(start: &BytesStart<'_>) -> Option<Result<String, RowErrorKind>> {
     let attr = start.try_get_attribute("href").ok().flatten()?;
-    Some(attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map(|v| v.into_owned()).map_err(|_| RowErrorKind::InvalidText("bad href".into())))
+    Some(
+        attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map(|v| v.into_owned())
+            .map_err(|_| RowErrorKind::InvalidText("bad href".into())),
+    )
 }
 
 /// The character of an entity or character reference: the five XML defines, or `&#…;`.
