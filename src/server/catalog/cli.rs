@@ -152,8 +152,8 @@ fn print_report(file: &str, format: Format, report: &ImportReport) {
         count(CatalogChange::is_back_in_stock),
         count(|c| matches!(c, CatalogChange::New { .. })),
     );
-    if report.errors.len() < c.rejected {
-        println!("({} of {} row errors printed)", report.errors.len(), c.rejected);
+    if report.errors_truncated {
+        println!("(only the first {} row errors are printed)", report.errors.len());
     }
 }
 

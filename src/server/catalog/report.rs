@@ -137,6 +137,8 @@ pub struct ImportReport {
     pub counts: ImportCounts,
     /// The errors of the rejected rows (at most [`super::feed::MAX_REPORTED_ERRORS`]).
     pub errors: Vec<RowError>,
+    /// True when more row errors were found than `errors` holds.
+    pub errors_truncated: bool,
     /// The changes, in feed order, removals last (by id).
     pub changes: Vec<CatalogChange>,
 }
@@ -151,7 +153,7 @@ impl ImportReport {
             "at": self.at.to_rfc3339(),
             "counts": self.counts,
             "errors": self.errors.iter().map(RowError::to_json).collect::<Vec<_>>(),
-            "errors_truncated": self.errors.len() < self.counts.rejected && self.errors.len() >= super::feed::MAX_REPORTED_ERRORS,
+            "errors_truncated": self.errors_truncated,
             "changes": self.changes.iter().take(max_changes).map(CatalogChange::to_json).collect::<Vec<_>>(),
             "changes_truncated": self.changes.len() > max_changes,
         })

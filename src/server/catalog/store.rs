@@ -176,7 +176,14 @@ async fn apply(
     let removed_ids: Vec<&str> = removed.iter().map(|s| s.item.id.as_str()).collect();
     mark_removed(conn, &removed_ids, now).await?;
     write_history(conn, &history, now).await?;
-    Ok(ImportReport { mode, at: now, counts, errors: feed.errors.clone(), changes })
+    Ok(ImportReport {
+        mode,
+        at: now,
+        counts,
+        errors: feed.errors.clone(),
+        errors_truncated: feed.errors_truncated,
+        changes,
+    })
 }
 
 /// Inserts new items and replaces changed ones (a removed item that came back is in the

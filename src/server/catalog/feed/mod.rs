@@ -133,6 +133,8 @@ pub struct ParsedFeed {
     pub rejected: usize,
     /// Their errors, in feed order (at most [`MAX_REPORTED_ERRORS`]).
     pub errors: Vec<RowError>,
+    /// True when errors past [`MAX_REPORTED_ERRORS`] were left out of `errors`.
+    pub errors_truncated: bool,
     /// The readable ids of rejected rows: a full replace does not remove those items.
     pub rejected_ids: BTreeSet<String>,
 }
@@ -215,6 +217,7 @@ impl Collector {
             self.feed.rejected_ids.insert(id);
         }
         let room = MAX_REPORTED_ERRORS.saturating_sub(self.feed.errors.len());
+        self.feed.errors_truncated |= errors.len() > room;
         self.feed.errors.extend(errors.into_iter().take(room));
     }
 
