@@ -3,7 +3,8 @@
 #   1. builds the npm package (pkg/, scripts/build-pkg.sh) and the backend
 #      (cargo build --profile fast --features server),
 #   2. starts `waymark serve` on SQLite (out/demo/waymark.db) with the shipped trigger
-#      templates and the seed journeys published, and a local SMTP receiver that keeps
+#      templates and the seed journeys published, the store's catalog imported
+#      (examples/catalog/feed.xml), and a local SMTP receiver that keeps
 #      every email (rendered from examples/email/) in out/demo/mail.jsonl (when python3 has
 #      aiosmtpd),
 #   3. serves the demo storefront (www/) and prints its URL.
@@ -113,6 +114,11 @@ if python3 -c 'import aiosmtpd' 2>/dev/null; then
 else
     warn "python3 has no aiosmtpd (pip install aiosmtpd): emails will stay queued in the outbox"
 fi
+
+# The store's products as its catalog (a full replace: unchanged on a second run), before
+# the server opens the same SQLite file.
+"$BIN" catalog import examples/catalog/feed.xml --db "sqlite://$OUT/waymark.db" >"$OUT/catalog.log" 2>&1 \
+    || { cat "$OUT/catalog.log" >&2; die "waymark catalog import examples/catalog/feed.xml failed"; }
 
 backend_port="$(pick_port "${WAYMARK_DEMO_BACKEND_PORT:-8080}")"
 step "waymark serve on 127.0.0.1:$backend_port (SQLite: out/demo/waymark.db; journeys: templates/ + examples/journeys/)"

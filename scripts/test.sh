@@ -57,9 +57,10 @@ section_fuzz() {
     "$REPO_ROOT/scripts/fuzz.sh" --short
 }
 
-# The backend (feature `server`): API tests and the storage scenarios on SQLite (temp
-# files), the same scenarios on a throwaway Postgres cluster (scripts/pg-test.sh, loopback,
-# unprivileged user), a real SMTP receiver (Python aiosmtpd) and a local webhook receiver.
+# The backend (feature `server`): API tests, the catalog's feed cases, API and CLI, the
+# storage scenarios on SQLite (temp files), the same scenarios on a throwaway Postgres
+# cluster (scripts/pg-test.sh, loopback, unprivileged user), a real SMTP receiver (Python
+# aiosmtpd) and a local webhook receiver.
 section_server() {
     ensure_aiosmtpd
     local pgdir
@@ -70,7 +71,8 @@ section_server() {
     export WAYMARK_TEST_PG
     info "postgres: $WAYMARK_TEST_PG"
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
-        --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp
+        --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp \
+        --test catalog --test server_catalog
 }
 
 # The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and

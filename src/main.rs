@@ -1,6 +1,7 @@
 //! The `waymark` command line: `validate` checks journey files and prints every error
 //! with file:line:col; `graph` prints a journey as a Mermaid flowchart; `simulate`
-//! replays NDJSON events and prints every decision with its reasons. Each subcommand
+//! replays NDJSON events and prints every decision with its reasons; `catalog import`
+//! loads a product feed into the backend's database (feature `server`). Each subcommand
 //! is one `Command` variant and one function; exit code 0 = ok, 1 = the input has
 //! errors, 2 = usage errors (from clap).
 
@@ -65,6 +66,10 @@ enum Command {
         waymark serve --db postgres://waymark@127.0.0.1/waymark --smtp-url smtp://127.0.0.1:2525 ...\n\n\
         Every flag has an environment variable (shown with --help). API: GET /v1/openapi.json.")]
     Serve(Box<waymark::server::config::ServeArgs>),
+    /// The product catalog: import a Merchant Center feed (XML, TSV or JSON lines) into
+    /// the database `serve` uses.
+    #[cfg(feature = "server")]
+    Catalog(waymark::server::catalog::cli::CatalogArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +128,8 @@ fn main() -> ExitCode {
         Command::Bundle(args) => bundle(&args),
         #[cfg(feature = "server")]
         Command::Serve(args) => serve(&args),
+        #[cfg(feature = "server")]
+        Command::Catalog(args) => waymark::server::catalog::cli::run(&args),
     }
 }
 

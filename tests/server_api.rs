@@ -345,6 +345,8 @@ async fn health_metrics_openapi_and_unknown_routes() {
         "/v1/bundle",
         "/v1/token",
         "/v1/analytics",
+        "/v1/catalog",
+        "/v1/catalog/items/{id}",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -172,6 +172,7 @@ fn generate(spec: &str) -> Vec<u8> {
         "random" => noise(n(), 0x2545_f491_4f6c_dd1d),
         "bytes" => vec![0x01; n()],
         "deep_json" => ["[".repeat(n()), "]".repeat(n())].concat().into_bytes(),
+        "deep_xml" => "<a>".repeat(n()).into_bytes(),
         "deep_object" => ["{\"a\":".repeat(n()), "1".into(), "}".repeat(n())].concat().into_bytes(),
         "long_string" => "a".repeat(n()).into_bytes(),
         "events" => format!("[{}]", (0..n()).map(event_json).collect::<Vec<_>>().join(",")).into_bytes(),
@@ -229,7 +230,9 @@ fn endpoint(case: &Case) -> String {
     let known = ["/v1/sync", "/v1/sync/beacon", "/v1/bundle", "/v1/events", "/v1/suppression/check", "/v1/token"];
     let path = if path.starts_with("/v1/shoppers/") && path.len() > "/v1/shoppers/".len() {
         "/v1/shoppers/{id}".to_owned()
-    } else if known.contains(&path) || ["/v1/analytics", "/healthz", "/metrics"].contains(&path) {
+    } else if path.starts_with("/v1/catalog/items/") && path.len() > "/v1/catalog/items/".len() {
+        "/v1/catalog/items/{id}".to_owned()
+    } else if known.contains(&path) || ["/v1/analytics", "/v1/catalog", "/healthz", "/metrics"].contains(&path) {
         path.to_owned()
     } else {
         "(unknown routes)".to_owned()

@@ -1,4 +1,5 @@
-//! The same storage scenarios on Postgres, plus two replicas sharing the due timers.
+//! The same storage scenarios on Postgres (the catalog's included), plus two replicas
+//! sharing the due timers.
 //! Needs the throwaway cluster of scripts/pg-test.sh (`WAYMARK_TEST_PG`; scripts/test.sh
 //! section `server` always provides it). Without it every test reports as ignored, with
 //! the reason, and under CI (`CI=true`) fails: run by libtest-mimic (`harness = false`),
@@ -21,7 +22,7 @@ mod support;
 fn main() -> std::process::ExitCode {
     use libtest_mimic::Trial;
     use support::harness::run;
-    use support::scenarios;
+    use support::{catalog, scenarios};
 
     run(vec![
         Trial::ignorable_test("pg_login_merges_states", || on_postgres("login", 2, scenarios::login_merges_states)),
@@ -57,6 +58,14 @@ fn main() -> std::process::ExitCode {
         }),
         Trial::ignorable_test("pg_catalog_triggers_reach_interested_shoppers", || {
             on_postgres("catalog_triggers", 2, scenarios::catalog_triggers_reach_interested_shoppers)
+        Trial::ignorable_test("pg_catalog_replace_then_patch", || {
+            on_postgres("catalog", 2, catalog::catalog_replace_then_patch)
+        }),
+        Trial::ignorable_test("pg_catalog_rejected_rows_keep_their_items", || {
+            on_postgres("catalog_rejected", 2, catalog::catalog_rejected_rows_keep_their_items)
+        }),
+        Trial::ignorable_test("pg_catalog_failed_import_leaves_the_previous_catalog_whole", || {
+            on_postgres("catalog_failed", 2, catalog::catalog_failed_import_leaves_the_previous_catalog_whole)
         }),
     ])
 }

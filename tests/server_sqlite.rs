@@ -1,4 +1,4 @@
-//! The storage scenarios on SQLite (a temp file per test).
+//! The storage scenarios on SQLite (a temp file per test), the catalog's included.
 #![cfg(feature = "server")]
 #![expect(
     clippy::unwrap_used,
@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::scenarios;
+use support::{catalog, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_merges_states() {
@@ -60,4 +60,16 @@ async fn server_traits_are_not_overwritten_by_syncs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_triggers_reach_interested_shoppers() {
     scenarios::catalog_triggers_reach_interested_shoppers(support::sqlite()).await;
+async fn catalog_replace_then_patch() {
+    catalog::catalog_replace_then_patch(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_rejected_rows_keep_their_items() {
+    catalog::catalog_rejected_rows_keep_their_items(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_failed_import_leaves_the_previous_catalog_whole() {
+    catalog::catalog_failed_import_leaves_the_previous_catalog_whole(support::sqlite()).await;
 }

@@ -27,7 +27,7 @@ use super::limit::ShopperLimit;
 use super::metrics::Metrics;
 use super::storage::{anon_key, customer_key, Db};
 use super::sync::{Done, Identity, ServerEvent, Work, Writer};
-use super::{analytics, inspect, openapi};
+use super::{analytics, catalog, inspect, openapi};
 use crate::decision::DecisionRecord;
 use crate::journey::{Bundle, Channel};
 use crate::state::{ShopperState, StateError};
@@ -86,6 +86,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/token", post(token))
         .route("/v1/analytics", get(analytics_report))
         .route("/v1/shoppers/{id}", get(shopper_report))
+        .route("/v1/catalog", catalog::routes::import_route(state.0.settings.catalog_body_limit))
+        .route("/v1/catalog/items/{id}", get(catalog::routes::get_item))
         .route("/v1/openapi.json", get(openapi_document))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -12,11 +12,18 @@ use super::cors::CorsOrigins;
 use super::limit::RateLimit;
 use super::sqlite::Synchronous;
 
+/// The database `waymark serve` and `waymark catalog import` use when `--db` is not given.
+pub const DEFAULT_DB: &str = "sqlite://waymark.db";
+
+/// The default body limit of `PUT` / `PATCH /v1/catalog`: 64 MiB, a feed of some 100,000
+/// items (the most one import takes).
+pub const DEFAULT_CATALOG_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Flags of `waymark serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Database URL: `sqlite://waymark.db` (file created and migrated on start) or `postgres://user@host/db`.
-    #[arg(long, env = "WAYMARK_DB", default_value = "sqlite://waymark.db")]
+    #[arg(long, env = "WAYMARK_DB", default_value = DEFAULT_DB)]
     pub db: String,
     /// Address to listen on.
     #[arg(long, env = "WAYMARK_LISTEN", default_value = "127.0.0.1:8080")]
@@ -60,6 +67,9 @@ pub struct ServeArgs {
     /// Largest request body, bytes.
     #[arg(long, env = "WAYMARK_BODY_LIMIT", default_value_t = 256 * 1024)]
     pub body_limit: usize,
+    /// Largest product feed `PUT` / `PATCH /v1/catalog` take, bytes.
+    #[arg(long, env = "WAYMARK_CATALOG_BODY_LIMIT", default_value_t = DEFAULT_CATALOG_BODY_LIMIT)]
+    pub catalog_body_limit: usize,
     /// Most syncs committed in one transaction.
     #[arg(long, env = "WAYMARK_BATCH_MAX", default_value_t = 512)]
     pub batch_max: usize,
@@ -111,6 +121,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Largest request body.
     pub body_limit: usize,
+    /// Largest product feed body (`PUT` / `PATCH /v1/catalog`).
+    pub catalog_body_limit: usize,
     /// Most jobs per group commit.
     pub batch_max: usize,
     /// Poll interval of scheduler and outbox.
@@ -165,6 +177,7 @@ impl Settings {
             token_secret: token_secret.as_bytes().to_vec(),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             body_limit: 256 * 1024,
+            catalog_body_limit: DEFAULT_CATALOG_BODY_LIMIT,
             batch_max: 512,
             poll: Duration::from_millis(500),
             db_connections: 8,
@@ -221,6 +234,7 @@ impl TryFrom<&ServeArgs> for Settings {
         let mut s = Settings::new(&args.db, &args.admin_token, &args.token_secret);
         s.cors = CorsOrigins::parse(&args.cors_origins)?;
         s.body_limit = args.body_limit;
+        s.catalog_body_limit = args.catalog_body_limit;
         s.batch_max = args.batch_max;
         s.poll = Duration::from_millis(args.poll_ms.max(10));
         s.delivery.lease = Duration::from_millis(args.delivery_lease_ms.max(200));

@@ -13,11 +13,14 @@
 //! - `scheduler` — due timers → `Engine::tick` → outbox, in one transaction;
 //! - `outbox` + `delivery` — claim, recheck, deliver (SMTP, webhooks), retry;
 //! - `journeys` — the published bundle; `analytics`, `metrics`; `config`, `clock`;
-//! - `inspect` — one shopper's timers and outbox rows (`GET /v1/shoppers/{id}`).
+//! - `inspect` — one shopper's timers and outbox rows (`GET /v1/shoppers/{id}`);
+//! - `catalog` — the product catalog: feed import (`PUT` / `PATCH /v1/catalog`, `waymark
+//!   catalog import`), price and availability history, lookups, the changes an import made.
 
 pub mod analytics;
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod cors;

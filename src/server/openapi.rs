@@ -24,6 +24,31 @@ fn json_body(schema: &str) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
 
+/// `?format=` of the catalog import.
+fn catalog_format() -> Value {
+    json!({ "name": "format", "in": "query", "required": false, "description": "the feed's format; by default from Content-Type, else from the first bytes",
+        "schema": { "enum": ["xml", "tsv", "jsonl"] } })
+}
+
+/// A product feed body, in each of its formats.
+fn catalog_feed() -> Value {
+    let text = json!({ "schema": { "type": "string" } });
+    json!({ "required": true, "description": "Merchant Center fields: id, title, link, price, availability (required), description, image_link, sale_price, product_type, google_product_category, brand, item_group_id. Prices as \"15.00 USD\". At most 100,000 rows; the body within --catalog-body-limit.",
+        "content": { "application/rss+xml": text.clone(), "application/xml": text.clone(), "text/xml": text.clone(),
+            "text/tab-separated-values": text.clone(), "application/x-ndjson": text.clone(), "application/jsonl": text } })
+}
+
+fn catalog_import_responses() -> Value {
+    json!({
+        "200": { "description": "the import report, rows rejected for an error included: {mode, format, at, counts: {rows, loaded, new, updated, unchanged, removed, rejected}, errors: [{line, item?, id?, field, code, message}], errors_truncated, changes: [{type: new|price|availability, id, ...}], changes_truncated}" },
+        "400": error_response("malformed_xml | malformed_tsv | unknown_format | invalid_format | invalid_query"),
+        "401": error_response("missing_admin_token | invalid_admin_token"),
+        "413": error_response("body_too_large"),
+        "415": error_response("unsupported_media_type"),
+        "422": error_response("not_a_feed | missing_columns | empty_feed | too_many_rows | no_valid_rows (details: the row errors); the catalog is unchanged"),
+    })
+}
+
 /// The document.
 // Long because it is one JSON literal: the whole API in the order a reader scans it.
 pub fn document() -> Value {
@@ -33,7 +58,7 @@ pub fn document() -> Value {
         "info": {
             "title": "waymark backend",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics. Every error is JSON {error: {code, message, details?}} with a stable code (unknown routes and methods, unreadable paths and bodies included). Bearer credentials: the scheme is matched in any case (RFC 7235). /v1/sync and /v1/sync/beacon share a per-shopper rate limit (default a burst of 30, then 10/s; --shopper-rate, --shopper-burst): over it they answer 429 rate_limited with Retry-After. /v1/sync, /v1/sync/beacon and GET /v1/bundle answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
+            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics, the product catalog. Every error is JSON {error: {code, message, details?}} with a stable code (unknown routes and methods, unreadable paths and bodies included). Bearer credentials: the scheme is matched in any case (RFC 7235). /v1/sync and /v1/sync/beacon share a per-shopper rate limit (default a burst of 30, then 10/s; --shopper-rate, --shopper-burst): over it they answer 429 rate_limited with Retry-After. /v1/sync, /v1/sync/beacon and GET /v1/bundle answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
         },
         "components": {
             "securitySchemes": {
@@ -121,6 +146,17 @@ pub fn document() -> Value {
                 "security": admin, "responses": { "200": { "description": "{shopper, ids, timers, outbox, suppressed, intent, ...}" },
                     "400": error_response("invalid_path (the id is not UTF-8 once %-decoded)"),
                     "404": error_response("unknown_shopper"), "422": error_response("invalid_id") } } },
+            "/v1/catalog": {
+                "put": { "summary": "Import the product catalog from a Merchant Center feed: a full replace (items the feed leaves out are marked removed, kept with their history)",
+                    "security": admin, "parameters": [catalog_format()], "requestBody": catalog_feed(),
+                    "responses": catalog_import_responses() },
+                "patch": { "summary": "Import changed items from a feed: add and update only, the other items stay",
+                    "security": admin, "parameters": [catalog_format()], "requestBody": catalog_feed(),
+                    "responses": catalog_import_responses() } },
+            "/v1/catalog/items/{id}": { "get": {
+                "summary": "One catalog item (removed ones too) with its effective price, whether it is available, and its newest price and availability history",
+                "security": admin, "responses": { "200": { "description": "{id, title, link, price_hundredths, sale_price_hundredths, currency, availability, ..., effective_price_hundredths, available, first_seen, updated_at, removed_at, history: [{at, price_hundredths, currency, availability}]}" },
+                    "400": error_response("invalid_path"), "404": error_response("unknown_item"), "422": error_response("invalid_id") } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
             "/readyz": { "get": { "summary": "Readiness (database reachable)", "responses": { "200": { "description": "ready" }, "503": error_response("not_ready") } } },

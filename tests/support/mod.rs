@@ -379,5 +379,6 @@ pub async fn outbox_count(server: &Server, status: &str) -> i64 {
         .unwrap()
 }
 pub mod cases;
+pub mod catalog;
 pub mod harness;
 pub mod scenarios;
