@@ -13,7 +13,9 @@
 //! - `scheduler` — due timers → `Engine::tick` → outbox, in one transaction;
 //! - `outbox` + `delivery` — claim, recheck, deliver (SMTP, webhooks), retry;
 //! - `journeys` — the published bundle; `analytics`, `metrics`; `config`, `clock`;
-//! - `inspect` — one shopper's timers and outbox rows (`GET /v1/shoppers/{id}`).
+//! - `inspect` — one shopper's timers and outbox rows (`GET /v1/shoppers/{id}`);
+//! - `recommend` — item-to-item neighbours, popular and trending items, personal blends and
+//!   catalog search, pure functions over rows the storage hands in.
 
 pub mod analytics;
 pub mod app;
@@ -30,6 +32,7 @@ pub mod link;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod recommend;
 pub mod scheduler;
 pub mod sqlite;
 pub mod storage;
