@@ -10,7 +10,7 @@
 //! - `{"search": query, "stock": "in_stock" | "any", "k", "expect": [item, ...]}`.
 //!
 //! An item may be recommended only if it is in the catalog and in stock.
-#![expect(clippy::unwrap_used, clippy::panic, reason = "a test: malformed case files should fail loudly")]
+#![expect(clippy::panic, reason = "a test: malformed case files should fail loudly")]
 
 #[path = "support/cases.rs"]
 mod cases;
@@ -126,7 +126,12 @@ fn recommend_cases() {
         let interactions: Vec<Interaction> = file
             .interactions
             .iter()
-            .map(|(shopper, item, k, at)| Interaction { shopper: shopper.clone(), item: item.clone(), kind: kind(k), at: time(at) })
+            .map(|(shopper, item, k, at)| Interaction {
+                shopper: shopper.clone(),
+                item: item.clone(),
+                kind: kind(k),
+                at: time(at),
+            })
             .collect();
         let categories: HashMap<String, String> = catalog.iter().map(|i| (i.id.clone(), i.category.clone())).collect();
         let stock: HashMap<String, bool> = catalog.iter().map(|i| (i.id.clone(), i.in_stock)).collect();
@@ -140,8 +145,11 @@ fn recommend_cases() {
         for case in &file.cases {
             let label = format!("{name}: {}", case.name);
             let got: serde_json::Value = if let Some(s) = &case.shopper {
-                let recent: Vec<Seen> =
-                    s.recent.iter().map(|(item, k, at)| Seen { item: item.clone(), kind: kind(k), at: time(at) }).collect();
+                let recent: Vec<Seen> = s
+                    .recent
+                    .iter()
+                    .map(|(item, k, at)| Seen { item: item.clone(), kind: kind(k), at: time(at) })
+                    .collect();
                 let affinity: Vec<(String, f64)> = s.affinity.iter().map(|(c, a)| (c.clone(), *a)).collect();
                 let shopper = Shopper { recent: &recent, affinity: &affinity, bought: &s.bought };
                 explained(for_shopper(&shopper, &sources, now, case.k, &config))

@@ -16,7 +16,6 @@
 //! fails under `CI=true`. Run by libtest-mimic (`harness = false`).
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     reason = "a test: malformed reference output should fail loudly"
 )]
@@ -83,7 +82,14 @@ fn ensure_implicit() -> Result<String, String> {
 
 /// The matrix both sides see: (shopper, item, weight) rows, weighted as `Neighbours::build`.
 fn rows(list: List) -> Vec<Interaction> {
-    let params = SynthParams { items: 500, interactions: 20_000, shoppers: 2_000, categories: 8, seed: 2026, ..SynthParams::small() };
+    let params = SynthParams {
+        items: 500,
+        interactions: 20_000,
+        shoppers: 2_000,
+        categories: 8,
+        seed: 2026,
+        ..SynthParams::small()
+    };
     let all = synth::interactions(&params);
     match list {
         List::Viewed => all.into_iter().filter(|i| i.kind != Kind::Bought).collect(),
@@ -176,7 +182,13 @@ fn compare_with_implicit(list: List) -> Result<Completion, Failed> {
     } else {
         let shown: Vec<&String> = failures.iter().take(20).collect();
         let shown: Vec<&str> = shown.into_iter().map(String::as_str).collect();
-        Err(format!("{} of {} items differ from implicit (first 20):\n{}", failures.len(), items.len(), shown.join("\n")).into())
+        Err(format!(
+            "{} of {} items differ from implicit (first 20):\n{}",
+            failures.len(),
+            items.len(),
+            shown.join("\n")
+        )
+        .into())
     }
 }
 

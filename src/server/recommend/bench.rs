@@ -88,7 +88,12 @@ impl fmt::Display for BenchReport {
             self.search_index.as_secs_f64()
         )?;
         writeln!(f, "items with neighbours: {}", self.items_with_neighbours)?;
-        writeln!(f, "peak memory (VmHWM): {} after the data, {} at the end", kib(self.rss_data_kib), kib(self.rss_peak_kib))?;
+        writeln!(
+            f,
+            "peak memory (VmHWM): {} after the data, {} at the end",
+            kib(self.rss_data_kib),
+            kib(self.rss_peak_kib)
+        )?;
         writeln!(f, "for_shopper: p50 {} p99 {}", ms(self.shopper_query.p50), ms(self.shopper_query.p99))?;
         writeln!(f, "for_item:    p50 {} p99 {}", ms(self.item_query.p50), ms(self.item_query.p99))?;
         write!(f, "search:      p50 {} p99 {}", ms(self.search_query.p50), ms(self.search_query.p99))
@@ -175,7 +180,11 @@ pub fn run(params: &BenchParams) -> BenchReport {
         search_index: search_time,
         rss_data_kib,
         rss_peak_kib: peak_rss_kib(),
-        items_with_neighbours: neighbours.viewed_together.items().filter(|i| neighbours.viewed_together.neighbours(i).next().is_some()).count(),
+        items_with_neighbours: neighbours
+            .viewed_together
+            .items()
+            .filter(|i| neighbours.viewed_together.neighbours(i).next().is_some())
+            .count(),
         shopper_query,
         item_query,
         search_query,

@@ -197,11 +197,8 @@ impl Candidates {
     }
 
     fn ranked(self) -> Vec<Recommendation> {
-        let mut out: Vec<Recommendation> = self
-            .by_item
-            .into_iter()
-            .map(|(item, (score, _, reason))| Recommendation { item, score, reason })
-            .collect();
+        let mut out: Vec<Recommendation> =
+            self.by_item.into_iter().map(|(item, (score, _, reason))| Recommendation { item, score, reason }).collect();
         out.sort_by(|a, b| rank(a.score, &a.item, b.score, &b.item));
         out
     }
@@ -228,7 +225,8 @@ pub fn for_shopper(
     config: &BlendConfig,
 ) -> Vec<Recommendation> {
     let seeds = seeds(shopper.recent, now, config);
-    let mut excluded = Excluded { items: shopper.bought.iter().map(String::as_str).collect(), in_stock: sources.in_stock };
+    let mut excluded =
+        Excluded { items: shopper.bought.iter().map(String::as_str).collect(), in_stock: sources.in_stock };
     if config.exclude_seen {
         excluded.items.extend(shopper.recent.iter().map(|s| s.item.as_str()));
     }
@@ -295,7 +293,10 @@ fn seeds<'a>(recent: &'a [Seen], now: Timestamp, config: &BlendConfig) -> Vec<(&
         }
     }
     let top = weight.values().copied().fold(0.0f64, f64::max);
-    order.into_iter().map(|item| (item, weight.get(item).copied().unwrap_or(0.0) / top.max(f64::MIN_POSITIVE))).collect()
+    order
+        .into_iter()
+        .map(|item| (item, weight.get(item).copied().unwrap_or(0.0) / top.max(f64::MIN_POSITIVE)))
+        .collect()
 }
 
 fn add_neighbours(
@@ -439,8 +440,10 @@ mod tests {
             interaction("u3", "d", Kind::Bought),
         ];
         let neighbours = Neighbours::build(&rows, &CosineConfig::default());
-        let categories: HashMap<String, String> =
-            [("a", "x"), ("b", "x"), ("c", "x"), ("d", "y")].into_iter().map(|(a, b)| (a.to_owned(), b.to_owned())).collect();
+        let categories: HashMap<String, String> = [("a", "x"), ("b", "x"), ("c", "x"), ("d", "y")]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
         let popularity = Popularity::build(&rows, &categories, Timestamp(0), &PopularityConfig::default());
         let in_stock = |_: &str| true;
         let sources = Sources { neighbours: &neighbours, popularity: &popularity, in_stock: &in_stock };

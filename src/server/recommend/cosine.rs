@@ -111,9 +111,8 @@ impl Similarity {
             Ok(index) => self.lists.get(index).map(Vec::as_slice).unwrap_or_default(),
             Err(_) => &[],
         };
-        list.iter().filter_map(|&(j, score)| {
-            self.items.get(j as usize).map(|item| Neighbour { item: item.as_str(), score })
-        })
+        list.iter()
+            .filter_map(|&(j, score)| self.items.get(j as usize).map(|item| Neighbour { item: item.as_str(), score }))
     }
 
     /// The items that have interactions (each has a list, possibly empty), sorted.
@@ -194,7 +193,7 @@ impl<'a> Matrix<'a> {
             .collect();
 
         let shoppers = shopper_order.len();
-        let (shopper_start, by_shopper) = group(shoppers, normalised.iter().map(|&(u, i, w)| (u, i, w)));
+        let (shopper_start, by_shopper) = group(shoppers, normalised.iter().copied());
         let mut by_item_entries: Vec<(u32, u32, f64)> = normalised.iter().map(|&(u, i, w)| (i, u, w)).collect();
         by_item_entries.sort_by_key(|&(i, u, _)| (i, u));
         let (item_start, by_item) = group(items.len(), by_item_entries.into_iter());
@@ -268,19 +267,27 @@ fn slice_of<'s, T>(starts: &[usize], entries: &'s [T], key: usize) -> &'s [T] {
     }
 }
 
+/// One item's neighbours as (index, cosine), best first.
+type List = Vec<(u32, f32)>;
+
 /// Every item's top `k`, items split round-robin over the threads.
 fn all_top_k(matrix: &Matrix<'_>, k: usize, threads: usize) -> Vec<Vec<(u32, f32)>> {
     let n = matrix.items.len();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = if threads == 0 { cores } else { threads }.clamp(1, n.max(1));
     let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
-    let parts: Vec<Vec<(usize, Vec<(u32, f32)>)>> = std::thread::scope(|scope| {
-        let work = |part: usize| -> Vec<(usize, Vec<(u32, f32)>)> {
+    let parts: Vec<Vec<(usize, List)>> = std::thread::scope(|scope| {
+        let work = |part: usize| -> Vec<(usize, List)> {
             let mut acc = Accumulator::new(n);
             (part..n).step_by(threads).map(|i| (i, acc.top_k(matrix, i, k))).collect()
         };
         let spawned: Vec<_> = (1..threads)
-            .map(|part| (part, std::thread::Builder::new().name(format!("cosine-{part}")).spawn_scoped(scope, move || work(part))))
+            .map(|part| {
+                (
+                    part,
+                    std::thread::Builder::new().name(format!("cosine-{part}")).spawn_scoped(scope, move || work(part)),
+                )
+            })
             .collect();
         let mut parts = vec![work(0)];
         for (part, handle) in spawned {
@@ -377,12 +384,14 @@ mod tests {
 
     #[test]
     fn repeated_entries_add_up_and_order_does_not_matter() {
-        let entries = [("u", "a", 1.0), ("u", "a", 2.0), ("u", "b", 1.0), ("v", "b", 1.0), ("v", "c", 4.0), ("w", "c", 1.0)];
+        let entries =
+            [("u", "a", 1.0), ("u", "a", 2.0), ("u", "b", 1.0), ("v", "b", 1.0), ("v", "c", 4.0), ("w", "c", 1.0)];
         let forward = build(&entries, 5, 100);
         let mut reversed = entries;
         reversed.reverse();
         assert_eq!(forward, build(&reversed, 5, 100));
-        let single = build(&[("u", "a", 3.0), ("u", "b", 1.0), ("v", "b", 1.0), ("v", "c", 4.0), ("w", "c", 1.0)], 5, 100);
+        let single =
+            build(&[("u", "a", 3.0), ("u", "b", 1.0), ("v", "b", 1.0), ("v", "c", 4.0), ("w", "c", 1.0)], 5, 100);
         assert_eq!(forward, single);
     }
 
@@ -411,7 +420,8 @@ mod tests {
             .collect();
         let borrowed = || entries.iter().map(|(s, i, w)| (s.as_str(), i.as_str(), *w));
         let one = Similarity::from_weights(borrowed(), &CosineConfig { k: 8, max_items_per_shopper: 100, threads: 1 });
-        let three = Similarity::from_weights(borrowed(), &CosineConfig { k: 8, max_items_per_shopper: 100, threads: 3 });
+        let three =
+            Similarity::from_weights(borrowed(), &CosineConfig { k: 8, max_items_per_shopper: 100, threads: 3 });
         assert_eq!(one, three);
         let with_bad = Similarity::from_weights(
             borrowed().chain([("x", "bad", f32::NAN), ("y", "neg", -1.0)]),
@@ -424,9 +434,15 @@ mod tests {
     #[test]
     fn neighbours_builds_both_lists() {
         let t = crate::time::Timestamp(0);
-        let at = |shopper: &str, item: &str, kind| Interaction { shopper: shopper.into(), item: item.into(), kind, at: t };
+        let at =
+            |shopper: &str, item: &str, kind| Interaction { shopper: shopper.into(), item: item.into(), kind, at: t };
         let n = Neighbours::build(
-            &[at("u", "a", Kind::Viewed), at("u", "b", Kind::Carted), at("v", "a", Kind::Bought), at("v", "c", Kind::Bought)],
+            &[
+                at("u", "a", Kind::Viewed),
+                at("u", "b", Kind::Carted),
+                at("v", "a", Kind::Bought),
+                at("v", "c", Kind::Bought),
+            ],
             &CosineConfig::default(),
         );
         assert_eq!(n.viewed_together.neighbours("a").map(|x| x.item).collect::<Vec<_>>(), ["b"]);

@@ -30,11 +30,7 @@ pub struct PopularityConfig {
 
 impl Default for PopularityConfig {
     fn default() -> Self {
-        PopularityConfig {
-            long_half_life: Duration(7 * DAY),
-            short_half_life: Duration(DAY),
-            min_trending_mass: 3.0,
-        }
+        PopularityConfig { long_half_life: Duration(7 * DAY), short_half_life: Duration(DAY), min_trending_mass: 3.0 }
     }
 }
 
@@ -187,7 +183,12 @@ mod tests {
     #[test]
     fn popularity_decays_with_the_long_half_life() {
         let now = Timestamp(100 * DAY);
-        let p = Popularity::build(&[at("a", Kind::Viewed, 7 * 24), at("a", Kind::Bought, 0)], &categories(), now, &PopularityConfig::default());
+        let p = Popularity::build(
+            &[at("a", Kind::Viewed, 7 * 24), at("a", Kind::Bought, 0)],
+            &categories(),
+            now,
+            &PopularityConfig::default(),
+        );
         assert!((p.popularity("a") - (0.5 + 5.0)).abs() < 1e-12);
         assert_eq!(p.popularity("zzz"), 0.0);
         assert_eq!(p.category_of("a"), Some("shoes"));
@@ -196,7 +197,8 @@ mod tests {
     #[test]
     fn popular_per_category_excludes_and_breaks_ties_by_id() {
         let now = Timestamp(100 * DAY);
-        let events = [at("c", Kind::Viewed, 1), at("b", Kind::Viewed, 1), at("a", Kind::Carted, 1), at("d", Kind::Bought, 1)];
+        let events =
+            [at("c", Kind::Viewed, 1), at("b", Kind::Viewed, 1), at("a", Kind::Carted, 1), at("d", Kind::Bought, 1)];
         let p = Popularity::build(&events, &categories(), now, &PopularityConfig::default());
         assert_eq!(ids(&p.popular(Some("shoes"), 10, |_| false)), ["a", "b", "c"]);
         assert_eq!(ids(&p.popular(Some("shoes"), 10, |i| i == "a")), ["b", "c"]);

@@ -78,7 +78,8 @@ impl Words {
             .map(|w| w.trim_matches(|c| c == '\'' || c == '’'))
             .filter(|w| !w.is_empty())
             .map(|w| {
-                let w: Cow<'_, str> = if w.contains('’') { Cow::Owned(w.replace('’', "'")) } else { Cow::Borrowed(w) };
+                let w: Cow<'_, str> =
+                    if w.contains('’') { Cow::Owned(w.replace('’', "'")) } else { Cow::Borrowed(w) };
                 self.stemmer.stem(&w).into_owned()
             })
             .collect()
@@ -115,8 +116,10 @@ impl SearchIndex {
         }
         let texts: Vec<String> = unique.iter().map(|item| document_text(item)).collect();
         let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embedder =
-            EmbedderBuilder::<u64, Words>::with_tokenizer_and_fit_to_corpus(Words::default(), &corpus).k1(K1).b(B).build();
+        let embedder = EmbedderBuilder::<u64, Words>::with_tokenizer_and_fit_to_corpus(Words::default(), &corpus)
+            .k1(K1)
+            .b(B)
+            .build();
         let mut scorer = Scorer::<u32, u64>::new();
         for (n, text) in texts.iter().enumerate() {
             scorer.upsert(&(n as u32), embedder.embed(text));

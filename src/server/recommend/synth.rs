@@ -101,7 +101,11 @@ pub fn catalog(params: &SynthParams) -> Vec<CatalogItem> {
             CatalogItem {
                 id: item_id(n),
                 title: format!("{adjective} {noun} {n}"),
-                description: format!("A {} {} from the {category} range.", adjective.to_lowercase(), noun.to_lowercase()),
+                description: format!(
+                    "A {} {} from the {category} range.",
+                    adjective.to_lowercase(),
+                    noun.to_lowercase()
+                ),
                 category,
                 brand: format!("brand{}", n % 25),
                 in_stock: rng.unit() < 0.95,
