@@ -79,3 +79,15 @@ ensure_aiosmtpd() {
         || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd \
         || die "cannot install aiosmtpd: pip install aiosmtpd"
 }
+
+# The reference of the recommender's item-to-item neighbours (tests/recommend_reference.rs):
+# the Python package implicit (PyPI, a manylinux wheel with numpy and scipy), installed when
+# missing. Test-only: the backend never runs Python.
+ensure_implicit() {
+    local python="${WAYMARK_PYTHON:-python3}"
+    "$python" -c 'import implicit, scipy, numpy' 2>/dev/null && return 0
+    info "installing implicit (PyPI) for the recommender reference check"
+    "$python" -m pip install --quiet implicit 2>/dev/null \
+        || "$python" -m pip install --quiet --break-system-packages implicit 2>/dev/null \
+        || die "cannot install implicit: pip install implicit"
+}

@@ -60,9 +60,11 @@ section_fuzz() {
 # The backend (feature `server`): API tests, the catalog's feed cases, API and CLI, the
 # storage scenarios on SQLite (temp files), the same scenarios on a throwaway Postgres
 # cluster (scripts/pg-test.sh, loopback, unprivileged user), a real SMTP receiver (Python
-# aiosmtpd) and a local webhook receiver.
+# aiosmtpd) and a local webhook receiver; the recommender's cases and its reference check
+# against Python's implicit.
 section_server() {
     ensure_aiosmtpd
+    ensure_implicit
     local pgdir
     pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-pg.XXXXXX")"
     # shellcheck disable=SC2064
@@ -72,7 +74,7 @@ section_server() {
     info "postgres: $WAYMARK_TEST_PG"
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
         --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp \
-        --test catalog --test server_catalog
+        --test catalog --test server_catalog --test recommend_cases --test recommend_reference
 }
 
 # The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and

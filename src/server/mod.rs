@@ -16,6 +16,8 @@
 //! - `inspect` — one shopper's timers and outbox rows (`GET /v1/shoppers/{id}`);
 //! - `catalog` — the product catalog: feed import (`PUT` / `PATCH /v1/catalog`, `waymark
 //!   catalog import`), price and availability history, lookups, the changes an import made.
+//! - `recommend` — item-to-item neighbours, popular and trending items, personal blends and
+//!   catalog search, pure functions over rows the storage hands in.
 
 pub mod analytics;
 pub mod app;
@@ -34,6 +36,7 @@ pub mod link;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod recommend;
 pub mod scheduler;
 pub mod sqlite;
 pub mod storage;
