@@ -58,6 +58,10 @@ fn main() -> std::process::ExitCode {
         }),
         Trial::ignorable_test("pg_catalog_triggers_reach_interested_shoppers", || {
             on_postgres("catalog_triggers", 2, scenarios::catalog_triggers_reach_interested_shoppers)
+        }),
+        Trial::ignorable_test("pg_catalog_import_fires_its_triggers", || {
+            on_postgres("catalog_import", 2, scenarios::catalog_import_fires_its_triggers)
+        }),
         Trial::ignorable_test("pg_catalog_replace_then_patch", || {
             on_postgres("catalog", 2, catalog::catalog_replace_then_patch)
         }),

@@ -60,6 +60,9 @@ async fn server_traits_are_not_overwritten_by_syncs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_triggers_reach_interested_shoppers() {
     scenarios::catalog_triggers_reach_interested_shoppers(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_replace_then_patch() {
     catalog::catalog_replace_then_patch(support::sqlite()).await;
 }
@@ -72,4 +75,9 @@ async fn catalog_rejected_rows_keep_their_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_failed_import_leaves_the_previous_catalog_whole() {
     catalog::catalog_failed_import_leaves_the_previous_catalog_whole(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_import_fires_its_triggers() {
+    scenarios::catalog_import_fires_its_triggers(support::sqlite()).await;
 }

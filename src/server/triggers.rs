@@ -301,3 +301,48 @@ async fn submit(writer: &Writer, jobs: Vec<(Identity, Work)>, name: &str, report
 fn log_failure(name: &str, e: &ApiError) {
     tracing::warn!(event = name, error = ?e, "a catalog-triggered event failed; the fan-out goes on");
 }
+
+/// The triggers of an import's changes, and the catalog's own previous price of each item
+/// that dropped (the most a shopper can have seen it at just before the drop: a seen price
+/// above it is capped to it). A restock's `out_since` is read from the item's history:
+/// when the run of unavailable entries before the change began.
+pub async fn from_changes(
+    db: &Db,
+    changes: &[crate::server::catalog::report::CatalogChange],
+) -> (Vec<Trigger>, BTreeMap<String, u32>) {
+    use crate::server::catalog::read;
+    use crate::server::catalog::report::CatalogChange;
+    let mut triggers = Vec::new();
+    let mut previous = BTreeMap::new();
+    let hundredths = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    for change in changes {
+        match change {
+            CatalogChange::PriceChanged { id, from_hundredths, to_hundredths, at, .. } if change.is_price_drop() => {
+                previous.insert(id.clone(), hundredths(*from_hundredths));
+                triggers.push(Trigger::PriceDrop { item: id.clone(), new_price: hundredths(*to_hundredths), at: *at });
+            }
+            CatalogChange::AvailabilityChanged { id, at, .. } if change.is_back_in_stock() => {
+                let history = read::history(db, id, 50).await.unwrap_or_default();
+                // Newest first: the entry of this change (available), then the unavailable run.
+                let mut out_since = None;
+                for entry in history.iter().skip_while(|e| e.availability.is_some_and(|a| a.is_available())) {
+                    if entry.availability.is_some_and(|a| a.is_available()) {
+                        break;
+                    }
+                    out_since = Some(entry.at);
+                }
+                let out_since = out_since.unwrap_or(*at);
+                triggers.push(Trigger::BackInStock { item: id.clone(), out_since, at: *at });
+            }
+            CatalogChange::New { id, product_type, google_product_category, availability, at, .. }
+                if availability.is_available() =>
+            {
+                if let Some(category) = product_type.as_ref().or(google_product_category.as_ref()) {
+                    triggers.push(Trigger::NewArrival { item: id.clone(), category: category.clone(), at: *at });
+                }
+            }
+            _ => {}
+        }
+    }
+    (triggers, previous)
+}

@@ -741,3 +741,66 @@ pub async fn catalog_triggers_reach_interested_shoppers(db: TestDb) {
     assert!(d_state.runs.iter().any(|r| r.journey == "new_arrivals"), "d entered new_arrivals");
     server.shutdown().await;
 }
+
+/// A feed line of the test catalog.
+fn feed_line(id: &str, price: &str, availability: &str) -> String {
+    format!(
+        r#"{{"id": "{id}", "title": "Item {id}", "link": "https://shop.example/p/{id}", "price": "{price} EUR", "availability": "{availability}", "product_type": "shoes"}}"#
+    )
+}
+
+async fn put_feed(router: &axum::Router, method: &str, lines: &[String]) -> serde_json::Value {
+    let (status, _, body) = call(
+        router,
+        axum::http::Request::builder()
+            .method(method)
+            .uri("/v1/catalog")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("content-type", "application/x-ndjson")
+            .body(axum::body::Body::from(lines.join("\n")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    json(&body)
+}
+
+/// Through the catalog routes: a price cut in a PATCH reaches the shopper who saw the item
+/// dearer (the email fallback queued), once; a restock reaches who looked while it was
+/// out; the first import announces no new arrivals, a later new item in a category does.
+pub async fn catalog_import_fires_its_triggers(db: TestDb) {
+    let clock = Clock::manual(t0());
+    let server = server_with(settings(&db), &clock).await;
+    let r = server.router();
+    let first =
+        put_feed(&r, "PUT", &[feed_line("X", "120.00", "in_stock"), feed_line("Z", "30.00", "out_of_stock")]).await;
+    assert_eq!(first["triggered"]["events"], serde_json::json!({}), "{first}");
+
+    let mut a = Browser::new(&r, "shopper-a", "a@example.com").await;
+    a.track_item("view_item", at(1), "X", "shoes", 120.0);
+    a.track_item("view_item", at(2), "Z", "shoes", 30.0);
+    a.track_item("view_item", at(3), "W", "shoes", 10.0);
+    a.sync(&r).await;
+
+    clock.set(at(10));
+    let cut = put_feed(&r, "PATCH", &[feed_line("X", "99.00", "in_stock")]).await;
+    assert_eq!(cut["triggered"]["events"]["price_drop"], 1, "{cut}");
+    let again = put_feed(&r, "PATCH", &[feed_line("X", "95.00", "in_stock")]).await;
+    assert_eq!(again["triggered"]["duplicates"], 1, "the same drop, told once: {again}");
+    let queued = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE content = 'price-drop'")
+        .fetch_one(server.state.inner().db.reader())
+        .await
+        .unwrap()
+        .try_get::<i64, _>("n")
+        .unwrap();
+    assert_eq!(queued, 1, "one price-drop message queued");
+
+    clock.set(at(20));
+    let restock = put_feed(&r, "PATCH", &[feed_line("Z", "30.00", "in_stock")]).await;
+    assert_eq!(restock["triggered"]["events"]["back_in_stock"], 1, "{restock}");
+
+    clock.set(at(30));
+    let arrival = put_feed(&r, "PATCH", &[feed_line("N", "50.00", "in_stock")]).await;
+    assert_eq!(arrival["triggered"]["events"]["new_arrivals"], 1, "3 views of shoes: {arrival}");
+    server.shutdown().await;
+}

@@ -246,3 +246,12 @@ pub async fn lowest_price_since(db: &Db, id: &str, since: Timestamp) -> Result<O
     .await?;
     Ok(row.try_get::<Option<i64>, _>("low")?)
 }
+
+/// Whether the catalog holds any item (removed ones included).
+pub async fn any_item(db: &Db) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM catalog_items LIMIT 1) AS one")
+        .fetch_one(db.reader())
+        .await
+        .map_err(StoreError::from)?;
+    Ok(row.try_get::<i64, _>("n").map_err(StoreError::from)? > 0)
+}
