@@ -137,7 +137,16 @@ impl Server {
             tasks.push(tokio::spawn(scheduler.clone().run(settings.poll, shutdown_rx.clone())));
             tasks.push(tokio::spawn(outbox.clone().run(settings.poll, shutdown_rx)));
         }
-        let state = AppState::new(Inner { settings, db, journeys, writer, clock, metrics, limit });
+        let state = AppState::new(Inner {
+            settings,
+            db,
+            journeys,
+            writer,
+            clock,
+            metrics,
+            limit,
+            recommender: Default::default(),
+        });
         Ok(Server { state, scheduler, outbox, shutdown, tasks })
     }
 

@@ -802,5 +802,31 @@ pub async fn catalog_import_fires_its_triggers(db: TestDb) {
     clock.set(at(30));
     let arrival = put_feed(&r, "PATCH", &[feed_line("N", "50.00", "in_stock")]).await;
     assert_eq!(arrival["triggered"]["events"]["new_arrivals"], 1, "3 views of shoes: {arrival}");
+
+    // Recommendations: what goes with X is what was viewed with it, in the catalog and in
+    // stock, never X itself; search finds by title, stemmed.
+    let (status, _, body) =
+        call(&r, axum::http::Request::get("/v1/recommendations?item=X&k=5").body(axum::body::Body::empty()).unwrap())
+            .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer = json(&body);
+    let ids: Vec<&str> = answer["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"Z"), "Z was viewed with X: {answer}");
+    assert!(!ids.contains(&"X") && !ids.contains(&"W"), "not X, not an item outside the catalog: {answer}");
+    let z = answer["items"].as_array().unwrap().iter().find(|c| c["id"] == "Z").unwrap();
+    assert_eq!(z["reason_code"], "viewed_together", "{answer}");
+    assert_eq!(z["title"], "Item Z");
+    assert_eq!(z["price"], 30.0);
+    let (status, _, body) =
+        call(&r, axum::http::Request::get("/v1/recommendations?q=items").body(axum::body::Body::empty()).unwrap())
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!json(&body)["items"].as_array().unwrap().is_empty(), "\"items\" finds \"Item …\" titles");
+    let (status, _, _) = call(
+        &r,
+        axum::http::Request::get("/v1/recommendations?shopper=shopper-a").body(axum::body::Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a shopper's recommendations are the admin's to read");
     server.shutdown().await;
 }

@@ -81,6 +81,7 @@ async fn import(
     let parsed = feed::parse(&body, format).map_err(|e| feed_error(&e))?;
     let had_items = read::any_item(&s.db).await.map_err(store_error)?;
     let report = store::import(&s.db, &parsed, mode, s.clock.now()).await.map_err(import_error)?;
+    s.recommender.invalidate().await;
     tracing::info!(
         mode = mode.as_str(),
         format = format.as_str(),

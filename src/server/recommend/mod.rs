@@ -16,7 +16,9 @@ pub mod bench;
 pub mod blend;
 pub mod cosine;
 pub mod popular;
+pub mod routes;
 pub mod search;
+pub mod service;
 pub mod synth;
 
 use std::cmp::Ordering;
