@@ -212,6 +212,10 @@ pub struct Decision {
     /// the item of the event that started the journey (its remembered `item_id`), then
     /// the items in the cart now, newest first; at most [`MAX_DECISION_ITEMS`].
     pub items: Vec<String>,
+    /// For sends: what the run remembered of its entry event (item, prices, search
+    /// term), so whoever delivers the message can show them after the run has finished.
+    /// Not carried to JS (the page has the event at hand) nor printed by the CLI.
+    pub entry: crate::value::Map,
     /// Reason codes, most important first.
     pub reasons: Vec<Reason>,
     /// One sentence for people.

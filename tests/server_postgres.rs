@@ -62,6 +62,9 @@ fn main() -> std::process::ExitCode {
         Trial::ignorable_test("pg_catalog_import_fires_its_triggers", || {
             on_postgres("catalog_import", 2, scenarios::catalog_import_fires_its_triggers)
         }),
+        Trial::ignorable_test("pg_price_drop_email_shows_the_products", || {
+            on_postgres("price_drop_email", 2, scenarios::price_drop_email_shows_the_products)
+        }),
         Trial::ignorable_test("pg_catalog_replace_then_patch", || {
             on_postgres("catalog", 2, catalog::catalog_replace_then_patch)
         }),

@@ -81,3 +81,8 @@ async fn catalog_failed_import_leaves_the_previous_catalog_whole() {
 async fn catalog_import_fires_its_triggers() {
     scenarios::catalog_import_fires_its_triggers(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn price_drop_email_shows_the_products() {
+    scenarios::price_drop_email_shows_the_products(support::sqlite()).await;
+}

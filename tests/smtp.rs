@@ -68,6 +68,7 @@ fn message(key: &str) -> Message {
         decided_at: Timestamp(1_700_000_000_000),
         customer_id: None,
         traits: serde_json::json!({}),
+        context: serde_json::json!({}),
     }
 }
 

@@ -23,3 +23,8 @@ CREATE TABLE interest_categories (
     PRIMARY KEY (category, shopper_id)
 );
 CREATE INDEX interest_categories_shopper ON interest_categories (shopper_id);
+
+-- What an outbox message is about, as JSON ({"entry": {...}, "items": [...]}): the run's
+-- remembered entry properties and the decision's items, kept with the row because a
+-- finished run forgets them; delivery shows the products from it.
+ALTER TABLE outbox ADD COLUMN context TEXT;

@@ -44,6 +44,7 @@ impl Engine {
             d.incentive = send.incentive.as_ref().map(|i| i.id.clone());
             d.variant = state.runs.get(turn.pending.run).and_then(|r| r.variant.clone());
             d.items = send_items(state.runs.get(turn.pending.run), state);
+            d.entry = state.runs.get(turn.pending.run).map(|r| r.entry.clone()).unwrap_or_default();
             let verdict = if send.channel.is_in_session() && slots_taken.contains(&send.channel) {
                 Verdict::Suppress { reasons: vec![Reason::Outranked] }
             } else {

@@ -28,6 +28,7 @@ pub(super) fn decision(
         incentive: None,
         variant: None,
         items: Vec::new(),
+        entry: crate::value::Map::new(),
         reasons,
         message,
     }

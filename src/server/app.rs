@@ -59,7 +59,7 @@ pub struct Inner {
     /// Per-shopper rate limit of the sync routes.
     pub limit: ShopperLimit,
     /// Recommendations and catalog search, built from storage on demand.
-    pub recommender: crate::server::recommend::service::Recommender,
+    pub recommender: Arc<crate::server::recommend::service::Recommender>,
 }
 
 impl AppState {

@@ -116,6 +116,7 @@ impl Server {
         let (writer, writer_task) = Writer::spawn(ctx, shutdown_rx.clone());
         let scheduler =
             Scheduler { db: db.clone(), journeys: journeys.clone(), clock: clock.clone(), metrics: metrics.clone() };
+        let recommender = std::sync::Arc::new(recommend::service::Recommender::default());
         let outbox = Outbox {
             db: db.clone(),
             journeys: journeys.clone(),
@@ -124,6 +125,7 @@ impl Server {
             clock: clock.clone(),
             metrics: metrics.clone(),
             replica: outbox::replica_id().into(),
+            recommender: std::sync::Arc::clone(&recommender),
         };
         let mut tasks = vec![writer_task];
         // Always, background or not: the limiter's memory must stay bounded in every server.
@@ -137,16 +139,7 @@ impl Server {
             tasks.push(tokio::spawn(scheduler.clone().run(settings.poll, shutdown_rx.clone())));
             tasks.push(tokio::spawn(outbox.clone().run(settings.poll, shutdown_rx)));
         }
-        let state = AppState::new(Inner {
-            settings,
-            db,
-            journeys,
-            writer,
-            clock,
-            metrics,
-            limit,
-            recommender: Default::default(),
-        });
+        let state = AppState::new(Inner { settings, db, journeys, writer, clock, metrics, limit, recommender });
         Ok(Server { state, scheduler, outbox, shutdown, tasks })
     }
 

@@ -29,9 +29,10 @@ use sqlx::{AnyConnection, Row};
 use super::analytics::Tally;
 use super::clock::Clock;
 use super::config::DeliverySettings;
-use super::delivery::{Delivery, Message};
+use super::delivery::{content, Delivery, Message};
 use super::journeys::Journeys;
 use super::metrics::Metrics;
+use super::recommend::service::Recommender;
 use super::storage::{Db, StorageResult};
 use crate::decision::{Action, Decision};
 use crate::journey::Channel;
@@ -77,6 +78,9 @@ pub struct OutboxRow {
     pub incentive: Option<String>,
     /// When the engine decided it.
     pub decided_at: Timestamp,
+    /// What the message is about, as JSON: `{"entry": {…}, "items": […]}` (the run's
+    /// remembered entry properties and the decision's items), for its content.
+    pub context: String,
 }
 
 /// The outbox rows of a list of decisions: sends on channels the backend delivers
@@ -97,6 +101,7 @@ pub fn rows_for(shopper: &str, decisions: &[Decision]) -> Vec<OutboxRow> {
                 content: d.content.clone().unwrap_or_default(),
                 incentive: d.incentive.clone(),
                 decided_at: d.time,
+                context: serde_json::json!({ "entry": d.entry, "items": d.items }).to_string(),
             })
         })
         .collect()
@@ -107,8 +112,8 @@ pub async fn enqueue(conn: &mut AnyConnection, rows: &[OutboxRow], now: Timestam
     for r in rows {
         sqlx::query(
             "INSERT INTO outbox (key, shopper_id, journey, step, channel, content, incentive, decided_at, status, \
-             attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) \
-             ON CONFLICT (key) DO NOTHING",
+             attempts, next_attempt_at, created_at, context) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $10) ON CONFLICT (key) DO NOTHING",
         )
         .bind(r.key.clone())
         .bind(r.shopper.clone())
@@ -119,6 +124,7 @@ pub async fn enqueue(conn: &mut AnyConnection, rows: &[OutboxRow], now: Timestam
         .bind(r.incentive.clone())
         .bind(r.decided_at.0)
         .bind(now.0)
+        .bind(r.context.clone())
         .execute(&mut *conn)
         .await?;
     }
@@ -166,6 +172,8 @@ pub struct Outbox {
     pub metrics: Metrics,
     /// This replica's id, written to `lease_owner` of the rows it claims (`replica_id`).
     pub replica: Arc<str>,
+    /// The catalog and recommendations, for the products a message shows.
+    pub recommender: Arc<Recommender>,
 }
 
 enum Verdict {
@@ -182,7 +190,7 @@ impl Outbox {
         // Rows whose lease lapsed (a crashed replica's) first, then due pending rows: a
         // backlog never keeps a dead replica's rows waiting.
         let lapsed = format!(
-            "SELECT key, shopper_id, journey, step, channel, content, incentive, decided_at FROM outbox \
+            "SELECT key, shopper_id, journey, step, channel, content, incentive, decided_at, context FROM outbox \
              WHERE status = 'sending' AND lease_until <= $1 ORDER BY lease_until LIMIT $2{}",
             self.db.skip_locked()
         );
@@ -190,7 +198,7 @@ impl Outbox {
         let room = CLAIM_BATCH - i64::try_from(rows.len()).unwrap_or(CLAIM_BATCH);
         if room > 0 {
             let due = format!(
-                "SELECT key, shopper_id, journey, step, channel, content, incentive, decided_at FROM outbox \
+                "SELECT key, shopper_id, journey, step, channel, content, incentive, decided_at, context FROM outbox \
                  WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{}",
                 self.db.skip_locked()
             );
@@ -209,6 +217,7 @@ impl Outbox {
                 content: row.try_get("content")?,
                 incentive: row.try_get("incentive")?,
                 decided_at: Timestamp(row.try_get("decided_at")?),
+                context: row.try_get::<Option<String>, _>("context")?.unwrap_or_default(),
             });
         }
         for r in &claimed {
@@ -341,6 +350,8 @@ impl Outbox {
                             Some(to) => {
                                 // Only email templates read the customer id and traits.
                                 let email = row.channel == Channel::Email;
+                                let context =
+                                    content::build(&self.recommender, &self.db, state, &row.context, now).await;
                                 let message = Message {
                                     key: row.key.clone(),
                                     channel: row.channel,
@@ -353,6 +364,7 @@ impl Outbox {
                                     decided_at: row.decided_at,
                                     customer_id: state.customer_id.as_ref().filter(|_| email).map(|c| c.value.clone()),
                                     traits: if email { traits_json(state) } else { serde_json::Value::Null },
+                                    context,
                                 };
                                 match self.delivery.send(&message).await {
                                     Ok(()) => Verdict::Sent,

@@ -830,3 +830,64 @@ pub async fn catalog_import_fires_its_triggers(db: TestDb) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a shopper's recommendations are the admin's to read");
     server.shutdown().await;
 }
+
+/// The products in a message: a price drop imported from a feed sends one email naming
+/// the item with both prices and three recommendations that leave out the item itself
+/// and what is out of stock; a second change of the same drop sends nothing more.
+pub async fn price_drop_email_shows_the_products(db: TestDb) {
+    let smtp = SmtpSink::start();
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("price-drop.txt"),
+        "Subject: {{ price_drop.item.title }} is now {{ price_drop.new_price }}\n\n\
+         {{ price_drop.item.title }}: was {{ price_drop.old_price }}, now {{ price_drop.new_price }}.\n\
+         {% for r in recommendations %}- {{ r.title }} ({{ r.price }})\n{% endfor %}",
+    )
+    .unwrap();
+    let clock = Clock::manual(t0());
+    let mut st = settings(&db);
+    st.delivery.smtp_url = Some(smtp.url());
+    st.delivery.email_templates = Some(templates.path().to_path_buf());
+    let server = server_with(st, &clock).await;
+    let r = server.router();
+    let mut lines = vec![feed_line("X", "120.00", "in_stock"), feed_line("OUT", "20.00", "out_of_stock")];
+    for id in ["R1", "R2", "R3", "R4"] {
+        lines.push(feed_line(id, "40.00", "in_stock"));
+    }
+    put_feed(&r, "PUT", &lines).await;
+    // Other shoppers viewed X with R1..R4 and OUT: the neighbours of X.
+    for (n, others) in [["R1", "OUT"], ["R2", "R3"], ["R1", "R4"]].iter().enumerate() {
+        let mut other = Browser::new(&r, &format!("other-{n}"), &format!("o{n}@example.com")).await;
+        // At 99 (a sale elsewhere): the drop to 99 is none for them.
+        other.track_item("view_item", at(0), "X", "shoes", 99.0);
+        for (i, id) in others.iter().enumerate() {
+            other.track_item("view_item", at(1 + i as i64), id, "shoes", 40.0);
+        }
+        other.sync(&r).await;
+    }
+    let mut a = Browser::new(&r, "shopper-a", "a@example.com").await;
+    a.track_item("view_item", at(5), "X", "shoes", 120.0);
+    a.sync(&r).await;
+
+    clock.set(at(10));
+    put_feed(&r, "PATCH", &[feed_line("X", "99.00", "in_stock")]).await;
+    clock.set(at(11));
+    let report = server.outbox.deliver_due().await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "exactly one email: {messages:?}");
+    let data = messages[0]["data"].as_str().unwrap().to_owned();
+    assert!(data.contains("Subject: Item X is now 99.0"), "{data}");
+    assert!(data.contains("Item X: was 120.0, now 99.0."), "{data}");
+    let listed: Vec<&str> = data.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(listed.len(), 3, "three recommendations: {data}");
+    assert!(listed.iter().all(|l| !l.contains("Item X") && !l.contains("Item OUT")), "{data}");
+    assert!(listed.iter().any(|l| l.contains("Item R1")), "R1, viewed with X twice, comes first: {data}");
+
+    clock.set(at(20));
+    put_feed(&r, "PATCH", &[feed_line("X", "95.00", "in_stock")]).await;
+    clock.set(at(21));
+    server.outbox.deliver_due().await.unwrap();
+    assert_eq!(smtp.messages().len(), 1, "the same drop sends nothing more");
+    server.shutdown().await;
+}

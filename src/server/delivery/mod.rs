@@ -2,6 +2,7 @@
 //! webhook (`webhook`). `Delivery` picks the adapter for a channel; a channel without one
 //! fails the send (it is retried, then marked failed, never silently dropped).
 
+pub mod content;
 pub mod smtp;
 pub mod templates;
 pub mod webhook;
@@ -43,6 +44,9 @@ pub struct Message {
     /// The shopper's traits as JSON (email templates; not sent to webhooks).
     #[serde(skip)]
     pub traits: serde_json::Value,
+    /// The products it shows (see [`content`]): `items`, `cart`, `recommendations`,
+    /// `search_term`, `price_drop`.
+    pub context: serde_json::Value,
 }
 
 fn channel_name<S: serde::Serializer>(c: &Channel, s: S) -> Result<S::Ok, S::Error> {

@@ -157,7 +157,7 @@ impl EmailTemplates {
                 ))
             })
         };
-        let context = self.context(serde_json::json!({
+        let mut fields = serde_json::json!({
             "shopper": message.shopper,
             "customer_id": message.customer_id,
             "traits": message.traits,
@@ -166,7 +166,14 @@ impl EmailTemplates {
             "content": message.content,
             "incentive": message.incentive,
             "decided_at": message.decided_at.to_rfc3339(),
-        }));
+        });
+        // The products: items, cart, recommendations, search_term, price_drop.
+        if let (Some(object), Some(products)) = (fields.as_object_mut(), message.context.as_object()) {
+            for (key, value) in products {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+        let context = self.context(fields);
         let render = |suffix: &str| {
             template(suffix)?.render(&context).map_err(|e| DeliveryError::Template(format!("{key}.{suffix}: {e}")))
         };
