@@ -157,6 +157,15 @@ pub fn document() -> Value {
                 "summary": "One catalog item (removed ones too) with its effective price, whether it is available, and its newest price and availability history",
                 "security": admin, "responses": { "200": { "description": "{id, title, link, price_hundredths, sale_price_hundredths, currency, availability, ..., effective_price_hundredths, available, first_seen, updated_at, removed_at, history: [{at, price_hundredths, currency, availability}]}" },
                     "400": error_response("invalid_path"), "404": error_response("unknown_item"), "422": error_response("invalid_id") } } },
+            "/v1/recommendations": { "get": {
+                "summary": "Product cards to show: with an item (item=, public), matching a search term (q=, public), or for a shopper (shopper=, admin); never bought or out-of-stock items",
+                "parameters": [
+                    { "name": "item", "in": "query", "schema": { "type": "string" } },
+                    { "name": "q", "in": "query", "schema": { "type": "string" } },
+                    { "name": "shopper", "in": "query", "schema": { "type": "string" } },
+                    { "name": "k", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 50, "default": 4 } } ],
+                "responses": { "200": { "description": "{basis: item|search|shopper, items: [{id, title, price, currency, link, image_link, category, in_stock, reason, reason_code}]}" },
+                    "400": error_response("missing_anchor"), "401": error_response("missing_admin_token") } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
             "/readyz": { "get": { "summary": "Readiness (database reachable)", "responses": { "200": { "description": "ready" }, "503": error_response("not_ready") } } },
