@@ -78,6 +78,11 @@ fuzz_target!(|data: &[u8]| {
     check_bounds(&state, "state after ingest");
     let bytes = assert_roundtrip(&state, "state after ingest");
     let (decisions_again, state_again) = run(data);
-    assert!(decisions_again == decisions, "the same input gave different decisions");
+    // Compared as text: a decision carries remembered entry values, and a NaN among them
+    // is not equal to itself although both runs produced the same bits.
+    assert!(
+        format!("{decisions_again:?}") == format!("{decisions:?}"),
+        "the same input gave different decisions"
+    );
     assert!(state_again.encode() == bytes, "the same input gave a different state");
 });
