@@ -332,12 +332,18 @@ impl Outbox {
                 report.released = rest.len();
                 break;
             }
+            let fresh = self.db.state_by_alias(&row.shopper).await?.map(|(_, s)| s);
+            // The products it shows, read before the lease check below: nothing slow may
+            // sit between that check and the send.
+            let context = match &fresh {
+                Some(state) => content::build(&self.recommender, &self.db, state, &row.context, now).await,
+                None => serde_json::Value::Null,
+            };
             if !self.still_ours(&row.key).await? {
                 tracing::warn!(key = %row.key, "outbox lease expired before the send; another replica has the row");
                 report.lost += 1;
                 continue;
             }
-            let fresh = self.db.state_by_alias(&row.shopper).await?.map(|(_, s)| s);
             let verdict = match &fresh {
                 None => Verdict::Failed("unknown_shopper".into()),
                 Some(state) => {
@@ -350,8 +356,6 @@ impl Outbox {
                             Some(to) => {
                                 // Only email templates read the customer id and traits.
                                 let email = row.channel == Channel::Email;
-                                let context =
-                                    content::build(&self.recommender, &self.db, state, &row.context, now).await;
                                 let message = Message {
                                     key: row.key.clone(),
                                     channel: row.channel,

@@ -183,6 +183,13 @@ fn bought(interests: Option<&Interests>) -> Vec<String> {
 /// Interactions from the interest index; current catalog items.
 async fn load(db: &Db) -> Result<(Vec<Interaction>, Vec<(CatalogItem, Card)>), StorageError> {
     let mut interactions = Vec::new();
+    // No catalog, nothing to recommend: the interactions are not read.
+    if !crate::server::catalog::read::any_item(db)
+        .await
+        .map_err(|e| StorageError::Sql(sqlx::Error::Protocol(e.to_string())))?
+    {
+        return Ok((interactions, Vec::new()));
+    }
     let rows = sqlx::query("SELECT item_id, shopper_id, views, flags, last_at FROM interest_items")
         .fetch_all(db.reader())
         .await?;
@@ -253,7 +260,8 @@ fn build(interactions: Vec<Interaction>, items: Vec<(CatalogItem, Card)>, now: T
     let search_items: Vec<CatalogItem> = items.iter().map(|(s, _)| s.clone()).collect();
     Built {
         at: now,
-        neighbours: Neighbours::build(&interactions, &CosineConfig::default()),
+        // One thread: the build runs beside request handling and delivery.
+        neighbours: Neighbours::build(&interactions, &CosineConfig { threads: 1, ..CosineConfig::default() }),
         popularity: Popularity::build(&interactions, &categories_by_item, now, &PopularityConfig::default()),
         search: SearchIndex::build(&search_items),
         cards: items.into_iter().map(|(_, c)| (c.id.clone(), c)).collect(),
