@@ -1,15 +1,18 @@
 //! The host's own text and number conversions, chosen at compile time. In the wasm
-//! module they are the JS engine's `toLowerCase`, `String(n)` and `parseFloat`, reached
-//! through `crate::wasm::host` (only `src/wasm/` names the JS crates); that keeps
+//! module they are the JS engine's `toLowerCase`, `String(n)` and `parseFloat` (`js.rs`,
+//! the one module besides the bindings that names the JS crates); that keeps
 //! Unicode's case tables and float parsing and printing code out of the module and makes
 //! the answers JavaScript's by construction. Natively they are Rust's (`crate::jsnum`
 //! formats numbers as JavaScript does). The engine's files reach the JS host only
 //! through here.
 
+#[cfg(target_arch = "wasm32")]
+mod js;
+
 /// `text.toLowerCase()` (full Unicode lower-casing, as JavaScript does it).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn to_lower_case(text: &str) -> String {
-    crate::wasm::host::to_lower_case(text)
+    js::to_lower_case(text)
 }
 
 /// `text.toLowerCase()` (full Unicode lower-casing, as JavaScript does it).
@@ -21,7 +24,7 @@ pub(crate) fn to_lower_case(text: &str) -> String {
 /// `parseFloat(text)`, for text `crate::jsnum` checked is a decimal literal.
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn parse_float(text: &str) -> f64 {
-    crate::wasm::host::parse_float(text)
+    js::parse_float(text)
 }
 
 /// `parseFloat(text)`, for text `crate::jsnum` checked is a decimal literal.
@@ -34,5 +37,5 @@ pub(crate) fn parse_float(text: &str) -> f64 {
 /// `String(n)` by the JS engine (natively, `crate::jsnum` formats it).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn number_to_string(n: f64) -> String {
-    crate::wasm::host::number_to_string(n)
+    js::number_to_string(n)
 }

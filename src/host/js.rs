@@ -1,6 +1,7 @@
 //! The JS engine's own text and number conversions, for `crate::host` in the wasm
-//! module: `toLowerCase`, `String(n)` and `parseFloat` through `js_sys`. The only place
-//! outside the bindings that names the JS host's crates.
+//! module: `toLowerCase`, `String(n)` and `parseFloat` through `js_sys`. Besides the
+//! bindings (`src/wasm/`), the only module that names the JS host's crates; it knows
+//! nothing of the bindings.
 
 /// `text.toLowerCase()` by the JS engine.
 pub(crate) fn to_lower_case(text: &str) -> String {
