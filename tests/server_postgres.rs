@@ -22,7 +22,7 @@ mod support;
 fn main() -> std::process::ExitCode {
     use libtest_mimic::Trial;
     use support::harness::run;
-    use support::{catalog, scenarios};
+    use support::{catalog, catalog_emails, scenarios};
 
     run(vec![
         Trial::ignorable_test("pg_login_merges_states", || on_postgres("login", 2, scenarios::login_merges_states)),
@@ -62,8 +62,14 @@ fn main() -> std::process::ExitCode {
         Trial::ignorable_test("pg_catalog_import_fires_its_triggers", || {
             on_postgres("catalog_import", 2, scenarios::catalog_import_fires_its_triggers)
         }),
-        Trial::ignorable_test("pg_price_drop_email_shows_the_products", || {
-            on_postgres("price_drop_email", 2, scenarios::price_drop_email_shows_the_products)
+        Trial::ignorable_test("pg_price_drop_email_from_an_xml_feed", || {
+            on_postgres("price_drop_email", 2, catalog_emails::price_drop_email_from_an_xml_feed)
+        }),
+        Trial::ignorable_test("pg_restock_and_new_arrival_emails_name_the_items", || {
+            on_postgres("restock_email", 2, catalog_emails::restock_and_new_arrival_emails_name_the_items)
+        }),
+        Trial::ignorable_test("pg_search_and_cart_emails_list_their_items", || {
+            on_postgres("search_email", 2, catalog_emails::search_and_cart_emails_list_their_items)
         }),
         Trial::ignorable_test("pg_catalog_replace_then_patch", || {
             on_postgres("catalog", 2, catalog::catalog_replace_then_patch)

@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::{catalog, scenarios};
+use support::{catalog, catalog_emails, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_merges_states() {
@@ -83,6 +83,16 @@ async fn catalog_import_fires_its_triggers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn price_drop_email_shows_the_products() {
-    scenarios::price_drop_email_shows_the_products(support::sqlite()).await;
+async fn price_drop_email_from_an_xml_feed() {
+    catalog_emails::price_drop_email_from_an_xml_feed(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restock_and_new_arrival_emails_name_the_items() {
+    catalog_emails::restock_and_new_arrival_emails_name_the_items(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_cart_emails_list_their_items() {
+    catalog_emails::search_and_cart_emails_list_their_items(support::sqlite()).await;
 }

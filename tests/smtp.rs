@@ -271,6 +271,88 @@ fn every_shipped_email_send_has_a_template_that_renders() {
     }
 }
 
+/// A message's products as delivery builds them (see `delivery::content`).
+fn products() -> serde_json::Value {
+    let card = |id: &str, title: &str, price: f64| {
+        serde_json::json!({"id": id, "title": title, "price": price, "currency": "EUR",
+            "link": format!("https://shop.example/p/{id}"), "image_link": format!("https://shop.example/i/{id}.jpg"),
+            "category": "Shoes", "in_stock": true})
+    };
+    let mut cart_line = card("C1", "Cart Boot", 80.0);
+    cart_line["quantity"] = serde_json::json!(2);
+    serde_json::json!({
+        "items": [card("X", "Trail Runner <X>", 99.0)],
+        "cart": [cart_line],
+        "search_term": "rain jacket",
+        "price_drop": {"old_price": 120.0, "new_price": 99.0, "drop_percent": 17.5, "item": card("X", "Trail Runner <X>", 99.0)},
+        "recommendations": [card("R1", "Sock Pack", 12.5), card("R2", "Insole", 19.0), card("R3", "Laces", 4.0)],
+    })
+}
+
+/// Every shipped email shows the products its journey is about: the trigger items, the
+/// cart, or the recommendations (search results for search abandon), with prices and
+/// links from the catalog, in the text part and, where there is one, the HTML part.
+#[test]
+fn shipped_emails_show_their_products() {
+    let templates = EmailTemplates::load(&examples()).unwrap();
+    let expect: [(&str, &[&str]); 13] = [
+        (
+            "price-drop",
+            &[
+                "Trail Runner <X> is now €99.00",
+                "€99.00, was €120.00",
+                "Sock Pack: €12.50",
+                "https://shop.example/p/R3",
+            ],
+        ),
+        ("back-in-stock", &["Trail Runner <X> is back in stock", "https://shop.example/p/X", "Sock Pack"]),
+        ("birthday", &["Sock Pack", "Laces: €4.00"]),
+        ("browse-abandon-recommendations", &["Still looking at Trail Runner <X>", "Insole: €19.00"]),
+        ("buy-again-recommendations", &["Trail Runner <X>: €99.00", "Sock Pack"]),
+        ("cart-reminder-1", &["Cart Boot: €80.00 x 2", "https://shop.example/p/C1"]),
+        ("cart-reminder-2", &["Cart Boot: €80.00 x 2"]),
+        ("discounts-digest", &["Sock Pack"]),
+        ("new-arrivals-recommendations", &["Trail Runner <X>: €99.00", "Insole"]),
+        ("post-purchase-review", &["Trail Runner <X>", "Laces"]),
+        ("search-abandon-recommendations", &["Still searching for \"rain jacket\"?", "Sock Pack: €12.50"]),
+        ("signup-anniversary", &["Picked for you", "Insole"]),
+        ("wishlist-price-watch", &["Trail Runner <X>: €99.00"]),
+    ];
+    for (key, wants) in expect {
+        let mut m = message(key);
+        m.content = key.into();
+        m.incentive = Some("CODE10".into());
+        m.context = products();
+        let email = templates.render(&m).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let whole = format!("Subject: {}\n\n{}", email.subject, email.text);
+        println!("----- {key}\n{whole}");
+        for want in wants {
+            assert!(whole.contains(want), "{key}: {want:?} missing from\n{whole}");
+        }
+        assert!(!whole.contains("\n\n\n"), "{key}: no runs of blank lines\n{whole}");
+        if let Some(html) = &email.html {
+            assert!(
+                html.contains("<!doctype html>") && html.contains("The Northwind Outfitters team"),
+                "{key}: {html}"
+            );
+            assert!(!html.contains("<X>"), "{key}: the HTML part is escaped\n{html}");
+            assert!(!html.contains("&#x2f;"), "{key}: links stay readable URLs\n{html}");
+            let shows = |title: &str| whole.contains(title) == html.contains(title);
+            assert_eq!(whole.contains("Trail Runner <X>"), html.contains("Trail Runner &lt;X&gt;"), "{key}: {html}");
+            assert!(
+                ["Sock Pack", "Cart Boot"].iter().all(|t| shows(t)),
+                "{key}: text and HTML show the same products\n{html}"
+            );
+        }
+        // Without products, the same template still renders with its plain links.
+        let mut bare = message(key);
+        bare.content = key.into();
+        let email = templates.render(&bare).unwrap();
+        assert!(email.text.contains("https://shop.example"), "{key}: {email:?}");
+        assert!(!email.text.contains("Sock Pack") && !email.subject.contains("€"), "{key}: {email:?}");
+    }
+}
+
 /// Email settings without an SMTP relay would be ignored: the start says so.
 #[test]
 fn email_settings_without_a_relay_stop_the_start() {

@@ -380,5 +380,6 @@ pub async fn outbox_count(server: &Server, status: &str) -> i64 {
 }
 pub mod cases;
 pub mod catalog;
+pub mod catalog_emails;
 pub mod harness;
 pub mod scenarios;

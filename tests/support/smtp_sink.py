@@ -1,6 +1,7 @@
 """A real SMTP server on loopback for the server tests: every message received is
-appended as one JSON line {"from", "to", "data", "tls", "received_at"} to the file given
-(received_at: epoch milliseconds). Usage:
+appended as one JSON line {"from", "to", "data", "tls", "received_at", "subject", "text",
+"html"} to the file given (received_at: epoch milliseconds; subject, text and html decoded
+from the MIME message by the standard library's parser, html null without an HTML part). Usage:
     python3 smtp_sink.py PORT FILE [starttls|smtps CERT KEY]
         (prints "ready" once listening; stops when stdin closes)
 starttls: plain connection that must upgrade with STARTTLS before MAIL; smtps: TLS from the
@@ -9,6 +10,8 @@ message that long after recording it, before answering 250 (the crash suite: a s
 flight, which the receiver has and the sender has not yet seen accepted).
 """
 import asyncio
+import email
+import email.policy
 import json
 import os
 import ssl
@@ -18,6 +21,18 @@ import time
 DELAY_S = int(os.environ.get("SMTP_SINK_DELAY_MS", "0")) / 1000.0
 
 from aiosmtpd.controller import Controller
+
+
+def decoded(raw):
+    """The subject and the text and HTML parts of a message, decoded."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    part = lambda kind: message.get_body(preferencelist=(kind,))
+    text, html = part("plain"), part("html")
+    return {
+        "subject": str(message.get("subject", "")),
+        "text": text.get_content() if text is not None else "",
+        "html": html.get_content() if html is not None else None,
+    }
 
 
 class Sink:
@@ -32,6 +47,7 @@ class Sink:
             # STARTTLS records itself in the session; implicit TLS is the transport's.
             "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             "received_at": int(time.time() * 1000),
+            **decoded(envelope.content),
         }
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")

@@ -16,6 +16,9 @@ use crate::time::Timestamp;
 /// Recommendations a message carries.
 pub const RECOMMENDED: usize = 3;
 
+/// Trigger items a message shows at most (a new-arrivals entry can list more).
+pub const TRIGGER_ITEMS: usize = 4;
+
 /// The content of a message, from what its outbox row kept (`context`: the run's
 /// remembered entry and the decision's items, see `OutboxRow::context`) and the
 /// shopper's freshest state, as JSON (empty parts left out). A storage failure leaves
@@ -24,6 +27,14 @@ pub async fn build(recommender: &Recommender, db: &Db, state: &ShopperState, con
     let kept: Json = serde_json::from_str(context).unwrap_or(Json::Null);
     let entry = |key: &str| kept.get("entry").and_then(|e| e.get(key));
     let item = entry("item_id").and_then(Json::as_str).map(str::to_owned);
+    // A new-arrivals entry lists the items that arrived; other entries name one.
+    let mut trigger_ids: Vec<String> = entry("item_ids")
+        .and_then(Json::as_array)
+        .map(|ids| ids.iter().filter_map(Json::as_str).take(TRIGGER_ITEMS).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if trigger_ids.is_empty() {
+        trigger_ids.extend(item.iter().cloned());
+    }
     let search_term = entry("search_term").and_then(Json::as_str).map(str::to_owned);
     let cart_ids: Vec<String> = state.interests.cart().iter().map(|i| i.id.clone()).collect();
     let quantities: Vec<u16> = state.interests.cart().iter().map(|i| i.in_cart).collect();
@@ -38,7 +49,7 @@ pub async fn build(recommender: &Recommender, db: &Db, state: &ShopperState, con
             }
         }
     };
-    let trigger = cards(item.iter().cloned().collect()).await;
+    let trigger = cards(trigger_ids.clone()).await;
     if !trigger.is_empty() {
         out.insert("items".into(), json!(trigger));
     }
@@ -67,21 +78,22 @@ pub async fn build(recommender: &Recommender, db: &Db, state: &ShopperState, con
             json!({ "old_price": old, "new_price": new, "drop_percent": number("drop_percent"), "item": trigger.first() }),
         );
     }
+    // Asked for more than shown, so that leaving out what the message already lists
+    // still leaves three.
+    let shown: Vec<String> = cart_ids.iter().chain(&trigger_ids).cloned().collect();
+    let k = RECOMMENDED + shown.len();
     let recommended = match (&item, &search_term) {
-        (Some(item), _) => recommender.for_item(db, item, Some(&state.interests), RECOMMENDED, now).await,
-        (None, Some(term)) => recommender.search(db, term, RECOMMENDED, now).await,
-        (None, None) => recommender.for_shopper(db, &state.interests, RECOMMENDED, now).await,
+        (Some(item), _) => recommender.for_item(db, item, Some(&state.interests), k, now).await,
+        (None, Some(term)) => recommender.search(db, term, k, now).await,
+        (None, None) => recommender.for_shopper(db, &state.interests, k, now).await,
     };
     match recommended {
         Ok(list) if !list.is_empty() => {
-            out.insert("recommendations".into(), json!(without(list, &cart_ids)));
+            let list: Vec<Card> = list.into_iter().filter(|c| !shown.contains(&c.id)).take(RECOMMENDED).collect();
+            out.insert("recommendations".into(), json!(list));
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "message content: no recommendations"),
     }
     Json::Object(out)
-}
-
-fn without(list: Vec<Card>, cart: &[String]) -> Vec<Card> {
-    list.into_iter().filter(|c| !cart.contains(&c.id)).collect()
 }

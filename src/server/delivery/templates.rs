@@ -6,7 +6,12 @@
 //! every email), `shopper`, `customer_id`, `traits`, `journey`, `step`, `content`,
 //! `incentive`, `decided_at`; a value that is not there renders empty, so
 //! `{{ traits.first_name | default("there") }}` works. Traits are what the shopper's
-//! browser sent: build links from `site`, never from `traits`.
+//! browser sent: build links from `site`, never from `traits`. Files whose name starts
+//! with `_` are partials (macros, layouts) for `{% import %}`, `{% include %}` and
+//! `{% extends %}`, not emails. Blocks trim their own line (`trim_blocks`,
+//! `lstrip_blocks`), and the `money` filter writes a price with its currency:
+//! `{{ item.price | money(item.currency) }}` gives "€99.00". Runs of blank lines in
+//! the text part collapse to one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -56,6 +61,11 @@ impl EmailTemplates {
         files.sort();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build() {
+            env.set_syntax(syntax);
+        }
+        env.add_filter("money", money);
+        env.set_formatter(format_value);
         let mut text = BTreeSet::new();
         let mut html = BTreeSet::new();
         for path in &files {
@@ -72,6 +82,10 @@ impl EmailTemplates {
                     config(format!("{}{line}: {}", path.display(), e.detail().unwrap_or(&e.to_string())))
                 })
             };
+            if key.starts_with('_') {
+                add(&mut env, format!("{key}.{ext}"), source, 0)?;
+                continue;
+            }
             if ext == "html" {
                 add(&mut env, format!("{key}.html"), source, 0)?;
                 html.insert(key.to_owned());
@@ -179,9 +193,74 @@ impl EmailTemplates {
         };
         Ok(RenderedEmail {
             subject: render("subject")?.lines().next().unwrap_or_default().trim().to_owned(),
-            text: render("txt")?,
+            text: collapse_blank_lines(&render("txt")?),
             html: if self.html.contains(key) { Some(render("html")?) } else { None },
         })
+    }
+}
+
+/// Writes a value into a template: in HTML, text is escaped for `&`, `<`, `>`, `"` and
+/// `'` only, so a product link stays a readable URL (`https://shop.example/p/1`, not
+/// `&#x2f;`-escaped slashes a link tracker or a reader would trip on).
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match (state.auto_escape(), value.as_str()) {
+        (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => {
+            let mut escaped = String::with_capacity(text.len());
+            for c in text.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#39;"),
+                    c => escaped.push(c),
+                }
+            }
+            out.write_str(&escaped).map_err(minijinja::Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// A text part with runs of blank lines made one and none at its start, so that a
+/// section left out (`{% if recommendations %}`) leaves no gap.
+fn collapse_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = true;
+    for line in text.lines() {
+        let blank = line.trim().is_empty();
+        if blank && blank_run {
+            continue;
+        }
+        blank_run = blank;
+        out.push_str(if blank { "" } else { line.trim_end() });
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// The `money` filter: a price with two decimals and its currency, as a symbol for the
+/// common ones ("€99.00", "$5.50") and as a code after it otherwise ("99.00 CHF"). A
+/// value that is not a number is shown as it is.
+fn money(value: minijinja::Value, currency: Option<String>) -> String {
+    let Ok(amount) = f64::try_from(value.clone()) else { return value.to_string() };
+    let number = format!("{amount:.2}");
+    match currency.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => number,
+        Some(code) => match code.to_ascii_uppercase().as_str() {
+            "EUR" => format!("€{number}"),
+            "USD" => format!("${number}"),
+            "GBP" => format!("£{number}"),
+            "JPY" => format!("¥{amount:.0}"),
+            other => format!("{number} {other}"),
+        },
     }
 }
 
