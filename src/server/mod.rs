@@ -41,6 +41,7 @@ pub mod scheduler;
 pub mod sqlite;
 pub mod storage;
 pub mod sync;
+pub mod trigger_jobs;
 pub mod triggers;
 
 use std::path::PathBuf;
@@ -137,6 +138,13 @@ impl Server {
         )));
         if settings.background {
             tasks.push(tokio::spawn(scheduler.clone().run(settings.poll, shutdown_rx.clone())));
+            tasks.push(tokio::spawn(trigger_jobs::run_loop(
+                db.clone(),
+                writer.clone(),
+                clock.clone(),
+                settings.poll,
+                shutdown_rx.clone(),
+            )));
             tasks.push(tokio::spawn(outbox.clone().run(settings.poll, shutdown_rx)));
         }
         let state = AppState::new(Inner { settings, db, journeys, writer, clock, metrics, limit, recommender });

@@ -323,9 +323,11 @@ pub async fn from_changes(
             }
             CatalogChange::AvailabilityChanged { id, at, .. } if change.is_back_in_stock() => {
                 let history = read::history(db, id, 50).await.unwrap_or_default();
-                // Newest first: the entry of this change (available), then the unavailable run.
+                // Newest first, from this change on (a later import may have added more):
+                // the entry of this change (available), then the unavailable run.
                 let mut out_since = None;
-                for entry in history.iter().skip_while(|e| e.availability.is_some_and(|a| a.is_available())) {
+                let upto_change = history.iter().skip_while(|e| e.at > *at);
+                for entry in upto_change.skip_while(|e| e.availability.is_some_and(|a| a.is_available())) {
                     if entry.availability.is_some_and(|a| a.is_available()) {
                         break;
                     }

@@ -828,5 +828,47 @@ pub async fn catalog_import_fires_its_triggers(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a shopper's recommendations are the admin's to read");
+
+    // An import outside the server (the CLI's path) queues its triggers as a job, which
+    // the server's background loop runs once; a job whose run stopped mid-way (its lease
+    // still held) is taken over when the lease lapses, and its second run only finds
+    // duplicates.
+    use waymark::server::catalog::feed::{parse, Format};
+    use waymark::server::catalog::store::{import, ImportMode};
+    use waymark::server::trigger_jobs::{run_due, LEASE};
+    let shared = server.state.inner();
+    assert_eq!(run_due(&shared.db, &shared.writer, &clock).await.unwrap(), 0, "the route ran its own jobs");
+    clock.set(at(40));
+    let feed = parse(feed_line("Z", "20.00", "in_stock").as_bytes(), Format::Jsonl).unwrap();
+    let report = import(&shared.db, &feed, ImportMode::Patch, at(40)).await.unwrap();
+    let job = report.job.expect("a price drop queues a job");
+    assert_eq!(run_due(&shared.db, &shared.writer, &clock).await.unwrap(), 1);
+    let job_report = |id: i64| async move {
+        let row = sqlx::query("SELECT report FROM catalog_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(shared.db.reader())
+            .await
+            .unwrap();
+        json(row.try_get::<String, _>("report").unwrap().as_bytes())
+    };
+    assert_eq!(job_report(job).await["events"]["price_drop"], 1, "a saw Z at 30");
+    assert_eq!(run_due(&shared.db, &shared.writer, &clock).await.unwrap(), 0, "done once");
+
+    sqlx::query("UPDATE catalog_jobs SET done_at = NULL, lease_until = $1 WHERE id = $2")
+        .bind(at(40).plus(LEASE).0)
+        .bind(job)
+        .execute(shared.db.write_pool())
+        .await
+        .unwrap();
+    clock.set(at(41));
+    assert_eq!(run_due(&shared.db, &shared.writer, &clock).await.unwrap(), 0, "leased by a run that may be alive");
+    clock.set(at(41).plus(LEASE));
+    assert_eq!(run_due(&shared.db, &shared.writer, &clock).await.unwrap(), 1, "the lapsed lease is taken over");
+    let again = job_report(job).await;
+    assert_eq!(
+        (again["duplicates"].as_u64(), again["events"].as_object().map(|e| e.len())),
+        (Some(1), Some(0)),
+        "{again}"
+    );
     server.shutdown().await;
 }

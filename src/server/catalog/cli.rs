@@ -3,7 +3,9 @@
 //! `PUT /v1/catalog` (or `PATCH` with `--patch`) would. It prints the counts and changes
 //! on stdout and each rejected row on stderr as `FILE:LINE: field: message [code]`, and
 //! exits 1 only when nothing was imported (the feed cannot be read, no row is good, the
-//! database failed); rejected rows alone do not fail it.
+//! database failed); rejected rows alone do not fail it. The price drops, restocks and
+//! new arrivals are queued as a trigger job that a running server fans out
+//! ([`crate::server::trigger_jobs`]).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -152,6 +154,11 @@ fn print_report(file: &str, format: Format, report: &ImportReport) {
         count(CatalogChange::is_back_in_stock),
         count(|c| matches!(c, CatalogChange::New { .. })),
     );
+    if let Some(job) = report.job {
+        println!(
+            "triggers queued as job {job}: a running `waymark serve` on this database tells the shoppers they concern"
+        );
+    }
     if report.errors_truncated {
         println!("(only the first {} row errors are printed)", report.errors.len());
     }

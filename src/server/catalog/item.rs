@@ -47,7 +47,7 @@ impl Item {
 }
 
 /// Whether an item can be bought, as Merchant Center spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     /// `in_stock`.

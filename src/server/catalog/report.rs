@@ -9,8 +9,9 @@ use super::feed::Format;
 use super::item::Availability;
 use crate::time::Timestamp;
 
-/// One change an import made to the catalog, at the import's time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change an import made to the catalog, at the import's time. Its serde form is
+/// how a trigger job keeps it (`catalog_jobs.changes`), not the API's ([`Self::to_json`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum CatalogChange {
     /// An id the catalog never had.
     New {
@@ -70,6 +71,14 @@ impl CatalogChange {
     /// A price that went down.
     pub fn is_price_drop(&self) -> bool {
         matches!(self, CatalogChange::PriceChanged { from_hundredths, to_hundredths, .. } if to_hundredths < from_hundredths)
+    }
+
+    /// A change that can concern shoppers: a price drop, a restock, or a new item that can
+    /// be bought (a new arrival).
+    pub fn can_trigger(&self) -> bool {
+        self.is_price_drop()
+            || self.is_back_in_stock()
+            || matches!(self, CatalogChange::New { availability, .. } if availability.is_available())
     }
 
     /// An item that could not be bought (out of stock or removed) and now can.
@@ -141,6 +150,9 @@ pub struct ImportReport {
     pub errors_truncated: bool,
     /// The changes, in feed order, removals last (by id).
     pub changes: Vec<CatalogChange>,
+    /// The trigger job the import queued for the changes that can concern shoppers
+    /// (`catalog_jobs`), if any.
+    pub job: Option<i64>,
 }
 
 impl ImportReport {

@@ -19,8 +19,8 @@ use super::store::{self, ImportMode};
 use crate::server::app::AppState;
 use crate::server::auth;
 use crate::server::error::{body_rejection, ApiError};
-use crate::server::triggers::{self, Trigger, TriggerSettings};
-use crate::time::Timestamp;
+use crate::server::trigger_jobs;
+use crate::server::triggers::FanoutReport;
 
 /// Most changes listed in an HTTP report (the counts are always whole; the Rust API
 /// returns every change).
@@ -79,7 +79,6 @@ async fn import(
     let body = body.map_err(|r| body_rejection(r.status(), r.body_text()))?;
     let format = stated.or_else(|| Format::sniff(&body)).ok_or_else(|| feed_error(&FeedError::UnknownFormat))?;
     let parsed = feed::parse(&body, format).map_err(|e| feed_error(&e))?;
-    let had_items = read::any_item(&s.db).await.map_err(store_error)?;
     let report = store::import(&s.db, &parsed, mode, s.clock.now()).await.map_err(import_error)?;
     s.recommender.invalidate().await;
     tracing::info!(
@@ -90,23 +89,27 @@ async fn import(
         changes = report.changes.len(),
         "catalog imported"
     );
-    // The import's price drops, restocks and new arrivals, as entry events on the shoppers
-    // they concern. New arrivals only once there was a catalog before: the first import
-    // (every item new) announces nothing.
-    let (mut triggers, previous) = triggers::from_changes(&s.db, &report.changes).await;
-    if !had_items {
-        triggers.retain(|t| !matches!(t, Trigger::NewArrival { .. }));
-    }
-    let reference = |item: &str, _: Timestamp| previous.get(item).copied();
-    let fanned =
-        triggers::fan_out(&s.db, &s.writer, &triggers, TriggerSettings::default(), Some(&reference), s.clock.now())
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), format!("the catalog was imported; {e}"))
-            })?;
+    // The import's price drops, restocks and new arrivals (its trigger job), as entry
+    // events on the shoppers they concern, now, so the answer says who was reached. A job
+    // another replica already runs, or one that fails here, is finished by the background
+    // loop (crate::server::trigger_jobs).
+    let fanned = match report.job {
+        Some(job) => trigger_jobs::run_one(&s.db, &s.writer, job, s.clock.now()).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.code(),
+                format!("the catalog was imported and its triggers are queued (job {job}); {e}"),
+            )
+        })?,
+        None => Some(FanoutReport::default()),
+    };
     let mut answer = report.to_json(format, MAX_REPORTED_CHANGES);
     if let Some(object) = answer.as_object_mut() {
-        object.insert("triggered".into(), serde_json::to_value(&fanned).unwrap_or_default());
+        let triggered = match &fanned {
+            Some(report) => serde_json::to_value(report).unwrap_or_default(),
+            None => serde_json::json!({ "queued": report.job }),
+        };
+        object.insert("triggered".into(), triggered);
     }
     Ok(Json(answer))
 }

@@ -73,7 +73,9 @@ pub async fn import(db: &Db, feed: &ParsedFeed, mode: ImportMode, now: Timestamp
         // One import at a time across replicas; reads are not blocked.
         sqlx::query("LOCK TABLE catalog_items IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
     }
-    let report = apply(&mut tx, feed, mode, now).await?;
+    let had_items = sqlx::query("SELECT id FROM catalog_items LIMIT 1").fetch_optional(&mut *tx).await?.is_some();
+    let mut report = apply(&mut tx, feed, mode, now).await?;
+    report.job = queue_triggers(&mut tx, &report.changes, had_items, now).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -183,7 +185,38 @@ async fn apply(
         errors: feed.errors.clone(),
         errors_truncated: feed.errors_truncated,
         changes,
+        job: None,
     })
+}
+
+/// Queues the changes that can concern shoppers as a trigger job
+/// ([`crate::server::trigger_jobs`]), in the import's transaction: the job exists exactly
+/// when the import does. New arrivals are announced only when the catalog had items
+/// before (the first import, every item new, announces nothing). Ids are the next after
+/// the largest: imports are serialized (the table lock on Postgres, the one writer on
+/// SQLite).
+async fn queue_triggers(
+    conn: &mut AnyConnection,
+    changes: &[CatalogChange],
+    had_items: bool,
+    now: Timestamp,
+) -> Result<Option<i64>, ImportError> {
+    let relevant: Vec<&CatalogChange> = changes.iter().filter(|c| c.can_trigger()).collect();
+    if relevant.is_empty() {
+        return Ok(None);
+    }
+    // Strings, numbers and unit variants: serializing them cannot fail.
+    let changes = serde_json::to_string(&relevant).unwrap_or_else(|_| "[]".to_owned());
+    let row = sqlx::query(
+        "INSERT INTO catalog_jobs (id, changes, announce_arrivals, created_at) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3 FROM catalog_jobs RETURNING id",
+    )
+    .bind(changes)
+    .bind(i64::from(had_items))
+    .bind(now.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Some(sqlx::Row::try_get(&row, "id")?))
 }
 
 /// Inserts new items and replaces changed ones (a removed item that came back is in the
