@@ -125,41 +125,21 @@ pub async fn fan_out(
     for trigger in triggers {
         match trigger {
             Trigger::PriceDrop { item, new_price, at } => {
-                let mut after = String::new();
-                loop {
-                    let page = read_page(db, item, since, &after, settings.page).await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.shopper.clone();
-                    let mut jobs = Vec::new();
-                    for who in &page {
-                        match price_drop_event(item, *new_price, *at, who, reference) {
-                            Some(event) => jobs.push((identity_of(&who.shopper), Work::Event(Box::new(event)))),
-                            None => report.skipped += 1,
-                        }
-                    }
-                    submit(writer, jobs, "price_drop", &mut report).await;
-                }
+                let event_for = |who: &Interested| price_drop_event(item, *new_price, *at, who, reference);
+                fan_item(db, writer, item, since, settings.page, "price_drop", &mut report, event_for).await?;
             }
             Trigger::BackInStock { item, out_since, at } => {
-                let mut after = String::new();
-                loop {
-                    let page = read_page(db, item, since.max(*out_since), &after, settings.page).await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.shopper.clone();
-                    let mut jobs = Vec::new();
-                    for who in &page {
-                        if who.flags & BOUGHT != 0 && who.in_cart == 0 {
-                            report.skipped += 1;
-                            continue;
-                        }
-                        let mut properties = Map::new();
-                        properties.insert("item_id".into(), Value::from(item.as_str()));
-                        let id = event_id("back_in_stock", &who.shopper, item, out_since.0);
-                        let event = server_event(id, "back_in_stock", *at, properties);
-                        jobs.push((identity_of(&who.shopper), Work::Event(Box::new(event))));
+                let event_for = |who: &Interested| {
+                    if who.flags & BOUGHT != 0 && who.in_cart == 0 {
+                        return None;
                     }
-                    submit(writer, jobs, "back_in_stock", &mut report).await;
-                }
+                    let mut properties = Map::new();
+                    properties.insert("item_id".into(), Value::from(item.as_str()));
+                    let id = event_id("back_in_stock", &who.shopper, item, out_since.0);
+                    Some(server_event(id, "back_in_stock", *at, properties))
+                };
+                let since = since.max(*out_since);
+                fan_item(db, writer, item, since, settings.page, "back_in_stock", &mut report, event_for).await?;
             }
             Trigger::NewArrival { item, category, .. } => {
                 arrivals.entry(category.as_str()).or_default().push(item.as_str());
@@ -174,39 +154,85 @@ pub async fn fan_out(
         })
         .max()
         .unwrap_or(now);
-    let min_points = (settings.min_affinity * 100.0).clamp(0.0, f64::from(u32::MAX)) as u32;
     for (category, items) in arrivals {
-        let hash = Hash32::of_category(category);
-        let listed: Vec<Value> = items.iter().take(8).map(|i| Value::from(*i)).collect();
-        let mut after = String::new();
-        loop {
-            let page = {
-                let mut conn = db.reader().acquire().await.map_err(StorageError::from)?;
-                interest_index::by_category(&mut conn, hash, min_points, since, &after, settings.page).await?
-            };
-            let Some((last, _)) = page.last() else { break };
-            after = last.clone();
-            let mut jobs = Vec::new();
-            for (shopper, affinity) in &page {
-                // The stored points are as of their stamp: decayed to now, still strong enough?
-                if affinity.at_time(now) < settings.min_affinity {
-                    report.skipped += 1;
-                    continue;
-                }
-                let mut properties = Map::new();
-                properties.insert("item_category".into(), Value::from(category));
-                properties.insert("item_ids".into(), Value::Array(listed.clone()));
-                if let Some(first) = items.first() {
-                    properties.insert("item_id".into(), Value::from(*first));
-                }
-                let id = event_id("new_arrivals", shopper, category, arrived_at.0);
-                let event = server_event(id, "new_arrivals", arrived_at, properties);
-                jobs.push((identity_of(shopper), Work::Event(Box::new(event))));
-            }
-            submit(writer, jobs, "new_arrivals", &mut report).await;
-        }
+        fan_arrivals(db, writer, category, &items, arrived_at, since, settings, now, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Pages through the shoppers interested in `item` since `since`, makes each one's
+/// event with `event_for` (none: passed over) and submits each page as `name`.
+#[expect(clippy::too_many_arguments, reason = "one fan-out's settings, passed down as they are")]
+async fn fan_item(
+    db: &Db,
+    writer: &Writer,
+    item: &str,
+    since: Timestamp,
+    page_size: i64,
+    name: &str,
+    report: &mut FanoutReport,
+    event_for: impl Fn(&Interested) -> Option<ServerEvent>,
+) -> Result<(), FanoutError> {
+    let mut after = String::new();
+    loop {
+        let page = read_page(db, item, since, &after, page_size).await?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.shopper.clone();
+        let mut jobs = Vec::new();
+        for who in &page {
+            match event_for(who) {
+                Some(event) => jobs.push((identity_of(&who.shopper), Work::Event(Box::new(event)))),
+                None => report.skipped += 1,
+            }
+        }
+        submit(writer, jobs, name, report).await;
+    }
+}
+
+/// One `new_arrivals` event, naming up to 8 of `items`, to each shopper whose affinity
+/// for `category` is still at least the settings' minimum now.
+#[expect(clippy::too_many_arguments, reason = "one fan-out's settings, passed down as they are")]
+async fn fan_arrivals(
+    db: &Db,
+    writer: &Writer,
+    category: &str,
+    items: &[&str],
+    arrived_at: Timestamp,
+    since: Timestamp,
+    settings: TriggerSettings,
+    now: Timestamp,
+    report: &mut FanoutReport,
+) -> Result<(), FanoutError> {
+    let min_points = (settings.min_affinity * 100.0).clamp(0.0, f64::from(u32::MAX)) as u32;
+    let hash = Hash32::of_category(category);
+    let listed: Vec<Value> = items.iter().take(8).map(|i| Value::from(*i)).collect();
+    let mut after = String::new();
+    loop {
+        let page = {
+            let mut conn = db.reader().acquire().await.map_err(StorageError::from)?;
+            interest_index::by_category(&mut conn, hash, min_points, since, &after, settings.page).await?
+        };
+        let Some((last, _)) = page.last() else { return Ok(()) };
+        after = last.clone();
+        let mut jobs = Vec::new();
+        for (shopper, affinity) in &page {
+            // The stored points are as of their stamp: decayed to now, still strong enough?
+            if affinity.at_time(now) < settings.min_affinity {
+                report.skipped += 1;
+                continue;
+            }
+            let mut properties = Map::new();
+            properties.insert("item_category".into(), Value::from(category));
+            properties.insert("item_ids".into(), Value::Array(listed.clone()));
+            if let Some(first) = items.first() {
+                properties.insert("item_id".into(), Value::from(*first));
+            }
+            let id = event_id("new_arrivals", shopper, category, arrived_at.0);
+            let event = server_event(id, "new_arrivals", arrived_at, properties);
+            jobs.push((identity_of(shopper), Work::Event(Box::new(event))));
+        }
+        submit(writer, jobs, "new_arrivals", report).await;
+    }
 }
 
 async fn read_page(

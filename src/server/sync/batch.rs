@@ -338,10 +338,15 @@ impl Batch<'_> {
             diff.state_diff(s.before.as_ref(), &s.state);
             !diff.is_empty()
         });
-        // The interest index is written with the states it comes from.
-        let interests_changed = self.slots.values().filter(|s| s.dirty).any(|s| {
-            s.before.as_ref().map_or(!s.state.interests.items.is_empty(), |b| b.interests != s.state.interests)
-        });
+        // The interest index is written with the states it comes from: a transaction when
+        // any interest memory changed (the index diff itself is taken after the writes,
+        // since a conflict merges the slot again).
+        let no_interests = crate::interest::Interests::default();
+        let interests_changed = self
+            .slots
+            .values()
+            .filter(|s| s.dirty)
+            .any(|s| s.before.as_ref().map_or(&no_interests, |b| &b.interests) != &s.state.interests);
         if counted
             || interests_changed
             || rows.len() > storage::CHUNK
