@@ -39,6 +39,11 @@ const WISHLIST_POINTS: f64 = 2.0;
 const CART_POINTS: f64 = 3.0;
 const PURCHASE_POINTS: f64 = 5.0;
 
+/// The event a storefront sends when a shopper asks to hear when an out-of-stock item is
+/// back ("notify me"), with the item in `items`: remembered as a wish for it (flag
+/// [`WISHLISTED`], wishlist points), so its restock reaches them.
+pub const BACK_IN_STOCK_SUBSCRIBE: &str = "back_in_stock_subscribe";
+
 /// The flag of an item ever added to the cart.
 pub const CARTED: u8 = 1;
 /// The flag of an item ever added to the wishlist.
@@ -114,7 +119,10 @@ impl Interests {
         let t = event.time;
         match event.name.as_str() {
             "view_item" => self.each_item(event, VIEW_POINTS, |item, _| item.views = item.views.saturating_add(1)),
-            "add_to_wishlist" => self.each_item(event, WISHLIST_POINTS, |item, _| item.flags |= WISHLISTED),
+            // Asking to hear when an item is back counts as wishing for it.
+            "add_to_wishlist" | BACK_IN_STOCK_SUBSCRIBE => {
+                self.each_item(event, WISHLIST_POINTS, |item, _| item.flags |= WISHLISTED)
+            }
             "add_to_cart" => self.each_item(event, CART_POINTS, |item, seen| {
                 item.flags |= CARTED;
                 item.in_cart = item.in_cart.saturating_add(quantity(seen.quantity));
