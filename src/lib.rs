@@ -70,6 +70,7 @@ pub mod interest;
 pub mod journey;
 pub mod jsnum;
 pub mod map;
+pub mod orders;
 pub mod policy;
 pub mod scope;
 #[cfg(feature = "server")]

@@ -13,12 +13,14 @@ use crate::wire::{self, Encode, Reader, WireError};
 use crate::intent::Signals;
 use crate::interest::Interests;
 use crate::journey::Channel;
+use crate::orders::Orders;
 use crate::time::Timestamp;
 use crate::value::{Map, Value};
 
 /// Encoding version written as the first byte. Versions 1 (traits without a source: they
-/// read as set by the shopper) and 2 (no interest memory: it reads empty) still decode.
-pub const STATE_VERSION: u8 = 3;
+/// read as set by the shopper), 2 (no interest memory: it reads empty) and 3 (no orders:
+/// they read empty) still decode.
+pub const STATE_VERSION: u8 = 4;
 /// Runs kept per journey (active + finished, newest first). Re-entry caps are ≤ this.
 pub const MAX_RUNS_PER_JOURNEY: usize = 8;
 /// Runs kept in total.
@@ -306,6 +308,8 @@ pub struct ShopperState {
     pub traits: Map<TraitEntry>,
     /// Items viewed, carted, wishlisted and bought, and category affinity.
     pub interests: Interests,
+    /// The recent orders and their refunds.
+    pub orders: Orders,
 }
 
 impl ShopperState {
@@ -359,6 +363,7 @@ impl ShopperState {
         let mut r = Reader::new(body);
         let state = match *version {
             STATE_VERSION => r.read(),
+            3 => ShopperState::from(r.read::<StateV3>()),
             2 => ShopperState::from(r.read::<StateV2>()),
             1 => ShopperState::from(r.read::<StateV1>()),
             found => return Err(StateError::UnsupportedVersion { found }),
@@ -513,6 +518,7 @@ impl ShopperState {
             self.traits.insert(key.clone(), merged);
         }
         self.interests.merge(&other.interests);
+        self.orders.merge(&other.orders);
         self.normalize();
     }
 
@@ -534,6 +540,7 @@ impl ShopperState {
         count("incentives", self.incentives.len(), MAX_INCENTIVES)?;
         count("traits", self.traits.len(), MAX_TRAITS)?;
         self.interests.check_bounds().or_else(|(field, problem)| over(field, problem))?;
+        self.orders.check_bounds().or_else(|(field, problem)| over(field, problem))?;
         if let Some((i, id)) = self.ids.iter().enumerate().find(|(_, id)| !id_fits(id)) {
             return over(format!("ids[{i}]"), format!("{} bytes, a shopper id is 1 to {MAX_ID_BYTES}", id.len()));
         }
@@ -578,6 +585,7 @@ impl ShopperState {
         self.incentives.retain(incentive_fits);
         self.traits.retain(|key, entry| name_fits(key) && value_bytes(&entry.value) <= MAX_TRAIT_BYTES);
         self.interests.drop_out_of_bounds();
+        self.orders.drop_out_of_bounds();
     }
 
     /// Moves every stamp a merge compares (traits, consent, customer id) later than
@@ -593,12 +601,14 @@ impl ShopperState {
             c.at = c.at.min(latest);
         }
         self.interests.clamp_stamps(latest);
+        self.orders.clamp_stamps(latest);
     }
 
     /// Restores the invariants: sorted, de-duplicated, bounded. Every step keeps a
     /// choice that does not depend on input order, which is what makes merge a join.
     pub fn normalize(&mut self) {
         self.interests.normalize();
+        self.orders.normalize();
         if self.is_normalized() {
             // The common case (an ingest that entered nothing new): sorting, dedup and
             // trimming would all be no-ops, so skip their copies and allocations.
@@ -826,7 +836,50 @@ crate::wire_struct!(Contact { at, channel, journey, session });
 crate::wire_struct!(IncentiveGrant { group, id, journey, priority, granted_at, expires_at, revoked_at });
 crate::wire_unit_enum!(TraitSource { Shopper, Server });
 crate::wire_struct!(TraitEntry { at, value, source });
-crate::wire_struct!(ShopperState { ids, customer_id, runs, contacts, incentives, signals, consent, traits, interests });
+crate::wire_struct!(ShopperState {
+    ids,
+    customer_id,
+    runs,
+    contacts,
+    incentives,
+    signals,
+    consent,
+    traits,
+    interests,
+    orders
+});
+
+/// A version 3 state: no orders.
+struct StateV3 {
+    ids: Vec<String>,
+    customer_id: Option<Stamped<String>>,
+    runs: Vec<Run>,
+    contacts: Vec<Contact>,
+    incentives: Vec<IncentiveGrant>,
+    signals: Signals,
+    consent: crate::map::SortedMap<Channel, Stamped<bool>>,
+    traits: Map<TraitEntry>,
+    interests: Interests,
+}
+
+crate::wire_struct!(StateV3 { ids, customer_id, runs, contacts, incentives, signals, consent, traits, interests });
+
+impl From<StateV3> for ShopperState {
+    fn from(v3: StateV3) -> ShopperState {
+        ShopperState {
+            ids: v3.ids,
+            customer_id: v3.customer_id,
+            runs: v3.runs,
+            contacts: v3.contacts,
+            incentives: v3.incentives,
+            signals: v3.signals,
+            consent: v3.consent,
+            traits: v3.traits,
+            interests: v3.interests,
+            orders: Orders::default(),
+        }
+    }
+}
 
 /// A version 2 state: no interest memory.
 struct StateV2 {
@@ -854,6 +907,7 @@ impl From<StateV2> for ShopperState {
             consent: v2.consent,
             traits: v2.traits,
             interests: Interests::default(),
+            orders: Orders::default(),
         }
     }
 }
@@ -901,6 +955,7 @@ impl From<StateV1> for ShopperState {
             consent: v1.consent,
             traits,
             interests: Interests::default(),
+            orders: Orders::default(),
         }
     }
 }

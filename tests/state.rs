@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use waymark::hash::Hash32;
 use waymark::interest::{Affinity, Interests, ItemInterest, MAX_AFFINITIES, MAX_INTEREST_ITEMS, MAX_ITEM_ID_BYTES};
 use waymark::journey::Channel;
+use waymark::orders::{Order, Orders, MAX_ORDERS, MAX_ORDER_HUNDREDTHS, MAX_ORDER_ID_BYTES};
 use waymark::state::{
     Contact, IncentiveGrant, Outcome, Run, RunStatus, ShopperState, StateError, TraitSource, MAX_CONTACTS,
     MAX_ENCODED_BYTES, MAX_IDS, MAX_ID_BYTES, MAX_INCENTIVES, MAX_NAME_BYTES, MAX_REMEMBERED,
@@ -248,7 +249,7 @@ fn traits_are_limited() {
 #[test]
 fn fixtures_decode_as_recorded() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let good = dir.join("state-v3-typical.bin");
+    let good = dir.join("state-v4-typical.bin");
     let t = Timestamp(1_780_300_800_000);
     let mut s = ShopperState::new("anon-3f9a2c");
     s.identify("cust-42", t);
@@ -280,6 +281,14 @@ fn fixtures_decode_as_recorded() {
     let props = Map::from_iter([("items".to_owned(), Value::Array(vec![Value::Object(item)]))]);
     s.interests.observe(&waymark::Event::new("add_to_cart", t, props));
     s.normalize();
+    // What a version-3 state (before the orders) holds; version 4 adds them.
+    let v3_state = s.clone();
+    let order = Map::from_iter([
+        ("transaction_id".to_owned(), Value::from("T-1001")),
+        ("value".to_owned(), Value::from(120.0)),
+    ]);
+    s.orders.observe(&waymark::Event::new("purchase", t.plus(waymark::Duration(60_000)), order));
+    s.normalize();
     if std::env::var_os("WAYMARK_BLESS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&good, s.encode()).unwrap();
@@ -298,6 +307,11 @@ fn fixtures_decode_as_recorded() {
     assert_eq!(ShopperState::decode(&truncated).unwrap_err().code(), "state_corrupt");
     let future = std::fs::read(dir.join("state-future-version.bin")).unwrap();
     assert_eq!(ShopperState::decode(&future).unwrap_err().code(), "state_unsupported_version");
+
+    let v3 = std::fs::read(dir.join("state-v3-typical.bin")).unwrap();
+    assert_eq!(v3.first(), Some(&3));
+    let old = ShopperState::decode(&v3).expect("a version-3 state decodes");
+    assert_eq!(old, v3_state, "to the same state, with no orders");
 
     let v2 = std::fs::read(dir.join("state-v2-typical.bin")).unwrap();
     assert_eq!(v2.first(), Some(&2));
@@ -400,12 +414,14 @@ fn wide_state() -> impl Strategy<Value = ShopperState> {
         ),
         prop::option::of((text(MAX_ID_BYTES), any_time())),
         wide_interests(),
+        wide_orders(),
     )
-        .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer, interests)| {
+        .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer, interests, orders)| {
             let mut s = ShopperState {
                 ids,
                 runs,
                 interests,
+                orders,
                 contacts: contacts
                     .into_iter()
                     .map(|(at, channel, journey, session)| Contact { at, channel, journey, session })
@@ -457,6 +473,21 @@ fn wide_interests() -> impl Strategy<Value = Interests> {
         .prop_map(|(items, affinities)| Interests { items, affinities })
 }
 
+/// Orders as a copy could carry them: past their count, long ids, refunds over the
+/// value, amounts past the bound, stamps anywhere, unsorted.
+fn wide_orders() -> impl Strategy<Value = Orders> {
+    let order = (text(MAX_ORDER_ID_BYTES + 4), any_time(), any::<u64>(), any::<u64>(), any_time()).prop_map(
+        |(id, at, value, refunded, changed_at)| Order {
+            id,
+            at,
+            value: value % (2 * MAX_ORDER_HUNDREDTHS),
+            refunded: refunded % (2 * MAX_ORDER_HUNDREDTHS),
+            changed_at,
+        },
+    );
+    prop::collection::vec(order, 0..MAX_ORDERS + 4).prop_map(|list| Orders { list })
+}
+
 fn assert_within_bounds(s: &ShopperState) -> Result<(), TestCaseError> {
     prop_assert_eq!(s.check_bounds(), Ok(()));
     let bytes = s.encode();
@@ -490,6 +521,7 @@ proptest! {
         prop_assert!(synced.customer_id.iter().all(|c| c.at <= latest));
         prop_assert!(synced.interests.items.iter().all(|i| i.last_at <= latest));
         prop_assert!(synced.interests.affinities.iter().all(|a| a.at <= latest));
+        prop_assert!(synced.orders.list.iter().all(|o| o.at <= latest && o.changed_at <= latest));
     }
 }
 
@@ -559,6 +591,15 @@ fn the_fullest_state_fits_the_encoded_bound() {
             category: Hash32(u32::MAX - i as u32),
             points: waymark::interest::MAX_AFFINITY_POINTS,
             at: far,
+        })
+        .collect();
+    s.orders.list = (0..MAX_ORDERS)
+        .map(|i| Order {
+            id: format!("{i:0>width$}", width = MAX_ORDER_ID_BYTES),
+            at: far,
+            value: MAX_ORDER_HUNDREDTHS,
+            refunded: MAX_ORDER_HUNDREDTHS,
+            changed_at: far,
         })
         .collect();
     s.normalize();

@@ -131,6 +131,7 @@ impl Engine {
         state.signals.observe(event, model, self.bundle.policy.session_timeout);
         state.signals.update_tier(now, model);
         state.interests.observe(event);
+        state.orders.observe(event);
 
         self.match_running(state, event, now, &mut out);
         self.enter_on_event(state, event, now, &mut out);
