@@ -70,6 +70,10 @@ enum Command {
     /// the database `serve` uses.
     #[cfg(feature = "server")]
     Catalog(waymark::server::catalog::cli::CatalogArgs),
+    /// The order history: load a shop's past orders (JSON lines or CSV) into the database
+    /// `serve` uses, for the purchase-history predictions.
+    #[cfg(feature = "server")]
+    Orders(waymark::server::orders::cli::OrdersArgs),
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +134,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         #[cfg(feature = "server")]
         Command::Catalog(args) => waymark::server::catalog::cli::run(&args),
+        #[cfg(feature = "server")]
+        Command::Orders(args) => waymark::server::orders::cli::run(&args),
     }
 }
 

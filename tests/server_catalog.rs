@@ -235,3 +235,66 @@ async fn cli_imports_a_feed_and_names_bad_rows() {
     assert_eq!(read::new_since(&server, waymark::Timestamp(0), 100).await.unwrap().len(), 30);
     server.close().await;
 }
+
+/// `waymark orders import`: a CSV of past orders into a database file; a bad row is named
+/// FILE:LINE: field: message [code] and the rest loads; a file with no good row exits 1.
+#[tokio::test]
+async fn cli_backfills_orders_and_names_bad_rows() {
+    let db = sqlite();
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    std::fs::write(
+        &file,
+        "order_id,customer_id,time,value,refunded,items\n\
+         1001,c-1,2026-01-02T10:00:00Z,42.50,,sku-1|sku-2\n\
+         1002,c-1,2026-02-02,-3,,\n\
+         1003,c-2,1767225600000,10,12,\n\
+         1004,c-2,2026-03-01,15,5,sku-9\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (code, stdout, stderr) = waymark(&["orders", "import", path], &url);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("{path}: 4 rows, 2 loaded, 2 rejected")), "{stdout}");
+    assert!(stderr.contains(&format!("{path}:3: value: a number of at least 0, as 42.50 [invalid_value]")), "{stderr}");
+    assert!(stderr.contains(&format!("{path}:4: refunded:")) && stderr.contains("[invalid_refund]"), "{stderr}");
+    // Again: idempotent by order id.
+    let (code, stdout, _) = waymark(&["orders", "import", path], &url);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("2 loaded"), "{stdout}");
+    let server =
+        waymark::server::storage::Db::connect(&url, 1, waymark::server::sqlite::Synchronous::Full).await.unwrap();
+    let rows: Vec<(String, i64, i64, String)> =
+        sqlx::query("SELECT order_id, value, refunded, items FROM orders ORDER BY order_id")
+            .fetch_all(server.reader())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                use sqlx::Row;
+                (r.get("order_id"), r.get("value"), r.get("refunded"), r.get("items"))
+            })
+            .collect();
+    server.close().await;
+    assert_eq!(
+        rows,
+        vec![
+            ("1001".into(), 4250, 0, "[\"sku-1\",\"sku-2\"]".into()),
+            ("1004".into(), 1500, 500, "[\"sku-9\"]".into())
+        ]
+    );
+
+    // The README's example file.
+    let (code, stdout, stderr) = waymark(&["orders", "import", "examples/orders.csv"], &url);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("examples/orders.csv: 4 rows, 4 loaded, 0 rejected"), "{stdout}");
+
+    let empty = dir.path().join("bad.jsonl");
+    std::fs::write(&empty, "{\"order_id\": \"9\"}\nnot json\n").unwrap();
+    let (code, _, stderr) = waymark(&["orders", "import", empty.to_str().unwrap()], &url);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("error[no_valid_rows]") && stderr.contains("none of the 2 rows"), "{stderr}");
+    assert!(stderr.contains(":1: customer_id: customer_id is required [missing_field]"), "each row says why: {stderr}");
+    assert!(stderr.contains(":2: row: not a JSON object"), "{stderr}");
+}

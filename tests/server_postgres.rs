@@ -22,7 +22,7 @@ mod support;
 fn main() -> std::process::ExitCode {
     use libtest_mimic::Trial;
     use support::harness::run;
-    use support::{catalog, catalog_emails, scenarios};
+    use support::{catalog, catalog_emails, orders, scenarios};
 
     run(vec![
         Trial::ignorable_test("pg_login_merges_states", || on_postgres("login", 2, scenarios::login_merges_states)),
@@ -70,6 +70,9 @@ fn main() -> std::process::ExitCode {
         }),
         Trial::ignorable_test("pg_search_and_cart_emails_list_their_items", || {
             on_postgres("search_email", 2, catalog_emails::search_and_cart_emails_list_their_items)
+        }),
+        Trial::ignorable_test("pg_orders_are_recorded_once_and_backfilled", || {
+            on_postgres("orders", 2, orders::orders_are_recorded_once_and_backfilled)
         }),
         Trial::ignorable_test("pg_catalog_replace_then_patch", || {
             on_postgres("catalog", 2, catalog::catalog_replace_then_patch)

@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::{catalog, catalog_emails, scenarios};
+use support::{catalog, catalog_emails, orders, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_merges_states() {
@@ -95,4 +95,9 @@ async fn restock_and_new_arrival_emails_name_the_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_and_cart_emails_list_their_items() {
     catalog_emails::search_and_cart_emails_list_their_items(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_recorded_once_and_backfilled() {
+    orders::orders_are_recorded_once_and_backfilled(support::sqlite()).await;
 }

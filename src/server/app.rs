@@ -90,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/shoppers/{id}", get(shopper_report))
         .route("/v1/catalog", catalog::routes::import_route(state.0.settings.catalog_body_limit))
         .route("/v1/catalog/items/{id}", get(catalog::routes::get_item))
+        .route("/v1/orders", super::orders::routes::backfill_route(state.0.settings.catalog_body_limit))
         .route("/v1/recommendations", get(crate::server::recommend::routes::recommendations))
         .route("/v1/openapi.json", get(openapi_document))
         .route("/healthz", get(healthz))

@@ -35,6 +35,7 @@ pub mod limit;
 pub mod link;
 pub mod metrics;
 pub mod openapi;
+pub mod orders;
 pub mod outbox;
 pub mod recommend;
 pub mod scheduler;

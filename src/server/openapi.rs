@@ -157,6 +157,14 @@ pub fn document() -> Value {
                 "summary": "One catalog item (removed ones too) with its effective price, whether it is available, and its newest price and availability history",
                 "security": admin, "responses": { "200": { "description": "{id, title, link, price_hundredths, sale_price_hundredths, currency, availability, ..., effective_price_hundredths, available, first_seen, updated_at, removed_at, history: [{at, price_hundredths, currency, availability}]}" },
                     "400": error_response("invalid_path"), "404": error_response("unknown_item"), "422": error_response("invalid_id") } } },
+            "/v1/orders": { "post": {
+                "summary": "Backfill past orders for the purchase-history predictions: JSON lines or CSV (order_id, customer_id, time, value; refunded, currency, items), idempotent by order id; bad rows named, the rest loaded",
+                "security": admin,
+                "parameters": [ { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["jsonl", "csv"] } } ],
+                "requestBody": { "required": true, "content": { "application/x-ndjson": {}, "text/csv": {} } },
+                "responses": { "200": { "description": "{format, rows, loaded, rejected, errors: [{line, field, code, message}], errors_truncated}" },
+                    "400": error_response("missing_column"), "401": error_response("missing_admin_token"),
+                    "415": error_response("unsupported_media_type"), "422": error_response("no_valid_rows") } } },
             "/v1/recommendations": { "get": {
                 "summary": "Product cards to show: with an item (item=, public), matching a search term (q=, public), or for a shopper (shopper=, admin); never bought or out-of-stock items",
                 "parameters": [

@@ -382,4 +382,5 @@ pub mod cases;
 pub mod catalog;
 pub mod catalog_emails;
 pub mod harness;
+pub mod orders;
 pub mod scenarios;

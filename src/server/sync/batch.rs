@@ -20,6 +20,7 @@ use crate::server::analytics::Tally;
 use crate::server::error::ApiError;
 use crate::server::interest_index::{self, IndexChanges};
 use crate::server::link::Link;
+use crate::server::orders::history::{self, OrderChanges};
 use crate::server::outbox::{self, OutboxRow};
 use crate::server::storage::{self, anon_key, customer_key, StorageError, StorageResult, StoredShopper};
 use crate::state::{ShopperState, TraitSource, MAX_ENCODED_BYTES};
@@ -338,15 +339,14 @@ impl Batch<'_> {
             diff.state_diff(s.before.as_ref(), &s.state);
             !diff.is_empty()
         });
-        // The interest index is written with the states it comes from: a transaction when
-        // any interest memory changed (the index diff itself is taken after the writes,
-        // since a conflict merges the slot again).
-        let no_interests = crate::interest::Interests::default();
-        let interests_changed = self
-            .slots
-            .values()
-            .filter(|s| s.dirty)
-            .any(|s| s.before.as_ref().map_or(&no_interests, |b| &b.interests) != &s.state.interests);
+        // The interest index and the order history are written with the states they come
+        // from: a transaction when any interest memory or order list changed (the diffs
+        // themselves are taken after the writes, since a conflict merges the slot again).
+        let (no_interests, no_orders) = (crate::interest::Interests::default(), crate::orders::Orders::default());
+        let interests_changed = self.slots.values().filter(|s| s.dirty).any(|s| {
+            s.before.as_ref().map_or(&no_interests, |b| &b.interests) != &s.state.interests
+                || s.before.as_ref().map_or(&no_orders, |b| &b.orders) != &s.state.orders
+        });
         if counted
             || interests_changed
             || rows.len() > storage::CHUNK
@@ -395,12 +395,19 @@ impl Batch<'_> {
             }
         }
         let mut index = IndexChanges::default();
+        let mut orders = OrderChanges::default();
         for (key, slot) in self.slots.iter().filter(|(_, s)| s.dirty) {
             interest_index::diff(key, slot.before.as_ref().map(|b| &b.interests), &slot.state.interests, &mut index);
+            let customer = slot.state.customer_id.as_ref().map(|c| c.value.as_str());
+            history::diff(key, customer, slot.before.as_ref().map(|b| &b.orders), &slot.state.orders, &mut orders);
         }
         if !index.is_empty() {
             self.link.begin().await?;
             interest_index::write(self.link.conn()?, &index).await?;
+        }
+        if !orders.is_empty() {
+            self.link.begin().await?;
+            history::write(self.link.conn()?, &orders, now).await?;
         }
         Ok(())
     }
