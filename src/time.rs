@@ -318,6 +318,17 @@ pub fn last_anniversary(now: Timestamp, month: u8, day: u8) -> Option<Timestamp>
     [year, year.saturating_sub(1)].into_iter().filter_map(on).find(|t| *t <= now)
 }
 
+/// Midnight UTC of the first anniversary (same month and day) after `now`; 29 February
+/// falls on 1 March in common years.
+pub fn next_anniversary(now: Timestamp, month: u8, day: u8) -> Option<Timestamp> {
+    let (year, _, _) = civil_date(now);
+    let on = |y: i32| {
+        let (m, d) = if month == 2 && day == 29 && !is_leap(y) { (3, 1) } else { (month, day) };
+        days_from_civil(y, m, d).checked_mul(DAY).map(Timestamp)
+    };
+    [year, year.saturating_add(1)].into_iter().filter_map(on).find(|t| *t > now)
+}
+
 /// UTC-offset rules of one time zone: offsets in force from each transition on.
 ///
 /// INVARIANT: `transitions` is sorted by time, strictly increasing.

@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::{catalog, catalog_emails, orders, scenarios};
+use support::{audiences, catalog, catalog_emails, orders, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_merges_states() {
@@ -100,4 +100,9 @@ async fn search_and_cart_emails_list_their_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_are_recorded_once_and_backfilled() {
     orders::orders_are_recorded_once_and_backfilled(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn birthday_and_anniversary_reach_shoppers_who_never_visit() {
+    audiences::birthday_and_anniversary_reach_shoppers_who_never_visit(support::sqlite()).await;
 }

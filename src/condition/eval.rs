@@ -168,7 +168,7 @@ fn is_in_values(actual: &Value, list: &[Value], fold: bool) -> bool {
 }
 
 /// A calendar date from "YYYY-MM-DD", RFC 3339 text or epoch milliseconds (UTC).
-fn date_of(v: &Value) -> Option<(i32, u8, u8)> {
+pub(super) fn date_of(v: &Value) -> Option<(i32, u8, u8)> {
     match v {
         Value::String(s) => crate::time::parse_date(s),
         Value::Number(n) if n.is_finite() => Some(crate::time::civil_date(Timestamp(*n as i64))),
@@ -176,7 +176,7 @@ fn date_of(v: &Value) -> Option<(i32, u8, u8)> {
     }
 }
 
-fn timestamp_of(v: &Value) -> Option<i64> {
+pub(super) fn timestamp_of(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) if n.is_finite() => Some(*n as i64),
         Value::String(s) => Timestamp::parse_rfc3339(s).ok().map(|t| t.0),

@@ -23,6 +23,7 @@ mod compile;
 mod encode;
 mod eval;
 pub mod regex;
+mod timing;
 
 #[cfg(feature = "compiler")]
 pub use compile::ConditionError;

@@ -187,6 +187,24 @@ impl Engine {
         state.runs.iter().filter(|r| !self.is_delegated(r)).filter_map(Run::wake_at).min()
     }
 
+    /// When a stored shopper must next be looked at: their earliest timer, or the first
+    /// instant an audience journey's condition can change by the clock alone (a birthday
+    /// coming round, a sign-up turning 300 days old), whichever is sooner. A backend keeps
+    /// this as the shopper's wake-up, so audiences are evaluated on the day without
+    /// evaluating every stored shopper every day.
+    pub fn next_check(&self, state: &ShopperState, now: Timestamp) -> Option<Timestamp> {
+        let scope = ShopperScope { event: None, entry: None, state, model: &self.bundle.policy.intent, now };
+        let audiences = self.bundle.journeys.iter().filter_map(|journey| match &journey.entry {
+            Entry::Audience(condition) => {
+                let own = journey.audience.as_ref().and_then(|a| a.next_time_change(&scope, now));
+                let entry = condition.next_time_change(&scope, now);
+                own.into_iter().chain(entry).min()
+            }
+            Entry::Event(_) => None,
+        });
+        self.next_wakeup(state).into_iter().chain(audiences).min()
+    }
+
     fn situation<'a>(&'a self, state: &'a ShopperState, now: Timestamp) -> Situation<'a> {
         let last = state.signals.last_event();
         let in_session = last <= now && now.since(last) <= self.bundle.policy.session_timeout;

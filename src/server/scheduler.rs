@@ -70,7 +70,7 @@ impl Scheduler {
             let before = stored.state.clone();
             let mut state = stored.state;
             let decisions = engine.tick(&mut state, now);
-            let mut wake = engine.next_wakeup(&state);
+            let mut wake = engine.next_check(&state, now);
             if wake.is_some_and(|w| w <= now) {
                 wake = Some(Timestamp(now.0 + STUCK_RETRY_MS));
             }

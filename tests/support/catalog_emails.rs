@@ -21,11 +21,11 @@ use super::*;
 type Product<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 /// The server, its clock, the SMTP sink its emails go to and the receiver of its SMS.
-struct Shop {
-    smtp: SmtpSink,
-    sms: Hooks,
-    clock: Clock,
-    server: Server,
+pub(super) struct Shop {
+    pub(super) smtp: SmtpSink,
+    pub(super) sms: Hooks,
+    pub(super) clock: Clock,
+    pub(super) server: Server,
 }
 
 fn root() -> PathBuf {
@@ -37,7 +37,7 @@ fn shipped_bundle() -> Bundle {
 }
 
 /// A server at t0 running the shipped journeys and email templates.
-async fn shop(db: &TestDb) -> Shop {
+pub(super) async fn shop(db: &TestDb) -> Shop {
     let smtp = SmtpSink::start();
     let sms = Hooks::start(0).await;
     let clock = Clock::manual(t0());
@@ -115,7 +115,7 @@ fn search(browser: &mut Browser, term: &str, time: waymark::Timestamp) {
 
 impl Shop {
     /// Runs due timers, then delivers what is due, at `minutes` after t0.
-    async fn deliver_at(&self, minutes: i64) {
+    pub(super) async fn deliver_at(&self, minutes: i64) {
         self.clock.set(at(minutes));
         self.server.scheduler.run_due().await.unwrap();
         let report = self.server.outbox.deliver_due().await.unwrap();
@@ -123,19 +123,19 @@ impl Shop {
     }
 
     /// The emails received so far to `to`.
-    fn emails_to(&self, to: &str) -> Vec<serde_json::Value> {
+    pub(super) fn emails_to(&self, to: &str) -> Vec<serde_json::Value> {
         self.smtp.messages().into_iter().filter(|m| m["to"][0] == to).collect()
     }
 
     /// The one email received by `to`, after checking it is the only one.
-    fn only_email_to(&self, to: &str) -> (String, String, String) {
+    pub(super) fn only_email_to(&self, to: &str) -> (String, String, String) {
         let emails = self.emails_to(to);
         assert_eq!(emails.len(), 1, "one email to {to}: {emails:?}");
         let field = |name: &str| emails[0][name].as_str().unwrap_or_default().to_owned();
         (field("subject"), field("text"), field("html"))
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.server.shutdown().await;
     }
 }

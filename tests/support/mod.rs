@@ -378,6 +378,7 @@ pub async fn outbox_count(server: &Server, status: &str) -> i64 {
         .try_get("n")
         .unwrap()
 }
+pub mod audiences;
 pub mod cases;
 pub mod catalog;
 pub mod catalog_emails;

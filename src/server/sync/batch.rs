@@ -320,13 +320,13 @@ impl Batch<'_> {
             storage::set_aliases(self.link.conn()?, &pairs).await?;
         }
         let engine = self.engine;
-        let (mut rows, too_large) = dirty_rows(&self.slots, engine);
+        let (mut rows, too_large) = dirty_rows(&self.slots, engine, now);
         if !too_large.is_empty() {
             // Merge and the engine keep every state within bounds; should one not be,
             // its jobs fail and the rest of the batch is written.
             drop(rows);
             self.refuse_oversized(too_large);
-            rows = dirty_rows(&self.slots, engine).0;
+            rows = dirty_rows(&self.slots, engine, now).0;
         }
         if rows.is_empty() {
             return Ok(());
@@ -381,7 +381,7 @@ impl Batch<'_> {
                         slot.before = None;
                     }
                 }
-                let wake = engine.next_wakeup(&slot.state);
+                let wake = engine.next_check(&slot.state, now);
                 if storage::write_shopper(self.link.conn()?, key, &slot.state, slot.version, wake, now).await? {
                     self.tally.state_diff(slot.before.as_ref(), &slot.state);
                     done = true;
@@ -418,6 +418,7 @@ impl Batch<'_> {
 fn dirty_rows<'a>(
     slots: &'a BTreeMap<String, Slot>,
     engine: &Engine,
+    now: Timestamp,
 ) -> (Vec<storage::ShopperWrite<'a>>, Vec<(String, usize)>) {
     let mut too_large = Vec::new();
     let rows = slots
@@ -429,7 +430,8 @@ fn dirty_rows<'a>(
                 too_large.push((key.clone(), bytes.len()));
                 return None;
             }
-            Some(storage::ShopperWrite { key, bytes, expected: slot.version, wake_at: engine.next_wakeup(&slot.state) })
+            let wake_at = engine.next_check(&slot.state, now);
+            Some(storage::ShopperWrite { key, bytes, expected: slot.version, wake_at })
         })
         .collect();
     (rows, too_large)
