@@ -183,6 +183,11 @@ pub async fn run(launches: &[Launch<'_>], db_url: &str, sink: &Sink, admin: &str
     let pid = victim.pid();
     victim.kill9();
     let killed = Instant::now();
+    // Bytes the victim wrote before it died are still delivered by the kernel: a message
+    // whose DATA it had finished sending can reach the receiver a moment after the kill.
+    // That is a send in flight at the kill, so arrivals are read after a pause (far shorter
+    // than a lease: no other replica can have taken one of its rows over yet).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let arrived: BTreeSet<String> = sink.message_ids().into_iter().collect();
     let owner = format!("{pid}-%");
     let leased = "SELECT key FROM outbox WHERE status = 'sending' AND lease_owner LIKE $1";
