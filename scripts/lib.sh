@@ -91,3 +91,43 @@ ensure_implicit() {
         || "$python" -m pip install --quiet --break-system-packages implicit 2>/dev/null \
         || die "cannot install implicit: pip install implicit"
 }
+
+# The reference of the purchase-history models (tests/predict_cdnow.rs): the Python package
+# lifetimes 0.11.3 (PyPI; it brings pandas, autograd and dill), installed when missing.
+# Test-only: the backend never runs Python.
+LIFETIMES_VERSION=0.11.3
+ensure_lifetimes() {
+    local python="${WAYMARK_PYTHON:-python3}"
+    "$python" -c "import lifetimes, sys; sys.exit(lifetimes.__version__ != '$LIFETIMES_VERSION')" 2>/dev/null && return 0
+    info "installing lifetimes $LIFETIMES_VERSION (PyPI) for the purchase-model reference check"
+    "$python" -m pip install --quiet "lifetimes==$LIFETIMES_VERSION" 2>/dev/null \
+        || "$python" -m pip install --quiet --break-system-packages "lifetimes==$LIFETIMES_VERSION" 2>/dev/null \
+        || die "cannot install lifetimes: pip install lifetimes==$LIFETIMES_VERSION"
+}
+
+# CDNOW, the data of the BG/NBD paper (2,357 customers' purchases, 1997-1998), as the
+# lifetimes wheel ships it (lifetimes/datasets/CDNOW_sample.txt). The wheel is downloaded
+# once into $CARGO_TARGET_DIR/data/ (`pip download --no-deps`) and the file taken out of
+# it; the data stays out of the repository. Exports WAYMARK_CDNOW, the file's path.
+ensure_cdnow() {
+    local python="${WAYMARK_PYTHON:-python3}"
+    local dir="$CARGO_TARGET_DIR/data/lifetimes-$LIFETIMES_VERSION"
+    local file="$dir/CDNOW_sample.txt"
+    if [ ! -s "$file" ]; then
+        info "downloading the lifetimes $LIFETIMES_VERSION wheel (PyPI) for the CDNOW data"
+        mkdir -p "$dir"
+        "$python" -m pip download --quiet --no-deps --only-binary=:all: --dest "$dir" \
+            "lifetimes==$LIFETIMES_VERSION" \
+            || die "cannot download the lifetimes wheel: pip download lifetimes==$LIFETIMES_VERSION --no-deps"
+        "$python" - "$dir" "$file" <<'PY' || die "the lifetimes wheel in $dir holds no CDNOW_sample.txt"
+import glob, sys, zipfile
+wheel_dir, out = sys.argv[1], sys.argv[2]
+wheels = sorted(glob.glob(wheel_dir + "/*.whl"))
+with zipfile.ZipFile(wheels[-1]) as z, open(out + ".part", "wb") as f:
+    f.write(z.read("lifetimes/datasets/CDNOW_sample.txt"))
+import os
+os.replace(out + ".part", out)
+PY
+    fi
+    export WAYMARK_CDNOW="$file"
+}

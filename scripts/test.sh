@@ -61,10 +61,15 @@ section_fuzz() {
 # storage scenarios on SQLite (temp files), the same scenarios on a throwaway Postgres
 # cluster (scripts/pg-test.sh, loopback, unprivileged user), a real SMTP receiver (Python
 # aiosmtpd) and a local webhook receiver; the recommender's cases and its reference check
-# against Python's implicit.
+# against Python's implicit; the purchase-history models' cases, their check against
+# simulated customers, and CDNOW (the published estimates, and every customer against
+# Python's lifetimes; the data comes from the lifetimes wheel, see ensure_cdnow).
 section_server() {
     ensure_aiosmtpd
     ensure_implicit
+    ensure_lifetimes
+    ensure_cdnow
+    info "CDNOW: $WAYMARK_CDNOW"
     local pgdir
     pgdir="$(mktemp -d "${TMPDIR:-/tmp}/waymark-pg.XXXXXX")"
     # shellcheck disable=SC2064
@@ -74,7 +79,8 @@ section_server() {
     info "postgres: $WAYMARK_TEST_PG"
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
         --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp \
-        --test catalog --test server_catalog --test recommend_cases --test recommend_reference
+        --test catalog --test server_catalog --test recommend_cases --test recommend_reference \
+        --test predict_cases --test predict_simulation --test predict_cdnow
 }
 
 # The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and

@@ -18,6 +18,8 @@
 //!   catalog import`), price and availability history, lookups, the changes an import made.
 //! - `recommend` — item-to-item neighbours, popular and trending items, personal blends and
 //!   catalog search, pure functions over rows the storage hands in.
+//! - `predict` — purchase-history models (BG/NBD, Gamma-Gamma): P(alive), churn risk,
+//!   expected next order, lifetime value, repurchase intervals; pure functions over orders.
 
 pub mod analytics;
 pub mod app;
@@ -37,6 +39,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod orders;
 pub mod outbox;
+pub mod predict;
 pub mod recommend;
 pub mod scheduler;
 pub mod sqlite;
