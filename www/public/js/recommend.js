@@ -62,7 +62,9 @@ export function productRow(cards, heading = "You might also like") {
   if (!cards?.length) return "";
   const items = cards
     .map(
-      (c) => `<a class="reco-card" data-reco-item="${esc(c.id)}" href="${esc(href(c))}" title="${esc(c.reason || "")}"
+      // Why it was picked stays a data attribute (the debug view of a shop); the reason
+      // sentence names item ids, not for shoppers' eyes.
+      (c) => `<a class="reco-card" data-reco-item="${esc(c.id)}" href="${esc(href(c))}"
         data-reason="${esc(c.reason_code || "")}"><span class="reco-img">${picture(c)}</span>
         <span class="reco-name">${esc(c.title)}</span><span class="reco-price">${money(Number(c.price) || 0)}</span></a>`,
     )
