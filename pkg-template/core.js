@@ -18,6 +18,8 @@ import { BackendSync, fetchBundle, tokenSubject } from "./sync.js";
 export { WaymarkError };
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
+// The largest count the module takes (a u32).
+const MAX_LIMIT = 2 ** 32 - 1;
 const CHANNELS = ["onsite", "inapp", "email", "sms", "push", "ads"];
 
 /** Event name and properties of one GA4 dataLayer entry, or undefined to skip it. */
@@ -256,6 +258,24 @@ class ShopperSession {
   /** Journeys the shopper is in now. */
   journeys() {
     return this._state.activeJourneys();
+  }
+
+  /**
+   * Ids of the items the shopper viewed and did not buy, the most recently touched
+   * (viewed, carted, wishlisted) first: at most `k`, by default all the state remembers
+   * (up to 16). Read from the shopper's interest memory, so it works offline and says
+   * what the backend knows after a sync.
+   */
+  recentlyViewed(k) {
+    if (this._closed) throw closedError();
+    let limit = MAX_LIMIT;
+    if (k !== undefined && k !== null) {
+      if (!Number.isInteger(k) || k < 0) {
+        throw new WaymarkError("bad_limit", `recentlyViewed(k): k is a whole number of items, 0 or more; found ${String(k)}`);
+      }
+      limit = Math.min(k, MAX_LIMIT);
+    }
+    return this._state.recentlyViewed(limit);
   }
 
   /** When the engine has work next (epoch ms), or undefined. */

@@ -281,6 +281,12 @@ export class Waymark {
   traits(): Record<string, JsonValue>;
   /** Journeys the shopper is in now. */
   journeys(): string[];
+  /**
+   * Ids of the items the shopper viewed and did not buy, the most recently touched
+   * (viewed, carted, wishlisted) first, at most `k` (default: all remembered, up to 16).
+   * Items in the cart stay in it. Throws `bad_limit` unless `k` is a whole number ≥ 0.
+   */
+  recentlyViewed(k?: number): string[];
   /** The state as bytes (version byte + postcard). */
   exportState(): Uint8Array;
   /** Merges state bytes into this shopper's state (commutative, idempotent). */
@@ -334,6 +340,8 @@ export class State {
   readonly ids: string[];
   readonly tier: Tier;
   activeJourneys(): string[];
+  /** What `Waymark#recentlyViewed(k)` answers: up to `limit` item ids, newest first. */
+  recentlyViewed(limit: number): string[];
   clone(): State;
   free(): void;
 }

@@ -4,7 +4,8 @@
 #      (cargo build --profile fast --features server),
 #   2. starts `waymark serve` on SQLite (out/demo/waymark.db) with the shipped trigger
 #      templates and the seed journeys published, the store's catalog imported
-#      (examples/catalog/feed.xml), and a local SMTP receiver that keeps
+#      (examples/catalog/feed.xml) and its past shoppers' browsing synced (www/seed.mjs:
+#      what the recommender learns from), and a local SMTP receiver that keeps
 #      every email (rendered from examples/email/) in out/demo/mail.jsonl (when python3 has
 #      aiosmtpd),
 #   3. serves the demo storefront (www/) and prints its URL.
@@ -30,7 +31,7 @@ case "${1:-}" in
         ;;
     --no-build) build=0 ;;
     "") ;;
-    -h|--help) sed -n "2,18p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n "2,19p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see scripts/demo.sh --help)" ;;
 esac
 
@@ -127,6 +128,14 @@ step "waymark serve on 127.0.0.1:$backend_port (SQLite: out/demo/waymark.db; jou
 PIDS+=($!)
 wait_http "http://127.0.0.1:$backend_port/healthz" "${PIDS[-1]}" backend "$OUT/backend.log"
 
+# The store's past shoppers (views, carts, orders), synced like browsers sync: without a
+# history the recommender has nothing to show with the nudge and the offer.
+if node www/seed.mjs --backend "http://127.0.0.1:$backend_port" >"$OUT/seed.log" 2>&1; then
+    info "$(tail -1 "$OUT/seed.log")"
+else
+    warn "www/seed.mjs failed (see $OUT/seed.log): the nudge and the offer will show few or no products"
+fi
+
 # --- 3. storefront -------------------------------------------------------------------------------
 port="$(pick_port "${WAYMARK_DEMO_PORT:-8000}")"
 node www/server.mjs --port "$port" --backend "http://127.0.0.1:$backend_port" >"$OUT/storefront.log" 2>&1 </dev/null &
@@ -140,8 +149,9 @@ info "debug panel:  ${url}?debug=1   (or press D on any page)"
 info "backend:      http://127.0.0.1:$backend_port  (/healthz, /metrics, /v1/openapi.json)"
 [ "${#smtp_args[@]}" -gt 0 ] && info "emails:       out/demo/mail.jsonl"
 info "logs:         out/demo/*.log"
-info "Try: open Shoes, view three products -> the on-site offer; add to cart and sign in"
-info "with email consent -> a cart reminder is scheduled (and suppressed by the offer)."
+info "Try: open Shoes, view a product -> a nudge with recommended products; two more ->"
+info "the on-site offer; the home page lists what you viewed. Add to cart and sign in with"
+info "email consent -> a cart reminder is scheduled (and suppressed by the offer)."
 info "Ctrl-C stops everything."
 printf '\nDEMO_URL=%s\n' "$url"
 

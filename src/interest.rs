@@ -164,6 +164,15 @@ impl Interests {
         self.newest_first(|i| i.views > 0)
     }
 
+    /// What a storefront's "recently viewed" row shows: at most `limit` items viewed and
+    /// not bought, the most recently touched (viewed, carted, wishlisted) first, ties by
+    /// id. Items in the cart stay; bought ones are left out.
+    pub fn recently_viewed_unbought(&self, limit: usize) -> Vec<&ItemInterest> {
+        let mut picked = self.newest_first(|i| i.views > 0 && !i.has(BOUGHT));
+        picked.truncate(limit);
+        picked
+    }
+
     /// A category's affinity at `now`, in points (0 when unknown).
     pub fn affinity(&self, category: Hash32, now: Timestamp) -> f64 {
         self.affinities
@@ -333,7 +342,9 @@ impl Interests {
         }
     }
 
-    fn newest_first(&self, keep: impl Fn(&ItemInterest) -> bool) -> Vec<&ItemInterest> {
+    /// The items `keep` picks, the most recently touched first, ties by id. `keep` is a
+    /// function pointer, not a generic: one copy of this in the wasm module.
+    fn newest_first(&self, keep: fn(&ItemInterest) -> bool) -> Vec<&ItemInterest> {
         let mut picked: Vec<&ItemInterest> = self.items.iter().filter(|i| keep(i)).collect();
         crate::sort::sort_by(&mut picked, |a, b| b.last_at.cmp(&a.last_at).then_with(|| a.id.cmp(&b.id)));
         picked

@@ -1,6 +1,8 @@
 //! The interest memory: data-driven cases (tests/cases/interest/*.json: events → the
-//! cart, recently viewed items, each item's memory and the category ranking), merge laws
-//! over states built from random event streams, and the state size it costs.
+//! cart, recently viewed items, the "recently viewed" row, each item's memory and the
+//! category ranking), merge laws over states built from random event streams, and the
+//! state size it costs. tests/node/api.test.mjs replays the cases with a row expectation
+//! through the wasm build's `wm.recentlyViewed`.
 #![expect(
     clippy::indexing_slicing,
     clippy::panic,
@@ -57,6 +59,10 @@ struct Expect {
     recently_viewed: Option<Vec<String>>,
     #[serde(default)]
     recently_viewed_first: Option<Vec<String>>,
+    /// `Interests::recently_viewed_unbought` (what `wm.recentlyViewed(k)` answers) at
+    /// each limit given.
+    #[serde(default)]
+    recently_viewed_row: Vec<Row>,
     #[serde(default)]
     items: BTreeMap<String, ItemExpect>,
     #[serde(default)]
@@ -68,6 +74,15 @@ struct Expect {
     /// Category → points at the last event's time (±0.01).
     #[serde(default)]
     affinity: BTreeMap<String, f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    /// None: no limit.
+    #[serde(default)]
+    limit: Option<usize>,
+    ids: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +114,10 @@ fn check(name: &str, interests: &Interests, expect: &Expect, now: Timestamp, cat
     if let Some(first) = &expect.recently_viewed_first {
         let viewed = ids(interests.recently_viewed());
         assert_eq!(&viewed[..first.len()], first.as_slice(), "{name}: recently viewed first");
+    }
+    for row in &expect.recently_viewed_row {
+        let shown = ids(interests.recently_viewed_unbought(row.limit.unwrap_or(usize::MAX)));
+        assert_eq!(shown, row.ids, "{name}: recently viewed row, limit {:?}", row.limit);
     }
     if let Some(count) = expect.count {
         assert_eq!(interests.items.len(), count, "{name}: items kept");

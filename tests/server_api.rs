@@ -182,6 +182,24 @@ async fn shopper_routes_answer_cross_origin_requests_and_admin_routes_do_not() {
         !header(&headers, "access-control-allow-methods").unwrap_or("").contains("PUT"),
         "publishing is admin only"
     );
+
+    // Recommendations: the public kinds (item=, q=) answer a page on another origin; a
+    // shopper's blend (admin) does not, nor a query with a key it cannot read plainly.
+    let get_from_shop = |path: &str| Request::get(path).header("origin", shop).body(Body::empty()).unwrap();
+    for path in ["/v1/recommendations?item=sku-1&k=3", "/v1/recommendations?q=boot", "/v1/recommendations"] {
+        let (_, headers, _) = call(&r, get_from_shop(path)).await;
+        assert_eq!(header(&headers, "access-control-allow-origin"), Some(shop), "{path}");
+    }
+    for path in [
+        "/v1/recommendations?shopper=a1",
+        "/v1/recommendations?item=sku-1&shopper=a1",
+        "/v1/recommendations?item=sku-1&sh%6Fpper=a1",
+    ] {
+        let (_, headers, _) = call(&r, get_from_shop(path)).await;
+        assert_eq!(header(&headers, "access-control-allow-origin"), None, "{path}");
+        let (_, headers, _) = call(&r, preflight(path, "GET")).await;
+        assert_eq!(header(&headers, "access-control-allow-origin"), None, "preflight {path}");
+    }
     server.shutdown().await;
 }
 

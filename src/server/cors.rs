@@ -1,5 +1,6 @@
 //! Which browser origins may call the shopper routes (`POST /v1/sync`,
-//! `POST /v1/sync/beacon`, `GET /v1/bundle`) from a storefront on another origin.
+//! `POST /v1/sync/beacon`, `GET /v1/bundle`, and the public kinds of
+//! `GET /v1/recommendations`: `item=`, `q=`) from a storefront on another origin.
 //!
 //! Shopper calls authenticate with a bearer token the page holds, never with cookies, so
 //! a page on a foreign origin gains nothing it did not already have: the default (`*`)
@@ -12,7 +13,28 @@ use axum::http::{header, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The routes a storefront's pages call.
-pub const SHOPPER_ROUTES: [&str; 3] = ["/v1/sync", "/v1/sync/beacon", "/v1/bundle"];
+pub const SHOPPER_ROUTES: [&str; 4] = ["/v1/sync", "/v1/sync/beacon", "/v1/bundle", RECOMMENDATIONS];
+
+/// Products to show: public with `item=` or `q=`, admin with `shopper=`.
+const RECOMMENDATIONS: &str = "/v1/recommendations";
+
+/// Query parameters of the public recommendations; a query with any other (`shopper=`,
+/// an admin call, or a key written in percent-escapes) gets no CORS answer.
+const PUBLIC_RECOMMENDATION_PARAMS: [&str; 3] = ["item", "q", "k"];
+
+/// Whether a page on another origin may make this request: a shopper route and, for
+/// recommendations, only their public kinds.
+fn shopper_request(request: &Parts) -> bool {
+    let path = request.uri.path();
+    if !SHOPPER_ROUTES.contains(&path) {
+        return false;
+    }
+    path != RECOMMENDATIONS
+        || request.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()).all(|pair| {
+            let key = pair.split_once('=').map_or(pair, |(key, _)| key);
+            PUBLIC_RECOMMENDATION_PARAMS.contains(&key)
+        })
+}
 
 /// How long a browser may cache a preflight answer, seconds.
 const PREFLIGHT_MAX_AGE_SECS: u64 = 600;
@@ -55,7 +77,7 @@ impl CorsOrigins {
             CorsOrigins::List(list) => Some(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect()),
         };
         let allow = AllowOrigin::predicate(move |origin: &HeaderValue, request: &Parts| {
-            SHOPPER_ROUTES.contains(&request.uri.path()) && allowed.as_ref().is_none_or(|list| list.contains(origin))
+            shopper_request(request) && allowed.as_ref().is_none_or(|list| list.contains(origin))
         });
         Some(
             CorsLayer::new()

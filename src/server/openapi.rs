@@ -58,7 +58,7 @@ pub fn document() -> Value {
         "info": {
             "title": "waymark backend",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics, the product catalog. Every error is JSON {error: {code, message, details?}} with a stable code (unknown routes and methods, unreadable paths and bodies included). Bearer credentials: the scheme is matched in any case (RFC 7235). /v1/sync and /v1/sync/beacon share a per-shopper rate limit (default a burst of 30, then 10/s; --shopper-rate, --shopper-burst): over it they answer 429 rate_limited with Retry-After. /v1/sync, /v1/sync/beacon and GET /v1/bundle answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
+            "description": "Shopper state sync, server-side events, suppression checks, journey bundles, exit analytics, the product catalog. Every error is JSON {error: {code, message, details?}} with a stable code (unknown routes and methods, unreadable paths and bodies included). Bearer credentials: the scheme is matched in any case (RFC 7235). /v1/sync and /v1/sync/beacon share a per-shopper rate limit (default a burst of 30, then 10/s; --shopper-rate, --shopper-burst): over it they answer 429 rate_limited with Retry-After. /v1/sync, /v1/sync/beacon, GET /v1/bundle and the public GET /v1/recommendations (item=, q=, k=) answer CORS requests from the origins --cors-origins allows (default any: shopper calls carry a bearer token, not cookies)."
         },
         "components": {
             "securitySchemes": {

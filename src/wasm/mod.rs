@@ -566,6 +566,14 @@ impl WasmState {
         ids
     }
 
+    /// Ids of up to `limit` items viewed and not bought, the most recently touched first
+    /// (`Interests::recently_viewed_unbought`): a storefront's "recently viewed" row.
+    #[wasm_bindgen(js_name = recentlyViewed)]
+    pub fn recently_viewed(&self, limit: u32) -> Vec<String> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.state.interests.recently_viewed_unbought(limit).into_iter().map(|i| i.id.clone()).collect()
+    }
+
     /// An independent copy.
     #[wasm_bindgen(js_name = clone)]
     pub fn clone_state(&self) -> WasmState {

@@ -9,6 +9,7 @@
 // Screenshots go to out/screenshots/, process logs to out/e2e/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {
@@ -111,6 +112,16 @@ async function suppressionCheck(anonymousId, channel, journey) {
   return r.json;
 }
 
+// What the backend's outbox rows of one journey keep about their message (`context`:
+// the run's remembered entry and the decision's items), read from its SQLite file.
+function outboxContexts(journey) {
+  const read = "import json, sqlite3, sys\n" +
+    "db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n" +
+    "rows = db.execute('SELECT context FROM outbox WHERE journey = ?', (sys.argv[2],)).fetchall()\n" +
+    "print(json.dumps([json.loads(r[0]) if r[0] else None for r in rows]))";
+  return JSON.parse(execFileSync("python3", ["-c", read, env.db, journey], { encoding: "utf8" }));
+}
+
 const mailTo = (address) => env.smtp.messages().filter((m) => m.to.some((t) => t.toLowerCase() === address));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const durationMs = (text) => Number(text.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000 }[text.slice(-1)];
@@ -194,6 +205,10 @@ test("cart left behind: the backend schedules a reminder; an on-site offer since
     timeoutMs: durationMs(CART_REMINDER_DELAY) + 20000,
   });
   assert.ok(Date.now() >= bobAddsAt + durationMs(CART_REMINDER_DELAY), "the reminder waited for its timer");
+  // The reminder knows what it is about: its outbox row keeps the cart's item, from
+  // which delivery builds the email's products.
+  const contexts = outboxContexts("cart_abandon");
+  assert.ok(contexts.some((c) => c?.items?.includes("bag-2")), `bob's reminder names his cart's item: ${JSON.stringify(contexts)}`);
   await sleep(3000); // alice's timer is due at the same time: give her email every chance to (wrongly) arrive
   assert.deepEqual(mailTo("alice@northwind.test"), [], "no cart reminder for alice: the on-site offer suppressed it");
   const analytics = await admin(env.backend.url, "GET", "/v1/analytics");

@@ -282,6 +282,89 @@ test("state round trip: export, import, and the bytes survive a reload through s
   assert.equal(hex(copy.encode()), hex(saved));
 });
 
+test("recentlyViewed: items viewed and not bought, the most recently touched first, at most k", async () => {
+  const { wm, advance } = await load();
+  assert.deepEqual(wm.recentlyViewed(), [], "nothing viewed yet");
+  for (const id of ["sho-1", "sho-2", "sho-3", "sho-4"]) {
+    wm.track("view_item", view(id, "shoes"));
+    advance(MIN);
+  }
+  assert.deepEqual(wm.recentlyViewed(), ["sho-4", "sho-3", "sho-2", "sho-1"]);
+  assert.deepEqual(wm.recentlyViewed(2), ["sho-4", "sho-3"]);
+  assert.deepEqual(wm.recentlyViewed(0), []);
+  assert.deepEqual(wm.recentlyViewed(null), wm.recentlyViewed(), "null: no limit");
+  // A cart add moves an item up and keeps it; an item only carted is not in the row;
+  // a purchase takes its items out.
+  wm.track("add_to_cart", view("sho-2", "shoes"));
+  advance(MIN);
+  wm.track("add_to_cart", view("bag-1", "bags"));
+  advance(MIN);
+  assert.deepEqual(wm.recentlyViewed(), ["sho-2", "sho-4", "sho-3", "sho-1"]);
+  wm.track("purchase", { transaction_id: "T1", value: 40, items: [{ item_id: "sho-4", price: 40 }] });
+  advance(MIN);
+  wm.track("view_item", view("sho-1", "shoes"));
+  assert.deepEqual(wm.recentlyViewed(), ["sho-1", "sho-2", "sho-3"]);
+  // Bounded like the memory: at most 16, the newest.
+  for (let i = 0; i < 20; i++) {
+    advance(MIN);
+    wm.track("view_item", view(`many-${i}`, "bags"));
+  }
+  const all = wm.recentlyViewed();
+  assert.equal(all.length, 16);
+  assert.deepEqual(all.slice(0, 2), ["many-19", "many-18"]);
+  assert.deepEqual(wm.recentlyViewed(1000), all);
+  for (const bad of [-1, 1.5, "3", NaN, Infinity]) {
+    assert.throws(() => wm.recentlyViewed(bad), { code: "bad_limit" }, String(bad));
+  }
+  // The same answer after a reload from the state bytes.
+  const copy = State.decode(wm.exportState());
+  assert.deepEqual(copy.recentlyViewed(5), wm.recentlyViewed(5));
+  copy.free();
+  wm.close();
+  assert.throws(() => wm.recentlyViewed(), { code: "closed" });
+});
+
+// tests/cases/interest/*.json with a row expectation, through the wasm engine: the same
+// answers as the native `Interests::recently_viewed_unbought` (tests/interest.rs).
+test("recentlyViewed answers the interest cases' rows, as the native engine does", () => {
+  const dir = join(ROOT, "tests/cases/interest");
+  const UNIT = { ms: 1, s: 1000, m: MIN, h: 60 * MIN, d: 24 * 60 * MIN };
+  const offset = (text) => {
+    const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d)/g)];
+    assert.equal(parts.map((p) => p[0]).join(""), text, `offset ${text}`);
+    return parts.reduce((sum, [, n, unit]) => sum + Number(n) * UNIT[unit], 0);
+  };
+  const engine = Engine.fromJson({ journeys: [] });
+  let checked = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+    const c = JSON.parse(readFileSync(join(dir, file), "utf8"));
+    if (!c.expect.recently_viewed_row && !c.expect_after?.recently_viewed_row) continue;
+    assert.equal(c.generate_views ?? 0, 0, `${file}: generated views are not replayed here`);
+    const start = Date.parse(c.start);
+    const state = new State("case");
+    const feed = (steps) => {
+      for (const step of steps) {
+        const properties = { ...(step.properties || {}) };
+        if (step.items) properties.items = step.items;
+        engine.ingest(state, step.event, start + offset(step.at), properties);
+      }
+    };
+    const check = (expect, when) => {
+      for (const row of expect?.recently_viewed_row || []) {
+        assert.deepEqual(state.recentlyViewed(row.limit ?? 2 ** 32 - 1), row.ids, `${file} ${when}: limit ${row.limit}`);
+        checked++;
+      }
+    };
+    feed(c.events);
+    check(c.expect, "expect");
+    feed(c.then || []);
+    check(c.expect_after, "expect_after");
+    state.free();
+  }
+  assert.ok(checked >= 3, `rows checked: ${checked}`);
+  engine.free();
+});
+
 test("merge is commutative and idempotent; two tabs converge through the storage event", async () => {
   const a = new State("ana");
   const b = new State("ana");

@@ -87,6 +87,8 @@ const { score, tier } = wm.intent();
 const synced: { synced: boolean } = await wm.sync();
 const saved: Uint8Array = wm.exportState();
 wm.importState(saved);
+const recent: string[] = wm.recentlyViewed(4);
+const items: string[] = decisions[0]?.items ?? [];
 const entry: Event | undefined = fromDataLayer({ event: "view_item", ecommerce: { items: [] } });
 const channels: readonly Channel[] = CHANNELS;
 try {
@@ -107,7 +109,7 @@ const raw: Decision[] = engine.ingest(state, "view_item", Date.now(), { price: 8
 const wake: number | undefined = engine.nextWakeup(state);
 off();
 wm.close();
-console.log(shown, first, consent, score, tier, synced, entry, channels, raw, wake);
+console.log(shown, first, consent, score, tier, synced, entry, channels, raw, wake, recent, items);
 
 // @ts-expect-error properties are an object, not a number
 wm.track("view_item", 42);
@@ -115,6 +117,8 @@ wm.track("view_item", 42);
 wm.on("decisions", () => {});
 // @ts-expect-error consent is per channel name
 wm.consent({ fax: true });
+// @ts-expect-error the row's length is a number
+wm.recentlyViewed("4");
 // @ts-expect-error a step has a type from the list
 const bad: Journey = { id: "x", steps: [{ id: "s", type: "teleport" }] };
 // @ts-expect-error decisions are read-only data, not promises

@@ -5,6 +5,7 @@ import { store, money } from "./store.js";
 import { interventions, nudgeText, offerTitle, applyOffer, toast } from "./interventions.js";
 import { debug } from "./debug.js";
 import { startShopper, fetchToken } from "./shopper.js";
+import { recommendedFor, productRow } from "./recommend.js";
 
 const view = document.getElementById("view");
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -51,9 +52,38 @@ function stateBytes() {
   }
 }
 
+// The items the shopper viewed and did not buy, newest first, from the engine's own
+// interest memory (works offline; the backend knows the same after a sync).
+function recentlyViewed(k) {
+  if (!wm) return [];
+  try {
+    return wm.recentlyViewed(k);
+  } catch (e) {
+    console.error("waymark recentlyViewed failed", e);
+    return [];
+  }
+}
+
+// On-site decisions that show products: the nudge and the offer.
+const showsProducts = (d) =>
+  d.action === "send" && (d.channel === "onsite" || d.channel === "inapp") && (d.content === "popular-in-category" || !!d.incentive);
+
+let productsAsked = 0; // the latest decision's products win over a slower earlier answer
+
+async function showProducts(d) {
+  const asked = ++productsAsked;
+  const items = Array.isArray(d.items) ? d.items : [];
+  if (items.length === 0) return;
+  // Not what the shopper already looked at or carted: something new.
+  const cards = await recommendedFor(items[0], { exclude: [...items, ...recentlyViewed()] });
+  if (asked === productsAsked) interventions.setProducts(cards);
+}
+
 function onDecision(d) {
   debug.decision(d);
+  if (showsProducts(d)) interventions.state.products = []; // this decision's, once they come
   interventions.apply(d, { category: pageCategory });
+  if (showsProducts(d)) void showProducts(d);
 }
 
 async function loadBackendReport() {
@@ -85,6 +115,18 @@ function offerSlot() {
   </div>`;
 }
 
+// "Recently viewed": the engine's memory, the page's own product left out.
+function recentRow(current) {
+  const products = recentlyViewed()
+    .filter((id) => id !== current)
+    .map(byId)
+    .filter(Boolean)
+    .slice(0, 4);
+  if (!products.length) return "";
+  return `<section class="recent" data-recently-viewed><h2>Recently viewed</h2>
+    <div class="grid">${products.map(card).join("")}</div></section>`;
+}
+
 function reassurance() {
   if (!interventions.state.reassurance) return "";
   return `<div class="reassurance" id="reassurance">
@@ -97,7 +139,7 @@ const pages = {
     const picks = ["sho-1", "bag-3", "out-3", "acc-6", "sho-5", "out-1", "bag-1", "acc-3"].map(byId);
     return `<section class="hero"><h1>Gear for the long way round</h1>
       <p>Shoes, bags, outerwear and accessories — free returns for 30 days.</p></section>
-      ${offerSlot()}<h2>Popular this week</h2><div class="grid">${picks.map(card).join("")}</div>`;
+      ${offerSlot()}<h2>Popular this week</h2><div class="grid">${picks.map(card).join("")}</div>${recentRow()}`;
   },
 
   category(id) {
@@ -126,7 +168,8 @@ const pages = {
           <p class="muted">Free returns within 30 days · Ships in 24h</p></div>
       </div>
       <h2>More ${esc(CATEGORIES[p.category].toLowerCase())}</h2>
-      <div class="grid">${inCategory(p.category).filter((x) => x.id !== p.id).slice(0, 4).map(card).join("")}</div>`;
+      <div class="grid">${inCategory(p.category).filter((x) => x.id !== p.id).slice(0, 4).map(card).join("")}</div>
+      ${recentRow(p.id)}`;
     // Track after the page exists, so an intervention can render into it.
     queueMicrotask(() =>
       track("view_item", { currency: "EUR", value: p.price, item_id: p.id, item_category: p.category, items: [item(p)] }),
@@ -272,7 +315,7 @@ function renderChrome() {
 function renderInterventions(ui) {
   const nudge = document.getElementById("nudge-slot");
   if (ui.nudge.shown && !ui.offer) {
-    nudge.innerHTML = nudgeText(ui.nudge.category);
+    nudge.innerHTML = nudgeText(ui.nudge.category) + productRow(ui.products);
     nudge.dataset.content = "popular-in-category";
     nudge.hidden = false;
   } else {
@@ -289,6 +332,7 @@ function renderInterventions(ui) {
     modal.hidden = false;
   }
   if (!ui.offer) modal.hidden = true;
+  document.getElementById("offer-products").innerHTML = ui.offer ? productRow(ui.products, "Goes well with it") : "";
   // Refresh the in-page slots without re-tracking the page.
   const slot = document.getElementById("offer-slot");
   if (slot && !ui.offer) slot.remove();
@@ -316,6 +360,18 @@ function bindEvents() {
     toast(`Code ${interventions.state.offer?.incentive} applied to your cart`);
     renderInterventions(interventions.state);
   });
+
+  // A recommended product picked from the nudge or the offer: tracked as a list selection,
+  // and the offer makes way for its page.
+  for (const id of ["nudge-slot", "offer-products"]) {
+    document.getElementById(id).addEventListener("click", (e) => {
+      const a = e.target.closest("[data-reco-item]");
+      if (!a) return;
+      const p = byId(a.dataset.recoItem);
+      if (p) track("select_item", { item_list_id: "recommendations", item_list_name: "Recommended", items: [item(p)] });
+      document.getElementById("offer-modal").hidden = true;
+    });
+  }
 
   view.addEventListener("click", (e) => {
     const t = e.target.closest("button, a");

@@ -4,6 +4,8 @@
 //   category-offer        active offer: a modal once, then a slot on product and cart pages
 //   checkout-reassurance  a reassurance block on the checkout page
 // Anything else on-site shows as a toast, so a new journey is visible before it is styled.
+// The nudge and the offer also show products that go with the decision's first item
+// (recommend.js, set with `setProducts`).
 import { CATEGORIES } from "./catalog.js";
 import { store } from "./store.js";
 
@@ -31,6 +33,8 @@ const ui = {
   nudge: { shown: false, category: null },
   offer: savedOffer(), // { incentive, category, percent, journey, until }
   reassurance: false,
+  // Recommended products shown with the nudge or the offer (backend cards; see recommend.js).
+  products: [],
 };
 const listeners = new Set();
 const changed = () => {
@@ -77,6 +81,12 @@ export const interventions = {
 
   clearOffer() {
     ui.offer = null;
+    changed();
+  },
+
+  /** The products to show with the nudge or the offer on screen. */
+  setProducts(cards) {
+    ui.products = cards;
     changed();
   },
 };

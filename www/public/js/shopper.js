@@ -35,7 +35,7 @@ const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 // The backend: this page's own origin (the shop's server proxies /v1), or the backend's
 // origin when the page names one (`<meta name="waymark-endpoint">`, www/server.mjs --direct).
-const endpoint = () => document.querySelector('meta[name="waymark-endpoint"]')?.content || location.origin;
+export const endpoint = () => document.querySelector('meta[name="waymark-endpoint"]')?.content || location.origin;
 
 async function loadBundle() {
   try {
