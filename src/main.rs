@@ -74,6 +74,10 @@ enum Command {
     /// `serve` uses, for the purchase-history predictions.
     #[cfg(feature = "server")]
     Orders(waymark::server::orders::cli::OrdersArgs),
+    /// Fit the learned models on the database `serve` uses: `fit orders` (purchase history →
+    /// each customer's `predicted` trait).
+    #[cfg(feature = "server")]
+    Fit(waymark::server::fit_cli::FitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +140,8 @@ fn main() -> ExitCode {
         Command::Catalog(args) => waymark::server::catalog::cli::run(&args),
         #[cfg(feature = "server")]
         Command::Orders(args) => waymark::server::orders::cli::run(&args),
+        #[cfg(feature = "server")]
+        Command::Fit(args) => waymark::server::fit_cli::run(&args),
     }
 }
 

@@ -54,7 +54,88 @@ fn main() -> ExitCode {
         Trial::ignorable_test("gamma_gamma_reproduces_the_published_estimates", gamma_gamma_published),
         Trial::ignorable_test("fit_ignores_the_order_of_the_orders", order_independent),
         Trial::ignorable_test("every_customer_matches_lifetimes", against_lifetimes),
+        Trial::ignorable_test("the_backend_fits_cdnow_backfilled_through_the_cli", through_the_backend),
     ])
+}
+
+/// The whole path a shop takes: CDNOW's transactions written as an order file, loaded by
+/// `waymark orders import` (the backfill the API route runs too) into a database, fitted
+/// by `waymark fit orders` at the end of the calibration period: the same published
+/// estimates, and every customer's `predicted` trait written into their state.
+fn through_the_backend() -> Result<Completion, Failed> {
+    let path = data_path();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return harness::absent(&format!("CDNOW_sample.txt not readable at {}", path.display()));
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cdnow.csv");
+    let mut csv = String::from("order_id,customer_id,time,value\n");
+    for (n, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let d = cols[2];
+        csv.push_str(&format!("cdnow-{n},{},{}-{}-{},{}\n", cols[1], &d[..4], &d[4..6], &d[6..8], cols[4]));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("waymark.db").display());
+    let waymark = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_waymark")).args(args).env("WAYMARK_DB", &db).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = waymark(&["orders", "import", file.to_str().unwrap()]);
+    if code != Some(0) || !stdout.contains("6919 rows, 6919 loaded, 0 rejected") {
+        return Err(format!("orders import: {stdout}{stderr}").into());
+    }
+    let start = Instant::now();
+    let (code, stdout, stderr) = waymark(&["fit", "orders", "--now", &now().to_rfc3339()]);
+    let took = start.elapsed();
+    if code != Some(0) {
+        return Err(format!("fit orders: {stdout}{stderr}").into());
+    }
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let number = |path: &str| report.pointer(path).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN);
+    let mut lines =
+        vec![format!("CDNOW through orders import + fit orders (the CLI, SQLite, {:.2} s):", took.as_secs_f64())];
+    let mut ok = true;
+    ok &= within("r", number("/bgnbd/r"), 0.243, 0.005, &mut lines);
+    ok &= within("alpha", number("/bgnbd/alpha_days") / 7.0, 4.414, 0.005, &mut lines);
+    ok &= within("a", number("/bgnbd/a"), 0.793, 0.005, &mut lines);
+    ok &= within("b", number("/bgnbd/b"), 2.426, 0.005, &mut lines);
+    ok &= within("p", number("/gamma_gamma/p"), 6.25, 0.005, &mut lines);
+    ok &= within("q", number("/gamma_gamma/q"), 3.74, 0.005, &mut lines);
+    ok &= within("v", number("/gamma_gamma/v"), 15.45, 0.005, &mut lines);
+    lines.push(format!("  holdout: {}", report["holdout"]));
+    println!("{}", lines.join("\n"));
+    if !ok {
+        return Err(format!("off the published estimates:\n{}", lines.join("\n")).into());
+    }
+    if report["customers"] != 2357 || report["written"] != 2357 || report["failed"] != 0 {
+        return Err(format!("every customer gets the trait: {report}").into());
+    }
+    // The first customer's state holds the trait the engine reads as traits.predicted.*.
+    let first = text.split_whitespace().nth(1).unwrap().to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let state = runtime.block_on(async {
+        let db =
+            waymark::server::storage::Db::connect(&db, 1, waymark::server::sqlite::Synchronous::Full).await.unwrap();
+        let found = db.state_by_alias(&format!("cust:{first}")).await.unwrap();
+        db.close().await;
+        found
+    });
+    let Some((_, state)) = state else { return Err(format!("no state for customer {first}").into()) };
+    let predicted = state.trait_value("predicted").cloned();
+    let Some(waymark::value::Value::Object(fields)) = predicted else {
+        return Err(format!("customer {first} has no predicted trait: {:?}", state.traits).into());
+    };
+    for key in ["p_alive", "p_no_order", "churn_risk"] {
+        if !fields.contains_key(key) {
+            return Err(format!("predicted.{key} missing: {fields:?}").into());
+        }
+    }
+    Ok(Completion::Completed)
 }
 
 fn data_path() -> PathBuf {

@@ -15,6 +15,9 @@ use super::sqlite::Synchronous;
 /// The database `waymark serve` and `waymark catalog import` use when `--db` is not given.
 pub const DEFAULT_DB: &str = "sqlite://waymark.db";
 
+/// Most jobs per group commit, by default.
+pub const DEFAULT_BATCH_MAX: usize = 512;
+
 /// The default body limit of `PUT` / `PATCH /v1/catalog`: 64 MiB, a feed of some 100,000
 /// items (the most one import takes).
 pub const DEFAULT_CATALOG_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -76,6 +79,10 @@ pub struct ServeArgs {
     /// How often the scheduler and the outbox look for due work, milliseconds.
     #[arg(long, env = "WAYMARK_POLL_MS", default_value_t = 500)]
     pub poll_ms: u64,
+    /// How often the purchase-history models are fitted on the order history and each
+    /// customer's `predicted` trait rewritten, hours (one replica a period); 0 turns it off.
+    #[arg(long, env = "WAYMARK_FIT_EVERY_HOURS", default_value_t = 24)]
+    pub fit_every_hours: u64,
     /// How long an outbox row claimed for delivery stays reserved for its replica,
     /// milliseconds; renewed every third of it while the replica works, so a crashed
     /// replica's rows are taken over by another within about one and a half times this.
@@ -127,6 +134,8 @@ pub struct Settings {
     pub batch_max: usize,
     /// Poll interval of scheduler and outbox.
     pub poll: Duration,
+    /// Period of the purchase-history fit (zero: never).
+    pub fit_every: Duration,
     /// Pool size.
     pub db_connections: u32,
     /// SQLite durability of a commit.
@@ -178,8 +187,9 @@ impl Settings {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             body_limit: 256 * 1024,
             catalog_body_limit: DEFAULT_CATALOG_BODY_LIMIT,
-            batch_max: 512,
+            batch_max: DEFAULT_BATCH_MAX,
             poll: Duration::from_millis(500),
+            fit_every: Duration::from_secs(24 * 3600),
             db_connections: 8,
             sqlite_synchronous: Synchronous::Full,
             delivery: DeliverySettings {
@@ -237,6 +247,7 @@ impl TryFrom<&ServeArgs> for Settings {
         s.catalog_body_limit = args.catalog_body_limit;
         s.batch_max = args.batch_max;
         s.poll = Duration::from_millis(args.poll_ms.max(10));
+        s.fit_every = Duration::from_secs(args.fit_every_hours.saturating_mul(3600));
         s.delivery.lease = Duration::from_millis(args.delivery_lease_ms.max(200));
         s.db_connections = args.db_connections.max(1);
         s.sqlite_synchronous = args.sqlite_synchronous;

@@ -30,6 +30,8 @@ pub mod config;
 pub mod cors;
 pub mod delivery;
 pub mod error;
+pub mod fit_cli;
+pub mod forecast;
 pub mod inspect;
 pub mod interest_index;
 pub mod journeys;
@@ -149,6 +151,15 @@ impl Server {
                 settings.poll,
                 shutdown_rx.clone(),
             )));
+            if !settings.fit_every.is_zero() {
+                tasks.push(tokio::spawn(forecast::run_loop(
+                    db.clone(),
+                    writer.clone(),
+                    clock.clone(),
+                    settings.fit_every,
+                    shutdown_rx.clone(),
+                )));
+            }
             tasks.push(tokio::spawn(outbox.clone().run(settings.poll, shutdown_rx)));
         }
         let state = AppState::new(Inner { settings, db, journeys, writer, clock, metrics, limit, recommender });

@@ -294,7 +294,8 @@ fn event_id(name: &str, shopper: &str, subject: &str, basis: i64) -> String {
 }
 
 /// The identity a row key speaks for (`anon:<id>` or `cust:<id>`).
-fn identity_of(key: &str) -> Identity {
+/// The identity a shopper row key (`cust:…`, `anon:…`) names.
+pub(crate) fn identity_of(key: &str) -> Identity {
     match key.split_once(':') {
         Some(("cust", id)) => Identity { anonymous: None, customer: Some(id.to_owned()) },
         Some((_, id)) => Identity { anonymous: Some(id.to_owned()), customer: None },

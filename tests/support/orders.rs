@@ -137,5 +137,14 @@ pub async fn orders_are_recorded_once_and_backfilled(db: TestDb) {
     let (status, _) = backfill(&r, "application/json", "{}").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(order_rows(&server).await.len(), 5);
+
+    // The periodic fit runs on one replica a period: the first claim of a due period wins.
+    use waymark::server::forecast::claim;
+    let db = &server.state.inner().db;
+    let day = waymark::Duration(waymark::time::DAY);
+    assert!(claim(db, at(100), day).await.unwrap(), "a fresh database fits at once");
+    assert!(!claim(db, at(100), day).await.unwrap(), "a second replica, the same moment: not again");
+    assert!(!claim(db, at(100 + 1439), day).await.unwrap(), "not before the period is over");
+    assert!(claim(db, at(100 + 1440), day).await.unwrap(), "the next period");
     server.shutdown().await;
 }

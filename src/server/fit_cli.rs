@@ -1,0 +1,110 @@
+//! `waymark fit orders [--db URL] [--dry-run] [--now RFC3339]`: fits the purchase-history
+//! models on the order history of the database `waymark serve` uses, prints the
+//! parameters, log-likelihoods and the holdout check as JSON on stdout, and writes each
+//! customer's `predicted` trait (not with `--dry-run`). Exits 1 when nothing could be
+//! fitted (the reason and its code are in the output) or the database failed.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tokio::sync::watch;
+
+use super::clock::Clock;
+use super::config::{DEFAULT_BATCH_MAX, DEFAULT_DB};
+use super::forecast;
+use super::journeys::Journeys;
+use super::metrics::Metrics;
+use super::predict::FitSettings;
+use super::sqlite::Synchronous;
+use super::storage::Db;
+use super::sync::{Writer, WriterContext};
+use crate::time::Timestamp;
+
+/// `waymark fit …`.
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    /// What to fit.
+    #[command(subcommand)]
+    pub command: FitCommand,
+}
+
+/// The models.
+#[derive(Debug, Clone, Subcommand)]
+pub enum FitCommand {
+    /// The purchase-history models (BG/NBD, Gamma-Gamma) on the order history.
+    #[command(after_help = "Examples:\n  \
+        waymark fit orders --dry-run\n  \
+        waymark fit orders --db postgres://waymark@db/waymark\n\n\
+        Prints {orders, customers, bgnbd, gamma_gamma, holdout, written, ...} as JSON. Without enough data\n\
+        (500 customers with orders, 180 days of history, customers with 3+ orders) nothing is written.")]
+    Orders(OrdersArgs),
+}
+
+/// Flags of `waymark fit orders`.
+#[derive(Debug, Clone, Args)]
+pub struct OrdersArgs {
+    /// Database URL, as `waymark serve --db`.
+    #[arg(long, env = "WAYMARK_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Fit and print, write no trait.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The time to fit at (RFC 3339); now by default.
+    #[arg(long, value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text).map_err(|e| format!("{text:?}: {e}: an RFC 3339 time such as 2026-01-31T00:00:00Z"))
+}
+
+/// Runs a fit subcommand.
+pub fn run(args: &FitArgs) -> ExitCode {
+    match &args.command {
+        FitCommand::Orders(orders) => run_orders(orders),
+    }
+}
+
+fn run_orders(args: &OrdersArgs) -> ExitCode {
+    let fail = |code: &str, message: &dyn std::fmt::Display| {
+        eprintln!("error[{code}]: {message}");
+        ExitCode::FAILURE
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail("runtime", &e),
+    };
+    let result = runtime.block_on(async {
+        let db = Db::connect(&args.db, 2, Synchronous::Full).await.map_err(|e| e.to_string())?;
+        let now = args.now.unwrap_or_else(|| Clock::System.now());
+        let report = if args.dry_run {
+            forecast::run(&db, None, &FitSettings::default(), now).await
+        } else {
+            let (shutdown, shutdown_rx) = watch::channel(false);
+            let journeys = Journeys::new();
+            journeys.refresh(&db).await.map_err(|e| e.to_string())?;
+            let metrics = Metrics::new().map_err(|e| e.to_string())?;
+            let ctx =
+                WriterContext { db: db.clone(), journeys, clock: Clock::System, metrics, batch_max: DEFAULT_BATCH_MAX };
+            let (writer, task) = Writer::spawn(ctx, shutdown_rx);
+            let report = forecast::run(&db, Some(&writer), &FitSettings::default(), now).await;
+            let _ = shutdown.send(true);
+            drop(writer);
+            let _ = task.await;
+            report
+        };
+        db.close().await;
+        report.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            if report.not_fitted.is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(message) => fail("storage_error", &message),
+    }
+}
