@@ -2,7 +2,8 @@
 //! index built from storage — interactions from the interest index, items from the
 //! catalog — kept in memory, rebuilt when older than [`MAX_AGE`] or after a catalog
 //! import, and the product cards (title, price, image, link) that answers and messages
-//! carry. `GET /v1/recommendations` and message content read it.
+//! carry. `GET /v1/recommendations` and message content read it. Each build logs (info,
+//! "recommender built") what it read and how long reading and building took.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -83,10 +84,21 @@ impl Recommender {
         if let Some(built) = slot.as_ref().filter(|b| now.since(b.at) < MAX_AGE && b.at <= now) {
             return Ok(Arc::clone(built));
         }
+        let started = std::time::Instant::now();
         let (interactions, items) = load(db).await?;
+        let loaded = started.elapsed();
+        let counts = (interactions.len(), items.len());
         let built = tokio::task::spawn_blocking(move || build(interactions, items, now))
             .await
             .map_err(|e| StorageError::Sql(sqlx::Error::Protocol(format!("recommender build: {e}"))))?;
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            interactions = counts.0,
+            items = counts.1,
+            load_ms = ms(loaded),
+            build_ms = ms(started.elapsed().saturating_sub(loaded)),
+            "recommender built"
+        );
         let built = Arc::new(built);
         *slot = Some(Arc::clone(&built));
         Ok(built)
