@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::Row;
 use tokio::sync::Mutex;
@@ -202,10 +203,11 @@ async fn load(db: &Db) -> Result<(Vec<Interaction>, Vec<(CatalogItem, Card)>), S
     {
         return Ok((interactions, Vec::new()));
     }
-    let rows = sqlx::query("SELECT item_id, shopper_id, views, flags, last_at FROM interest_items")
-        .fetch_all(db.reader())
-        .await?;
-    for row in rows {
+    // Row by row as the database sends them: all rows at once would hold every database
+    // row beside the interactions made from them (at 1M rows, some 400 MiB more at the peak).
+    let mut rows =
+        sqlx::query("SELECT item_id, shopper_id, views, flags, last_at FROM interest_items").fetch(db.reader());
+    while let Some(row) = rows.try_next().await? {
         let item: String = row.try_get("item_id")?;
         let shopper: String = row.try_get("shopper_id")?;
         let views: i64 = row.try_get("views")?;
