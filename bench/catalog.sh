@@ -83,7 +83,7 @@ import json, sys
 rows = [json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:]]
 for r in rows:
     s, f, x, b = r["seeding"], r["fan_out"], r["refresh"], r["state_bytes"]
-    print(f"{r['db']}:")
+    print(f"{r['db']} (1-min load average {r['load_average_before']:.1f} before, {r['load_average_after']:.1f} after):")
     print(f"  seeded through POST /v1/sync: {s['fan_out_shoppers']} fan-out shoppers in {s['fan_out_seed_s']:.1f} s "
           f"({s['fan_out_syncs_per_s']:.0f}/s), {s['recommender_shoppers']} recommender shoppers in "
           f"{s['recommender_seed_s']:.1f} s ({s['recommender_syncs_per_s']:.0f}/s); catalog of {s['catalog_items']} "

@@ -33,6 +33,7 @@ use waymark::Timestamp;
 
 use crate::load::{self, percentile, Shopper, Target};
 use crate::server::{Launch, ServerProcess};
+use crate::usage;
 use api::Api;
 
 /// What the catalog bench runs.
@@ -99,6 +100,7 @@ async fn seed(client: &reqwest::Client, base: &str, shoppers: Vec<Shopper>, conc
 /// Runs the bench against a server started from `launch` (with [`server_flags`]), whose
 /// log goes to `log`; returns its figures as JSON.
 pub async fn run(launch: &Launch<'_>, log: &Path, p: &Params) -> serde_json::Value {
+    let load_before = usage::load_average();
     let client = reqwest::Client::builder().pool_max_idle_per_host(p.max_in_flight.max(p.concurrency)).build().unwrap();
     let server = ServerProcess::start(launch, &client).await;
     let api = Api { client: client.clone(), base: server.base.clone(), admin: launch.admin_token.to_owned() };
@@ -213,6 +215,7 @@ pub async fn run(launch: &Launch<'_>, log: &Path, p: &Params) -> serde_json::Val
             "max_ms": at(1.0),
         }));
     }
+    let load_after = usage::load_average();
     server.stop();
 
     // 5. State size.
@@ -264,5 +267,7 @@ pub async fn run(launch: &Launch<'_>, log: &Path, p: &Params) -> serde_json::Val
             "fan_out_shopper": fan_state_bytes,
             "recommender_shopper_mean": reco_state_bytes,
         },
+        "load_average_before": load_before,
+        "load_average_after": load_after,
     })
 }
