@@ -61,7 +61,8 @@ section_fuzz() {
 # storage scenarios on SQLite (temp files), the same scenarios on a throwaway Postgres
 # cluster (scripts/pg-test.sh, loopback, unprivileged user), a real SMTP receiver (Python
 # aiosmtpd) and a local webhook receiver; the recommender's cases and its reference check
-# against Python's implicit.
+# against Python's implicit; then the catalog bench's short mode on both databases
+# (bench/catalog.sh on the debug build, about 20 s), so the bench cannot rot.
 section_server() {
     ensure_aiosmtpd
     ensure_implicit
@@ -75,6 +76,7 @@ section_server() {
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
         --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp \
         --test catalog --test server_catalog --test recommend_cases --test recommend_reference
+    SHORT=1 PROFILE=debug "$REPO_ROOT/bench/catalog.sh"
 }
 
 # The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and
