@@ -10,6 +10,10 @@ help:
 	@echo "make wasm    build the library for wasm32 and print its size (scripts/check-wasm.sh)"
 	@echo "make pkg     build the npm package in pkg/: wasm32 + wasm-bindgen + wasm-opt (scripts/build-pkg.sh)"
 	@echo "make bench   package figures: wasm size, instantiate time, µs per track (bench/wasm.mjs)"
+	@echo "             backend benches, run directly: bench/load-sync.sh (/v1/sync throughput, latency);"
+	@echo "             bench/catalog.sh [sqlite|postgres] (a price drop fanned out to 100k shoppers: time and"
+	@echo "             server peak memory; recommender refresh 10k items x 1M interactions;"
+	@echo "             /v1/recommendations p50/p99; shopper state size; SHORT=1 for a quick run)"
 	@echo "make demo    build the npm package + backend, serve the demo store, print its URL (scripts/demo.sh)"
 
 test:

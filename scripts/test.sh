@@ -63,7 +63,9 @@ section_fuzz() {
 # aiosmtpd) and a local webhook receiver; the recommender's cases and its reference check
 # against Python's implicit; the purchase-history models' cases, their check against
 # simulated customers, and CDNOW (the published estimates, and every customer against
-# Python's lifetimes; the data comes from the lifetimes wheel, see ensure_cdnow).
+# Python's lifetimes; the data comes from the lifetimes wheel, see ensure_cdnow); then the
+# catalog bench's short mode on both databases (bench/catalog.sh on the debug build,
+# about 20 s), so the bench cannot rot.
 section_server() {
     ensure_aiosmtpd
     ensure_implicit
@@ -81,6 +83,7 @@ section_server() {
         --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp \
         --test catalog --test server_catalog --test recommend_cases --test recommend_reference \
         --test predict_cases --test predict_simulation --test predict_cdnow
+    SHORT=1 PROFILE=debug "$REPO_ROOT/bench/catalog.sh"
 }
 
 # The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and

@@ -1,7 +1,8 @@
 //! The load itself: shoppers with their tokens and encoded states, one `POST /v1/sync`,
 //! and the phases — warm-up (every shopper exists), closed loop (the throughput), open
-//! loop at a fixed rate (the latency).
+//! loop at a fixed rate (the latency; `open_loop_with` for any request, not only syncs).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +21,14 @@ pub struct Shopper {
 }
 
 impl Shopper {
+    /// Shopper `id` syncing `state`, with a token for `id` signed with `secret`.
+    pub fn new(id: &str, state: &ShopperState, secret: &str) -> Shopper {
+        let claims = Claims { sub: id.to_owned(), cid: None, exp: i64::MAX };
+        let token = auth::issue(secret.as_bytes(), &claims).unwrap();
+        let authorization = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+        Shopper { authorization, body: Bytes::from(state.encode()) }
+    }
+
     /// The encoded state it syncs.
     pub fn state(&self) -> &[u8] {
         &self.body
@@ -37,9 +46,7 @@ pub fn shoppers(n: usize, secret: &str) -> Arc<Vec<Shopper>> {
                 s.set_trait("email", format!("{id}@example.com").into(), now).unwrap();
                 s.set_trait("tier", "gold".into(), now).unwrap();
                 s.set_consent(waymark::journey::Channel::Email, true, now);
-                let token = auth::issue(secret.as_bytes(), &Claims { sub: id, cid: None, exp: i64::MAX }).unwrap();
-                let authorization = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
-                Shopper { authorization, body: Bytes::from(s.encode()) }
+                Shopper::new(&id, &s, secret)
             })
             .collect(),
     )
@@ -74,19 +81,23 @@ impl Target {
     }
 }
 
-/// Every shopper synced once, `concurrency` at a time (steady state is updates, not inserts).
-pub async fn warm_up(target: &Target, concurrency: usize) {
+/// Every shopper synced once, `concurrency` at a time (steady state is updates, not
+/// inserts); returns the syncs that failed.
+pub async fn warm_up(target: &Target, concurrency: usize) -> u64 {
     let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (target, next) = (target.clone(), next.clone());
+            let (target, next, failed) = (target.clone(), next.clone(), failed.clone());
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                     if i >= target.shoppers.len() {
                         break;
                     }
-                    target.sync(i).await;
+                    if !target.sync(i).await {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })
         })
@@ -94,6 +105,7 @@ pub async fn warm_up(target: &Target, concurrency: usize) {
     for t in tasks {
         t.await.unwrap();
     }
+    failed.load(Ordering::Relaxed)
 }
 
 /// Closed loop: `concurrency` clients sync back to back for `seconds`.
@@ -153,6 +165,21 @@ pub struct OpenLoop {
 /// their handshakes starve the server). Latency counts from each request's *scheduled*
 /// time, so waiting for a slot is measured too (no coordinated omission).
 pub async fn open_loop(target: &Target, rate: f64, seconds: f64, max_in_flight: usize) -> OpenLoop {
+    let target = target.clone();
+    open_loop_with(rate, seconds, max_in_flight, move |i| {
+        let target = target.clone();
+        async move { target.sync(i).await }
+    })
+    .await
+}
+
+/// The open loop of [`open_loop`] for any request: `request(i)` makes the `i`th request
+/// and tells whether it was answered with success.
+pub async fn open_loop_with<F, Fut>(rate: f64, seconds: f64, max_in_flight: usize, request: F) -> OpenLoop
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
+{
     let latencies = Arc::new(Mutex::new(Vec::<f64>::with_capacity((rate * seconds * 1.1) as usize)));
     let errors = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
@@ -163,15 +190,17 @@ pub async fn open_loop(target: &Target, rate: f64, seconds: f64, max_in_flight: 
     let mut handles = Vec::new();
     while start.elapsed().as_secs_f64() < seconds {
         tick.tick().await;
-        let due = (start.elapsed().as_secs_f64() * rate) as u64;
+        // Request n is scheduled at n / rate: due as soon as that time has come (not one
+        // interval later, which at a low rate would add a whole interval to every latency).
+        let due = ((start.elapsed().as_secs_f64() * rate) as u64 + 1).min((seconds * rate).ceil() as u64);
         while issued < due {
             let scheduled = start + Duration::from_secs_f64(issued as f64 / rate);
             let permit = in_flight.clone().acquire_owned().await.unwrap();
-            let (target, latencies, errors) = (target.clone(), latencies.clone(), errors.clone());
-            let i = issued as usize;
+            let (latencies, errors) = (latencies.clone(), errors.clone());
+            let answered = request(issued as usize);
             handles.push(tokio::spawn(async move {
                 let _slot = permit;
-                if target.sync(i).await {
+                if answered.await {
                     let ms = scheduled.elapsed().as_secs_f64() * 1000.0;
                     latencies.lock().unwrap().push(ms);
                 } else {

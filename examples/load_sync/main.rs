@@ -19,11 +19,16 @@
 //!   lease recovery time (`crash_mail`; `--replicas 2` on Postgres: the survivor delivers);
 //! - `soak`: half the maximum throughput for `--minutes`, memory and p99 per minute (`soak`).
 //!
+//! And for bench/catalog.sh, `catalog`: a price drop's fan-out to `--shoppers`, the
+//! recommender's refresh from storage (`--items` × `--interactions`) and
+//! `GET /v1/recommendations` at `--rate` for `--seconds` (`catalog`).
+//!
 //! `--sqlite-synchronous normal` runs SQLite with `synchronous = NORMAL` instead of the
 //! default FULL. The server logs to stderr by `RUST_LOG` (e.g.
 //! `waymark::server::sync=debug` for each batch's size and phases). Prints one JSON line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod catalog;
 mod crash_mail;
 mod crash_sync;
 mod load;
@@ -165,6 +170,7 @@ async fn run(threads: usize) {
                 admin_token: ADMIN,
                 token_secret: SECRET,
                 extra: Vec::new(),
+                env: Vec::new(),
                 log,
             };
             let runs: usize = arg_or("--runs", "2").parse().unwrap();
@@ -205,6 +211,7 @@ async fn run(threads: usize) {
                     admin_token: ADMIN,
                     token_secret: SECRET,
                     extra: extra.clone(),
+                    env: Vec::new(),
                     log: log.as_ref().map(|l| PathBuf::from(format!("{}.{i}", l.display()))),
                 })
                 .collect();
@@ -229,6 +236,7 @@ async fn run(threads: usize) {
                 admin_token: ADMIN,
                 token_secret: SECRET,
                 extra: Vec::new(),
+                env: Vec::new(),
                 log,
             };
             let server = ServerProcess::start(&launch, &client).await;
@@ -251,7 +259,39 @@ async fn run(threads: usize) {
             );
             return;
         }
-        other => panic!("unknown --mode {other}: bench, crash-sync, crash-mail or soak"),
+        "catalog" => {
+            let work = tempfile::tempdir().unwrap();
+            let log = log.unwrap_or_else(|| work.path().join("server.log"));
+            let params = catalog::Params {
+                shoppers: n,
+                items: arg_or("--items", "10000").parse().unwrap(),
+                interactions: arg_or("--interactions", "1000000").parse().unwrap(),
+                rate: arg_or("--rate", "200").parse().unwrap(),
+                seconds,
+                concurrency,
+                max_in_flight,
+                refreshes: arg_or("--refreshes", "3").parse().unwrap(),
+                journeys: arg("--journeys")
+                    .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"), PathBuf::from),
+            };
+            let (extra, env) = catalog::server_flags(&params.journeys);
+            let launch = Launch {
+                bin: &bin,
+                db: &db,
+                sqlite_synchronous: &sync_name,
+                admin_token: ADMIN,
+                token_secret: SECRET,
+                extra,
+                env,
+                log: Some(log.clone()),
+            };
+            let mut figures = catalog::run(&launch, &log, &params).await;
+            figures["db"] = (if postgres { "postgres" } else { "sqlite" }).into();
+            figures["mode"] = "catalog".into();
+            println!("{figures}");
+            return;
+        }
+        other => panic!("unknown --mode {other}: bench, crash-sync, crash-mail, soak or catalog"),
     }
     let load_before = usage::load_average();
 
@@ -263,6 +303,7 @@ async fn run(threads: usize) {
         admin_token: ADMIN,
         token_secret: SECRET,
         extra: Vec::new(),
+        env: Vec::new(),
         log: None,
     };
     let server = ServerProcess::start(&launch, &client).await;

@@ -30,6 +30,8 @@ pub struct Launch<'a> {
     pub token_secret: &'a str,
     /// More `serve` flags (SMTP relay, journeys, poll interval).
     pub extra: Vec<String>,
+    /// More environment for the server (`RUST_LOG`); it inherits the rest.
+    pub env: Vec<(String, String)>,
     /// Where the server's log (stderr) goes; inherited when None.
     pub log: Option<PathBuf>,
 }
@@ -45,6 +47,7 @@ impl ServerProcess {
             .env("WAYMARK_ADMIN_TOKEN", launch.admin_token)
             .env("WAYMARK_TOKEN_SECRET", launch.token_secret)
             .args(&launch.extra)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             // stdout carries the load tool's JSON line; the server logs to stderr anyway.
             .stdout(Stdio::null())
             .stderr(match &launch.log {
@@ -84,10 +87,27 @@ impl ServerProcess {
 
     /// Resident memory of the server, KiB (`VmRSS` of `/proc/PID/status`; 0 elsewhere).
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Peak resident memory of the server, KiB (`VmHWM`: the most since it started or
+    /// since [`ServerProcess::reset_peak`]; 0 elsewhere).
+    pub fn peak_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    /// Sets the server's peak resident memory back to its current one (`5` written to
+    /// `/proc/PID/clear_refs`), so the next peak is of what follows; false when the
+    /// kernel refused (the peak then stays the lifetime's).
+    pub fn reset_peak(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").is_ok()
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
             .unwrap_or(0)
     }
