@@ -62,10 +62,17 @@ struct Built {
     categories: HashMap<Hash32, String>,
 }
 
-/// The recommender: the latest build, rebuilt on demand.
+/// The recommender: the latest build, rebuilt on demand. A build older than
+/// [`MAX_AGE`] is still answered from while one request rebuilds it (the others do not
+/// wait: only new interactions are missing from it); a build the catalog outdated
+/// ([`Recommender::invalidate`]: prices, stock, items) is never answered from again.
 #[derive(Default)]
 pub struct Recommender {
-    built: Mutex<Option<Arc<Built>>>,
+    built: std::sync::Mutex<Option<Arc<Built>>>,
+    /// Held by the one request that rebuilds.
+    building: Mutex<()>,
+    /// Bumped by each invalidation: a build begun before one is not kept.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Recommender {
@@ -77,31 +84,34 @@ impl std::fmt::Debug for Recommender {
 impl Recommender {
     /// Drops the current build (the catalog changed): the next request rebuilds.
     pub async fn invalidate(&self) {
-        *self.built.lock().await = None;
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self.slot() = None;
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Built>>> {
+        // A panic while holding it cannot leave a half-written build: the value is one Arc.
+        self.built.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn current(&self, db: &Db, now: Timestamp) -> Result<Arc<Built>, StorageError> {
-        let mut slot = self.built.lock().await;
-        if let Some(built) = slot.as_ref().filter(|b| now.since(b.at) < MAX_AGE && b.at <= now) {
+        let fresh = |b: &Arc<Built>| now.since(b.at) < MAX_AGE && b.at <= now;
+        let existing = self.slot().clone();
+        if let Some(built) = existing.as_ref().filter(|b| fresh(b)) {
             return Ok(Arc::clone(built));
         }
-        let started = std::time::Instant::now();
-        let (interactions, items) = load(db).await?;
-        let loaded = started.elapsed();
-        let counts = (interactions.len(), items.len());
-        let built = tokio::task::spawn_blocking(move || build(interactions, items, now))
-            .await
-            .map_err(|e| StorageError::Sql(sqlx::Error::Protocol(format!("recommender build: {e}"))))?;
-        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        tracing::info!(
-            interactions = counts.0,
-            items = counts.1,
-            load_ms = ms(loaded),
-            build_ms = ms(started.elapsed().saturating_sub(loaded)),
-            "recommender built"
-        );
-        let built = Arc::new(built);
-        *slot = Some(Arc::clone(&built));
+        let _rebuilding = match (&existing, self.building.try_lock()) {
+            (Some(old), Err(_)) => return Ok(Arc::clone(old)),
+            (_, Ok(guard)) => guard,
+            (None, Err(_)) => self.building.lock().await,
+        };
+        if let Some(built) = self.slot().as_ref().filter(|b| fresh(b)) {
+            return Ok(Arc::clone(built));
+        }
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let built = Arc::new(rebuild(db, now).await?);
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+            *self.slot() = Some(Arc::clone(&built));
+        }
         Ok(built)
     }
 
@@ -281,4 +291,24 @@ fn build(interactions: Vec<Interaction>, items: Vec<(CatalogItem, Card)>, now: T
         cards: items.into_iter().map(|(_, c)| (c.id.clone(), c)).collect(),
         categories,
     }
+}
+
+/// One build from storage, timed in the log.
+async fn rebuild(db: &Db, now: Timestamp) -> Result<Built, StorageError> {
+    let started = std::time::Instant::now();
+    let (interactions, items) = load(db).await?;
+    let loaded = started.elapsed();
+    let counts = (interactions.len(), items.len());
+    let built = tokio::task::spawn_blocking(move || build(interactions, items, now))
+        .await
+        .map_err(|e| StorageError::Sql(sqlx::Error::Protocol(format!("recommender build: {e}"))))?;
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(
+        interactions = counts.0,
+        items = counts.1,
+        load_ms = ms(loaded),
+        build_ms = ms(started.elapsed().saturating_sub(loaded)),
+        "recommender built"
+    );
+    Ok(built)
 }
