@@ -117,7 +117,7 @@ fn bundle_writes_bytes_the_engine_loads() {
     assert_eq!(code, 0, "{stderr}");
     let bytes = std::fs::read(&out).unwrap();
     let bundle = waymark::journey::Bundle::from_bytes(&bytes).expect("loads");
-    assert_eq!(bundle.journeys.len(), 13);
+    assert_eq!(bundle.journeys.len(), 14);
     assert_eq!(bundle.to_bytes(), bytes, "re-encoding gives the same bytes");
     std::fs::remove_file(out).ok();
 }

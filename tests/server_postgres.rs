@@ -77,6 +77,9 @@ fn main() -> std::process::ExitCode {
         Trial::ignorable_test("pg_birthday_and_anniversary_reach_shoppers_who_never_visit", || {
             on_postgres("audiences", 2, audiences::birthday_and_anniversary_reach_shoppers_who_never_visit)
         }),
+        Trial::ignorable_test("pg_predictions_drive_win_back_and_buy_again", || {
+            on_postgres("predictions", 2, audiences::predictions_drive_win_back_and_buy_again)
+        }),
         Trial::ignorable_test("pg_catalog_replace_then_patch", || {
             on_postgres("catalog", 2, catalog::catalog_replace_then_patch)
         }),

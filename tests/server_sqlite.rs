@@ -106,3 +106,8 @@ async fn orders_are_recorded_once_and_backfilled() {
 async fn birthday_and_anniversary_reach_shoppers_who_never_visit() {
     audiences::birthday_and_anniversary_reach_shoppers_who_never_visit(support::sqlite()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictions_drive_win_back_and_buy_again() {
+    audiences::predictions_drive_win_back_and_buy_again(support::sqlite()).await;
+}

@@ -295,7 +295,7 @@ fn products() -> serde_json::Value {
 #[test]
 fn shipped_emails_show_their_products() {
     let templates = EmailTemplates::load(&examples()).unwrap();
-    let expect: [(&str, &[&str]); 13] = [
+    let expect: [(&str, &[&str]); 14] = [
         (
             "price-drop",
             &[
@@ -317,6 +317,7 @@ fn shipped_emails_show_their_products() {
         ("search-abandon-recommendations", &["Still searching for \"rain jacket\"?", "Sock Pack: €12.50"]),
         ("signup-anniversary", &["Picked for you", "Insole"]),
         ("wishlist-price-watch", &["Trail Runner <X>: €99.00"]),
+        ("win-back", &["We miss you", "Use CODE10 at checkout", "Sock Pack: €12.50"]),
     ];
     for (key, wants) in expect {
         let mut m = message(key);

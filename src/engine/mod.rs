@@ -35,7 +35,7 @@ use crate::condition::{Condition, EvalEnv};
 use crate::decision::Decision;
 use crate::event::Event;
 use crate::intent::Tier;
-use crate::journey::{Bundle, Channel, Entry, EventMatch, Journey, StepKind};
+use crate::journey::{Bundle, Channel, Entry, EventMatch, Journey, StepKind, WaitTrigger};
 use crate::policy::{self, Situation};
 use crate::scope::ShopperScope;
 use crate::state::{Contact, Run, RunStatus, ShopperState};
@@ -188,10 +188,11 @@ impl Engine {
     }
 
     /// When a stored shopper must next be looked at: their earliest timer, or the first
-    /// instant an audience journey's condition can change by the clock alone (a birthday
-    /// coming round, a sign-up turning 300 days old), whichever is sooner. A backend keeps
-    /// this as the shopper's wake-up, so audiences are evaluated on the day without
-    /// evaluating every stored shopper every day.
+    /// instant a condition can change by the clock alone — an audience journey's (a
+    /// birthday coming round, a sign-up turning 300 days old) or the state condition a
+    /// running journey waits for (a predicted next order date passing) — whichever is
+    /// sooner. A backend keeps this as the shopper's wake-up, so those conditions are
+    /// evaluated on time without evaluating every stored shopper every day.
     pub fn next_check(&self, state: &ShopperState, now: Timestamp) -> Option<Timestamp> {
         let scope = ShopperScope { event: None, entry: None, state, model: &self.bundle.policy.intent, now };
         let audiences = self.bundle.journeys.iter().filter_map(|journey| match &journey.entry {
@@ -202,7 +203,17 @@ impl Engine {
             }
             Entry::Event(_) => None,
         });
-        self.next_wakeup(state).into_iter().chain(audiences).min()
+        let waits = state.runs.iter().filter_map(|run| {
+            let journey = self.journey(&run.journey)?;
+            let (_, StepKind::WaitFor { trigger: WaitTrigger::State(condition), .. }) =
+                self.current_step(journey, run)?
+            else {
+                return None;
+            };
+            let scope = ShopperScope { entry: Some(&run.entry), ..scope };
+            condition.next_time_change(&scope, now)
+        });
+        self.next_wakeup(state).into_iter().chain(audiences).chain(waits).min()
     }
 
     fn situation<'a>(&'a self, state: &'a ShopperState, now: Timestamp) -> Situation<'a> {

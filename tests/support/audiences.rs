@@ -68,3 +68,47 @@ pub async fn birthday_and_anniversary_reach_shoppers_who_never_visit(db: TestDb)
     assert_eq!(wake_at(&shop.server, "cust:c-bday").await, Some(next_year));
     shop.stop().await;
 }
+
+/// The `predicted` trait the purchase-history fit writes drives the shipped prediction
+/// journeys: a customer whose churn risk turns high gets the win-back email at 10:00; a
+/// customer who bought gets the buy-again email when their predicted next order date has
+/// passed — their wake-up is that date, so the scheduler reaches them on time — and not
+/// before.
+pub async fn predictions_drive_win_back_and_buy_again(db: TestDb) {
+    let shop = shop(&db).await;
+    let r = shop.server.router();
+    let subjects = |to: &str| -> Vec<String> {
+        shop.emails_to(to).iter().map(|m| m["subject"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    let fitted = serde_json::json!([
+        { "id": "fit-1", "customer_id": "c-risk", "consent": { "email": true },
+          "traits": { "email": "risk@example.com", "predicted": { "churn_risk": "high", "p_no_order": 0.81 } } },
+        { "id": "fit-2", "customer_id": "c-buy", "consent": { "email": true },
+          "traits": { "email": "buy@example.com", "predicted": { "churn_risk": "low", "expected_next_order_at": "2026-06-20T08:00:00Z" } } },
+        { "id": "order-1", "customer_id": "c-buy", "name": "purchase",
+          "properties": { "transaction_id": "B-1", "value": 30, "items": [ { "item_id": "sku-1", "price": 30 } ] } }
+    ]);
+    // Written just after 10:00: the win-back waits for the next morning.
+    shop.clock.set(at(1));
+    let (status, answer) = admin_json(&r, "POST", "/v1/events", fitted).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    shop.deliver_at(june(2, 9)).await;
+    assert!(subjects("risk@example.com").is_empty(), "not before 10:00");
+    shop.deliver_at(june(2, 10)).await;
+    let (subject, text, _) = shop.only_email_to("risk@example.com");
+    assert!(subject.starts_with("We miss you"), "{subject}");
+    assert!(text.contains("COMEBACK15"), "{text}");
+
+    // Buy again: a week to settle, then the wait for the predicted date.
+    shop.deliver_at(june(9, 0)).await;
+    shop.deliver_at(june(19, 12)).await;
+    let stock_up = |s: &String| s.starts_with("Time to stock up");
+    assert!(!subjects("buy@example.com").iter().any(stock_up), "not before the predicted date");
+    let due = waymark::Timestamp::parse_rfc3339("2026-06-20T08:00:01Z").unwrap().0;
+    assert_eq!(wake_at(&shop.server, "cust:c-buy").await, Some(due), "woken when the date has passed");
+    shop.deliver_at(june(20, 8) + 1).await;
+    let sent: Vec<String> = subjects("buy@example.com").into_iter().filter(stock_up).collect();
+    assert_eq!(sent.len(), 1, "{:?}", subjects("buy@example.com"));
+    shop.stop().await;
+}
