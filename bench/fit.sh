@@ -34,14 +34,14 @@ cleanup() { "$REPO_ROOT/scripts/pg-test.sh" stop "$pgdir" || true; rm -rf "$work
 trap cleanup EXIT
 
 step "drawing the orders of $customers customers"
-# BG/NBD: each customer buys at rate λ ~ Gamma(r, α) (per week) and drops out after
-# each purchase with p ~ Beta(a, b); first purchases spread over the first 12 weeks of a
+# BG/NBD: each customer buys at rate λ ~ Gamma(r = 0.9, α = 4) (per week) and drops out
+# after each purchase with p ~ Beta(a = 0.3, b = 3) — about ten orders a customer; first purchases spread over the first 12 weeks of a
 # 78-week history; an order's value ~ Gamma(p, ν) with ν ~ Gamma(q, v) per customer
 # (Gamma-Gamma at CDNOW's p, q, v). The fit runs after week 78.
 python3 - "$customers" >"$work/orders.csv" <<'PY'
 import random, sys, datetime
 random.seed(7)
-r, alpha, a, b = 0.243, 4.414, 0.793, 2.426
+r, alpha, a, b = 0.9, 4.0, 0.3, 3.0
 n = int(sys.argv[1])
 start = datetime.datetime(2025, 1, 1)
 print("order_id,customer_id,time,value")
@@ -84,7 +84,7 @@ m = report.get("bgnbd") or {}
 g = report.get("gamma_gamma") or {}
 print(f"{name}: {imported}")
 print(f"  import {t1 - t0:.1f} s; fit (read, fit, holdout fit) {t2 - t1:.1f} s; fit + {report['written']} traits written {t3 - t2:.1f} s")
-print(f"  BG/NBD r={m.get('r', float('nan')):.3f} alpha={m.get('alpha_days', float('nan')) / 7:.3f} a={m.get('a', float('nan')):.3f} b={m.get('b', float('nan')):.3f}  (drawn from 0.243 4.414 0.793 2.426)")
+print(f"  BG/NBD r={m.get('r', float('nan')):.3f} alpha={m.get('alpha_days', float('nan')) / 7:.3f} a={m.get('a', float('nan')):.3f} b={m.get('b', float('nan')):.3f}  (drawn from 0.9 4.0 0.3 3.0)")
 print(f"  Gamma-Gamma p={g.get('p', float('nan')):.2f} q={g.get('q', float('nan')):.2f} v={g.get('v', float('nan')):.2f}")
 print(f"  holdout: {json.dumps(report.get('holdout'))}")
 if report.get("not_fitted"):

@@ -415,3 +415,36 @@ fn repurchase_intervals() {
         assert_eq!(got, case.expect, "{}", case.name);
     }
 }
+
+/// The `repurchase_at` the backend writes: each customer's soonest item due again — its
+/// last purchase plus the item's median gap between repeat purchases (5 gaps at least);
+/// items without a known interval give none.
+#[test]
+fn repurchase_due_is_the_soonest_item_again() {
+    use waymark::server::forecast::repurchase_due;
+    use waymark::server::predict::Order;
+    use waymark::time::{Duration, Timestamp, DAY};
+    let day = |d: i64| Timestamp(1_780_000_000_000 - 1_780_000_000_000 % DAY + d * DAY);
+    let order = |who: &str, d: i64, items: &[&str]| Order {
+        shopper: who.into(),
+        at: day(d),
+        value: 10.0,
+        items: items.iter().map(|i| (*i).to_owned()).collect(),
+    };
+    let mut orders = Vec::new();
+    // Six shoppers rebuy coffee every 30 days (6 gaps); tea is rebought once (1 gap).
+    for s in 0..6 {
+        let who = format!("s{s}");
+        orders.push(order(&who, 0, &["coffee"]));
+        orders.push(order(&who, 30, &["coffee"]));
+    }
+    orders.push(order("t", 0, &["tea"]));
+    orders.push(order("t", 10, &["tea"]));
+    orders.push(order("me", 40, &["coffee", "tea"]));
+    orders.push(order("me", 50, &["mug"]));
+    let due = repurchase_due(&orders, day(60));
+    assert_eq!(due.get("me"), Some(&day(70)), "coffee bought on day 40, every 30 days");
+    assert_eq!(due.get("s0"), Some(&day(60)));
+    assert!(!due.contains_key("t"), "tea has too few gaps to know");
+    assert_eq!(day(1).0 - day(0).0, Duration(DAY).0);
+}

@@ -8,6 +8,13 @@
 //!
 //! A customer is their customer id when an order names one (`cust:<id>`), else the
 //! shopper row the order was recorded on; an order's value is what was not refunded.
+//!
+//! Besides the models' fields the trait carries `repurchase_at`: when the soonest of the
+//! customer's items is due again — its last purchase plus the item's typical gap between
+//! repeat purchases ([`predict::repurchase`], from orders that list their items: the
+//! backfilled ones) — for customers who bought an item with a known interval.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::Row;
@@ -91,7 +98,8 @@ pub async fn run(
     };
     describe(&fitted, &mut report);
     if let Some(writer) = writer {
-        write_traits(&fitted, writer, now, &mut report).await;
+        let due = repurchase_due(&orders, now);
+        write_traits(&fitted, &due, writer, now, &mut report).await;
     }
     Ok(report)
 }
@@ -148,15 +156,53 @@ fn holdout_check(orders: &[Order], settings: &FitSettings, now: Timestamp) -> se
     })
 }
 
-async fn write_traits(fitted: &Fitted, writer: &Writer, now: Timestamp, report: &mut ForecastReport) {
+/// Per customer, when the soonest of their items with a known repurchase interval is due.
+pub fn repurchase_due(orders: &[Order], now: Timestamp) -> HashMap<String, Timestamp> {
+    let settings = predict::RepurchaseSettings::default();
+    let typical: HashMap<String, f64> = predict::repurchase::intervals(orders, &HashMap::new(), now, &settings)
+        .into_iter()
+        .filter_map(|i| Some((i.key, i.median_days?)))
+        .collect();
+    // customer → item → last purchase.
+    let mut last: HashMap<&str, HashMap<&str, Timestamp>> = HashMap::new();
+    for order in orders.iter().filter(|o| o.at <= now && o.value >= 0.0) {
+        for item in order.items.iter().filter(|i| typical.contains_key(i.as_str())) {
+            let at = last.entry(order.shopper.as_str()).or_default().entry(item.as_str()).or_insert(order.at);
+            *at = (*at).max(order.at);
+        }
+    }
+    last.into_iter()
+        .filter_map(|(customer, items)| {
+            let due = items
+                .into_iter()
+                .filter_map(|(item, at)| {
+                    let days = typical.get(item)?;
+                    Some(at.plus(Duration((days * DAY as f64) as i64)))
+                })
+                .min()?;
+            Some((customer.to_owned(), due))
+        })
+        .collect()
+}
+
+async fn write_traits(
+    fitted: &Fitted,
+    due: &HashMap<String, Timestamp>,
+    writer: &Writer,
+    now: Timestamp,
+    report: &mut ForecastReport,
+) {
     const PAGE: usize = 1000;
     for page in fitted.summary.customers.chunks(PAGE) {
         let jobs: Vec<_> = page
             .iter()
             .map(|customer| {
-                let predictions = predict::predict(fitted, customer, now);
+                let mut value = predict::predict(fitted, customer, now).to_trait();
+                if let (crate::value::Value::Object(fields), Some(at)) = (&mut value, due.get(&customer.shopper)) {
+                    fields.insert("repurchase_at".to_owned(), crate::value::Value::from(at.to_rfc3339()));
+                }
                 let mut traits = Map::new();
-                traits.insert(TRAIT.to_owned(), predictions.to_trait());
+                traits.insert(TRAIT.to_owned(), value);
                 let event = ServerEvent {
                     id: format!("{TRAIT}:{}:{}", customer.shopper, now.0),
                     time: now,
