@@ -13,7 +13,8 @@ help:
 	@echo "             backend benches, run directly: bench/load-sync.sh (/v1/sync throughput, latency);"
 	@echo "             bench/catalog.sh [sqlite|postgres] (a price drop fanned out to 100k shoppers: time and"
 	@echo "             server peak memory; recommender refresh 10k items x 1M interactions;"
-	@echo "             /v1/recommendations p50/p99; shopper state size; SHORT=1 for a quick run)"
+	@echo "             /v1/recommendations p50/p99; shopper state size; SHORT=1 for a quick run);"
+	@echo "             bench/fit.sh [sqlite|postgres] (backfill, fit and predicted traits of 100k customers)"
 	@echo "make demo    build the npm package + backend, serve the demo store, print its URL (scripts/demo.sh)"
 
 test:
