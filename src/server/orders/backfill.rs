@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::orders::{MAX_ORDER_HUNDREDTHS, MAX_ORDER_ID_BYTES};
-use crate::server::storage::{customer_key, Db, StorageError};
+use crate::server::storage::{customer_key, padded_chunks, value_rows, Db, StorageError};
 use crate::state::MAX_ID_BYTES;
 use crate::time::Timestamp;
 
@@ -366,32 +366,46 @@ pub struct Loaded {
 }
 
 /// Writes the good rows, in one transaction: all of them or, on a database error, none.
+/// Rows go [`crate::server::storage::CHUNK`] to a statement (padded, as the other
+/// multi-row writes).
 pub async fn load(db: &Db, orders: &[BackfillOrder], now: Timestamp) -> Result<Loaded, StorageError> {
     let mut tx = db.begin().await?;
-    for order in orders {
-        let items = serde_json::to_string(&order.items).unwrap_or_else(|_| "[]".to_owned());
-        sqlx::query(
-            "INSERT INTO orders (order_id, shopper_id, customer_id, ordered_at, value, refunded, currency, items, \
+    for (padded, chunk) in padded_chunks(orders) {
+        let rows = value_rows(padded, 9, |sql, i| {
+            let types = ["TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "BIGINT"];
+            let cells: Vec<String> =
+                types.iter().enumerate().map(|(k, t)| format!("CAST(${} AS {t})", i + k)).collect();
+            sql.push_str(&cells.join(", "));
+        });
+        let sql = format!(
+            "WITH v (order_id, alias, customer_id, ordered_at, value, refunded, currency, items, updated_at) \
+             AS (VALUES {rows}) \
+             INSERT INTO orders (order_id, shopper_id, customer_id, ordered_at, value, refunded, currency, items, \
              source, updated_at) \
-             VALUES ($1, (SELECT shopper_id FROM shopper_aliases WHERE alias = $2), $3, $4, $5, $6, $7, $8, \
-             'backfill', $9) \
+             SELECT v.order_id, a.shopper_id, v.customer_id, v.ordered_at, v.value, v.refunded, v.currency, v.items, \
+             'backfill', v.updated_at FROM v LEFT JOIN shopper_aliases a ON a.alias = v.alias \
+             WHERE v.order_id IS NOT NULL \
              ON CONFLICT (order_id) DO UPDATE SET \
              shopper_id = COALESCE(orders.shopper_id, excluded.shopper_id), customer_id = excluded.customer_id, \
              ordered_at = excluded.ordered_at, value = excluded.value, refunded = excluded.refunded, \
              currency = excluded.currency, items = excluded.items, source = 'backfill', \
-             updated_at = excluded.updated_at",
-        )
-        .bind(order.order_id.clone())
-        .bind(customer_key(&order.customer_id))
-        .bind(order.customer_id.clone())
-        .bind(order.at.0)
-        .bind(i64::try_from(order.value).unwrap_or(i64::MAX))
-        .bind(i64::try_from(order.refunded).unwrap_or(i64::MAX))
-        .bind(order.currency.clone())
-        .bind(items)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await?;
+             updated_at = excluded.updated_at"
+        );
+        let mut query = sqlx::query(&sql);
+        for order in chunk {
+            let items = order.map(|o| serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".to_owned()));
+            query = query
+                .bind(order.map(|o| o.order_id.clone()))
+                .bind(order.map(|o| customer_key(&o.customer_id)))
+                .bind(order.map(|o| o.customer_id.clone()))
+                .bind(order.map(|o| o.at.0))
+                .bind(order.map(|o| i64::try_from(o.value).unwrap_or(i64::MAX)))
+                .bind(order.map(|o| i64::try_from(o.refunded).unwrap_or(i64::MAX)))
+                .bind(order.and_then(|o| o.currency.clone()))
+                .bind(items)
+                .bind(order.map(|_| now.0));
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(Loaded { loaded: orders.len() })
