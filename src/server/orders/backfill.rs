@@ -358,6 +358,13 @@ fn items_of(value: Option<Json>) -> Option<Vec<String>> {
     Some(items)
 }
 
+/// A backfilled order replaces what was stored of it, except the shopper row a state
+/// linked it to.
+const UPSERT: &str = "ON CONFLICT (order_id) DO UPDATE SET \
+    shopper_id = COALESCE(orders.shopper_id, excluded.shopper_id), customer_id = excluded.customer_id, \
+    ordered_at = excluded.ordered_at, value = excluded.value, refunded = excluded.refunded, \
+    currency = excluded.currency, items = excluded.items, source = 'backfill', updated_at = excluded.updated_at";
+
 /// What a load did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Loaded {
@@ -366,10 +373,19 @@ pub struct Loaded {
 }
 
 /// Writes the good rows, in one transaction: all of them or, on a database error, none.
-/// Rows go [`crate::server::storage::CHUNK`] to a statement (padded, as the other
-/// multi-row writes).
+/// On Postgres rows go [`crate::server::storage::CHUNK`] to a statement (padded, as the
+/// other multi-row writes: a round trip each costs more than the statement); on SQLite,
+/// in process, one prepared statement a row is faster (bench/fit.sh: 28 s against 51 s
+/// for 1.1M orders, where Postgres goes from 95 s to 24 s with chunks).
 pub async fn load(db: &Db, orders: &[BackfillOrder], now: Timestamp) -> Result<Loaded, StorageError> {
     let mut tx = db.begin().await?;
+    if !db.is_postgres() {
+        for order in orders {
+            load_one(&mut tx, order, now).await?;
+        }
+        tx.commit().await?;
+        return Ok(Loaded { loaded: orders.len() });
+    }
     for (padded, chunk) in padded_chunks(orders) {
         let rows = value_rows(padded, 9, |sql, i| {
             let types = ["TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "BIGINT"];
@@ -384,12 +400,7 @@ pub async fn load(db: &Db, orders: &[BackfillOrder], now: Timestamp) -> Result<L
              source, updated_at) \
              SELECT v.order_id, a.shopper_id, v.customer_id, v.ordered_at, v.value, v.refunded, v.currency, v.items, \
              'backfill', v.updated_at FROM v LEFT JOIN shopper_aliases a ON a.alias = v.alias \
-             WHERE v.order_id IS NOT NULL \
-             ON CONFLICT (order_id) DO UPDATE SET \
-             shopper_id = COALESCE(orders.shopper_id, excluded.shopper_id), customer_id = excluded.customer_id, \
-             ordered_at = excluded.ordered_at, value = excluded.value, refunded = excluded.refunded, \
-             currency = excluded.currency, items = excluded.items, source = 'backfill', \
-             updated_at = excluded.updated_at"
+             WHERE v.order_id IS NOT NULL {UPSERT}"
         );
         let mut query = sqlx::query(&sql);
         for order in chunk {
@@ -409,4 +420,27 @@ pub async fn load(db: &Db, orders: &[BackfillOrder], now: Timestamp) -> Result<L
     }
     tx.commit().await?;
     Ok(Loaded { loaded: orders.len() })
+}
+
+async fn load_one(conn: &mut sqlx::AnyConnection, order: &BackfillOrder, now: Timestamp) -> Result<(), StorageError> {
+    let items = serde_json::to_string(&order.items).unwrap_or_else(|_| "[]".to_owned());
+    let sql = format!(
+        "INSERT INTO orders (order_id, shopper_id, customer_id, ordered_at, value, refunded, currency, items, \
+         source, updated_at) \
+         VALUES ($1, (SELECT shopper_id FROM shopper_aliases WHERE alias = $2), $3, $4, $5, $6, $7, $8, \
+         'backfill', $9) {UPSERT}"
+    );
+    sqlx::query(&sql)
+        .bind(order.order_id.clone())
+        .bind(customer_key(&order.customer_id))
+        .bind(order.customer_id.clone())
+        .bind(order.at.0)
+        .bind(i64::try_from(order.value).unwrap_or(i64::MAX))
+        .bind(i64::try_from(order.refunded).unwrap_or(i64::MAX))
+        .bind(order.currency.clone())
+        .bind(items)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
