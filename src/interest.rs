@@ -38,6 +38,10 @@ const VIEW_POINTS: f64 = 1.0;
 const WISHLIST_POINTS: f64 = 2.0;
 const CART_POINTS: f64 = 3.0;
 const PURCHASE_POINTS: f64 = 5.0;
+/// A click on a product or a promotion (`select_item`, `select_promotion`), per category.
+const CLICK_POINTS: f64 = 0.5;
+/// A product list seen (`view_item_list`: a category page, a search result), per category.
+const LIST_POINTS: f64 = 0.25;
 
 /// The event a storefront sends when a shopper asks to hear when an out-of-stock item is
 /// back ("notify me"), with the item in `items`: remembered as a wish for it (flag
@@ -144,6 +148,11 @@ impl Interests {
                 self.empty_cart(t);
                 self.each_item(event, PURCHASE_POINTS, |item, _| item.flags |= BOUGHT);
             }
+            // Clicks and list views say which categories interest the shopper, not which
+            // items: they grow the affinity of each category they show once, and remember no
+            // item (the view that follows a click does).
+            "select_item" | "select_promotion" => self.each_category(event, CLICK_POINTS),
+            "view_item_list" => self.each_category(event, LIST_POINTS),
             _ => return,
         }
         self.normalize();
@@ -307,6 +316,18 @@ impl Interests {
             item.last_at = item.last_at.max(t);
             if points > 0.0 {
                 self.add_affinity(seen.category.map_or(Hash32(0), Hash32::of_category), points, t);
+            }
+        }
+    }
+
+    /// Adds `points` once to each distinct category the event's items name.
+    fn each_category(&mut self, event: &Event, points: f64) {
+        let mut seen: Vec<Hash32> = Vec::new();
+        for item in event.items() {
+            let Some(category) = item.category.map(Hash32::of_category) else { continue };
+            if !seen.contains(&category) {
+                seen.push(category);
+                self.add_affinity(category, points, event.time);
             }
         }
     }
