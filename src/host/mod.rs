@@ -1,13 +1,13 @@
 //! The host's own text and number conversions, chosen at compile time. In the wasm
-//! module they are the JS engine's `toLowerCase`, `String(n)` and `parseFloat` (`js.rs`,
-//! the one module besides the bindings that names the JS crates); that keeps
+//! module they are the JS engine's `toLowerCase`, `String(n)` and `parseFloat`
+//! (`src/wasm/host.rs`: only `src/wasm/` names the JS crates); that keeps
 //! Unicode's case tables and float parsing and printing code out of the module and makes
 //! the answers JavaScript's by construction. Natively they are Rust's (`crate::jsnum`
 //! formats numbers as JavaScript does). The engine's files reach the JS host only
 //! through here.
 
 #[cfg(target_arch = "wasm32")]
-mod js;
+use crate::wasm::host as js;
 
 /// `text.toLowerCase()` (full Unicode lower-casing, as JavaScript does it).
 #[cfg(target_arch = "wasm32")]

@@ -9,6 +9,8 @@
 //! never a panic. Time is an input (epoch ms from the JS clock); the core stays pure.
 //! The idiomatic API (`Waymark.load`, `track`, storage, sync) lives in `pkg-template/`.
 
+pub(crate) mod host;
+
 use js_sys::{Array, Error as JsError, Reflect};
 use wasm_bindgen::prelude::*;
 

@@ -1,7 +1,7 @@
 //! The JS engine's own text and number conversions, for `crate::host` in the wasm
-//! module: `toLowerCase`, `String(n)` and `parseFloat` through `js_sys`. Besides the
-//! bindings (`src/wasm/`), the only module that names the JS host's crates; it knows
-//! nothing of the bindings.
+//! module: `toLowerCase`, `String(n)` and `parseFloat` through `js_sys`. It lives with
+//! the bindings (only `src/wasm/` names the JS crates) but uses none of them: this is the
+//! one part of `src/wasm/` the engine reaches, and only through `crate::host`.
 
 /// `text.toLowerCase()` by the JS engine.
 pub(crate) fn to_lower_case(text: &str) -> String {
