@@ -161,8 +161,9 @@ fn transaction_id(event: &Event) -> Option<&str> {
     event.prop("transaction_id").and_then(Value::as_str).filter(|id| !id.is_empty())
 }
 
-/// An amount as hundredths, when it is a sensible one.
-fn hundredths(amount: f64) -> Option<u64> {
+/// An amount as hundredths (rounded), when it is a sensible one: finite, not negative,
+/// at most [`MAX_ORDER_HUNDREDTHS`].
+pub fn hundredths(amount: f64) -> Option<u64> {
     let h = libm::round(amount * 100.0);
     (h.is_finite() && h >= 0.0 && h <= MAX_ORDER_HUNDREDTHS as f64).then_some(h as u64)
 }

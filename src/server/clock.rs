@@ -43,3 +43,13 @@ impl Clock {
         }
     }
 }
+
+/// Sleeps `period` unless shutdown comes first; whether to go on (false: shutting down).
+/// The background loops (scheduler, outbox, trigger jobs, the fit) wait between rounds
+/// with it.
+pub async fn pause(period: std::time::Duration, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => !*shutdown.borrow(),
+        _ = shutdown.changed() => false,
+    }
+}

@@ -259,11 +259,7 @@ pub async fn run_loop(
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "purchase-history fit: the schedule could not be read"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(CHECK_EVERY) => {}
-            _ = shutdown.changed() => break,
-        }
-        if *shutdown.borrow() {
+        if !crate::server::clock::pause(CHECK_EVERY, &mut shutdown).await {
             break;
         }
     }

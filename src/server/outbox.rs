@@ -475,11 +475,7 @@ impl Outbox {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "outbox round failed"),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
+            if !super::clock::pause(poll, &mut shutdown).await {
                 break;
             }
         }

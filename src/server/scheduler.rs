@@ -114,11 +114,7 @@ impl Scheduler {
                 Ok(n) => tracing::info!(shoppers = n, "timers run"),
                 Err(e) => tracing::error!(error = %e, "scheduler round failed"),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
+            if !super::clock::pause(poll, &mut shutdown).await {
                 break;
             }
         }

@@ -62,11 +62,7 @@ pub async fn run_loop(
         if let Err(e) = run_due(&db, &writer, &clock).await {
             tracing::error!(error = %e, "catalog trigger jobs failed; retried next round");
         }
-        tokio::select! {
-            _ = tokio::time::sleep(poll) => {}
-            _ = shutdown.changed() => break,
-        }
-        if *shutdown.borrow() {
+        if !super::clock::pause(poll, &mut shutdown).await {
             break;
         }
     }

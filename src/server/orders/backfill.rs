@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::orders::{MAX_ORDER_HUNDREDTHS, MAX_ORDER_ID_BYTES};
+use crate::orders::MAX_ORDER_ID_BYTES;
 use crate::server::storage::{customer_key, padded_chunks, value_rows, Db, StorageError};
 use crate::state::MAX_ID_BYTES;
 use crate::time::Timestamp;
@@ -333,9 +333,7 @@ fn amount_of(value: Option<Json>) -> Option<u64> {
         Json::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    let hundredths = (amount * 100.0).round();
-    (hundredths.is_finite() && hundredths >= 0.0 && hundredths <= MAX_ORDER_HUNDREDTHS as f64)
-        .then_some(hundredths as u64)
+    crate::orders::hundredths(amount)
 }
 
 fn items_of(value: Option<Json>) -> Option<Vec<String>> {

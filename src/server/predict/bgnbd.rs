@@ -230,15 +230,7 @@ mod tests {
         ];
         let objective = NegativeLogLikelihood { patterns: &patterns, total: 7.0 };
         let at = [CDNOW.r.ln(), CDNOW.alpha.ln(), CDNOW.a.ln(), CDNOW.b.ln()];
-        let (_, gradient) = objective.evaluate(&at);
-        for i in 0..4 {
-            let h = 1e-6;
-            let (mut up, mut down) = (at, at);
-            up[i] += h;
-            down[i] -= h;
-            let numeric = (objective.evaluate(&up).0 - objective.evaluate(&down).0) / (2.0 * h);
-            assert!((gradient[i] - numeric).abs() < 1e-7, "component {i}: {} vs {numeric}", gradient[i]);
-        }
+        super::super::optimize::assert_gradient_matches_finite_differences(&objective, &at);
     }
 
     #[test]

@@ -161,15 +161,7 @@ mod tests {
         let customers = [Spend { x: 1, mean: 11.77 }, Spend { x: 2, mean: 22.35 }, Spend { x: 7, mean: 40.0 }];
         let objective = NegativeLogLikelihood { customers: &customers };
         let at = [6.25_f64.ln(), 3.74_f64.ln(), 15.45_f64.ln()];
-        let (_, gradient) = objective.evaluate(&at);
-        for i in 0..3 {
-            let h = 1e-6;
-            let (mut up, mut down) = (at, at);
-            up[i] += h;
-            down[i] -= h;
-            let numeric = (objective.evaluate(&up).0 - objective.evaluate(&down).0) / (2.0 * h);
-            assert!((gradient[i] - numeric).abs() < 1e-7, "component {i}: {} vs {numeric}", gradient[i]);
-        }
+        super::super::optimize::assert_gradient_matches_finite_differences(&objective, &at);
     }
 
     #[test]

@@ -85,3 +85,18 @@ pub fn minimize<O: Objective>(objective: &O, start: Vec<f64>, model: &'static st
     }
     Ok(Minimum { x, value, iterations })
 }
+
+/// Test support: the objective's analytic gradient at `at` equals central finite
+/// differences (step 1e-6) within 1e-7, component by component.
+#[cfg(test)]
+pub(super) fn assert_gradient_matches_finite_differences(objective: &impl Objective, at: &[f64]) {
+    let (_, gradient) = objective.evaluate(at);
+    let h = 1e-6;
+    for i in 0..at.len() {
+        let (mut up, mut down) = (at.to_vec(), at.to_vec());
+        up[i] += h;
+        down[i] -= h;
+        let numeric = (objective.evaluate(&up).0 - objective.evaluate(&down).0) / (2.0 * h);
+        assert!((gradient[i] - numeric).abs() < 1e-7, "component {i}: {} vs {numeric}", gradient[i]);
+    }
+}
