@@ -76,7 +76,8 @@ ensure_aiosmtpd() {
     info "installing aiosmtpd (PyPI) for the SMTP receiver"
     "$python" -m pip install --quiet aiosmtpd 2>/dev/null \
         || "$python" -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
-        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd \
+        || { as_root apt-get update -q \
+            && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd </dev/null; } \
         || die "cannot install aiosmtpd: pip install aiosmtpd"
 }
 

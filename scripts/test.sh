@@ -122,12 +122,7 @@ section_e2e() {
         as_root apt-get update -q
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core </dev/null
     fi
-    if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-        info "installing aiosmtpd (the SMTP receiver of the e2e tests)"
-        python3 -m pip install --quiet aiosmtpd 2>/dev/null \
-            || python3 -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
-            || { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-aiosmtpd </dev/null; }
-    fi
+    ensure_aiosmtpd
     if [ ! -f www/node_modules/playwright-core/package.json ]; then
         (cd www && npm ci --no-audit --no-fund --loglevel=error)
     fi
