@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{self, Encode, Reader, WireError};
 
-use crate::intent::Signals;
+use crate::intent::{IntentSample, Signals};
 use crate::interest::Interests;
 use crate::journey::Channel;
 use crate::orders::Orders;
@@ -18,9 +18,9 @@ use crate::time::Timestamp;
 use crate::value::{Map, Value};
 
 /// Encoding version written as the first byte. Versions 1 (traits without a source: they
-/// read as set by the shopper), 2 (no interest memory: it reads empty) and 3 (no orders:
-/// they read empty) still decode.
-pub const STATE_VERSION: u8 = 4;
+/// read as set by the shopper), 2 (no interest memory: it reads empty), 3 (no orders:
+/// they read empty) and 4 (no intent sample: it reads as none) still decode.
+pub const STATE_VERSION: u8 = 5;
 /// Runs kept per journey (active + finished, newest first). Re-entry caps are ≤ this.
 pub const MAX_RUNS_PER_JOURNEY: usize = 8;
 /// Runs kept in total.
@@ -310,6 +310,9 @@ pub struct ShopperState {
     pub interests: Interests,
     /// The recent orders and their refunds.
     pub orders: Orders,
+    /// The intent features of the latest converting session just before its purchase
+    /// (what the backend learns the intent weights from).
+    pub intent_sample: Option<IntentSample>,
 }
 
 impl ShopperState {
@@ -363,6 +366,7 @@ impl ShopperState {
         let mut r = Reader::new(body);
         let state = match *version {
             STATE_VERSION => r.read(),
+            4 => ShopperState::from(r.read::<StateV4>()),
             3 => ShopperState::from(r.read::<StateV3>()),
             2 => ShopperState::from(r.read::<StateV2>()),
             1 => ShopperState::from(r.read::<StateV1>()),
@@ -519,6 +523,7 @@ impl ShopperState {
         }
         self.interests.merge(&other.interests);
         self.orders.merge(&other.orders);
+        self.intent_sample = IntentSample::merge(self.intent_sample, other.intent_sample);
         self.normalize();
     }
 
@@ -602,6 +607,9 @@ impl ShopperState {
         }
         self.interests.clamp_stamps(latest);
         self.orders.clamp_stamps(latest);
+        if let Some(sample) = self.intent_sample.as_mut() {
+            sample.session_start = sample.session_start.min(latest);
+        }
     }
 
     /// Restores the invariants: sorted, de-duplicated, bounded. Every step keeps a
@@ -846,8 +854,54 @@ crate::wire_struct!(ShopperState {
     consent,
     traits,
     interests,
+    orders,
+    intent_sample
+});
+
+/// A version 4 state: no intent sample.
+struct StateV4 {
+    ids: Vec<String>,
+    customer_id: Option<Stamped<String>>,
+    runs: Vec<Run>,
+    contacts: Vec<Contact>,
+    incentives: Vec<IncentiveGrant>,
+    signals: Signals,
+    consent: crate::map::SortedMap<Channel, Stamped<bool>>,
+    traits: Map<TraitEntry>,
+    interests: Interests,
+    orders: Orders,
+}
+
+crate::wire_struct!(StateV4 {
+    ids,
+    customer_id,
+    runs,
+    contacts,
+    incentives,
+    signals,
+    consent,
+    traits,
+    interests,
     orders
 });
+
+impl From<StateV4> for ShopperState {
+    fn from(v4: StateV4) -> ShopperState {
+        ShopperState {
+            ids: v4.ids,
+            customer_id: v4.customer_id,
+            runs: v4.runs,
+            contacts: v4.contacts,
+            incentives: v4.incentives,
+            signals: v4.signals,
+            consent: v4.consent,
+            traits: v4.traits,
+            interests: v4.interests,
+            orders: v4.orders,
+            intent_sample: None,
+        }
+    }
+}
 
 /// A version 3 state: no orders.
 struct StateV3 {
@@ -877,6 +931,7 @@ impl From<StateV3> for ShopperState {
             traits: v3.traits,
             interests: v3.interests,
             orders: Orders::default(),
+            intent_sample: None,
         }
     }
 }
@@ -908,6 +963,7 @@ impl From<StateV2> for ShopperState {
             traits: v2.traits,
             interests: Interests::default(),
             orders: Orders::default(),
+            intent_sample: None,
         }
     }
 }
@@ -956,6 +1012,7 @@ impl From<StateV1> for ShopperState {
             traits,
             interests: Interests::default(),
             orders: Orders::default(),
+            intent_sample: None,
         }
     }
 }

@@ -624,3 +624,32 @@ proptest! {
         }
     }
 }
+
+/// A purchase leaves the features that led to it (the cart and checkout it then clears),
+/// once per session; a purchase that opens a session samples that fresh session.
+#[test]
+fn the_first_purchase_of_a_session_leaves_its_features() {
+    let m = IntentModel::default();
+    let feature = |name: &str| FEATURES.iter().position(|f| *f == name).unwrap();
+    let cart = ev("add_to_cart", 120_000, &[("items", Value::Array(vec![item("p1", "shoes", 30.0)]))]);
+    let before = fold(&[view(0, "p1", "shoes"), view(60_000, "p2", "shoes"), cart], &m);
+    assert_eq!(before.pre_purchase(&view(180_000, "p3", "shoes"), &m, TIMEOUT), None, "only a purchase samples");
+
+    let purchase = ev("purchase", 180_000, &[("value", Value::from(30.0))]);
+    let sample = before.pre_purchase(&purchase, &m, TIMEOUT).expect("the first purchase samples");
+    assert_eq!(sample.session_start, Timestamp(0));
+    let expected: Vec<f64> = before.features(Timestamp(180_000), &m).iter().map(|c| c.value).collect();
+    for (got, want) in sample.values().iter().zip(&expected) {
+        assert!((got - want).abs() <= 0.0005, "{got} vs {want}");
+    }
+    assert!(sample.values()[feature("cart_active")] > 0.9, "the cart it is about to clear");
+    assert_eq!(sample.values()[feature("purchased")], 0.0);
+
+    let after = fold(&[view(0, "p1", "shoes"), view(60_000, "p2", "shoes"), purchase.clone()], &m);
+    assert_eq!(after.pre_purchase(&ev("purchase", 200_000, &[]), &m, TIMEOUT), None, "not the second one");
+    let later = ev("purchase", 180_000 + 2 * 3_600_000, &[]);
+    let fresh = after.pre_purchase(&later, &m, TIMEOUT).expect("a purchase opening a session samples it");
+    assert_eq!(fresh.session_start, later.time);
+    assert_eq!(fresh.values()[feature("product_views")], 0.0);
+    assert!(fresh.values()[feature("return_visits")] > 0.0);
+}

@@ -249,7 +249,7 @@ fn traits_are_limited() {
 #[test]
 fn fixtures_decode_as_recorded() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let good = dir.join("state-v4-typical.bin");
+    let good = dir.join("state-v5-typical.bin");
     let t = Timestamp(1_780_300_800_000);
     let mut s = ShopperState::new("anon-3f9a2c");
     s.identify("cust-42", t);
@@ -289,6 +289,12 @@ fn fixtures_decode_as_recorded() {
     ]);
     s.orders.observe(&waymark::Event::new("purchase", t.plus(waymark::Duration(60_000)), order));
     s.normalize();
+    // What a version-4 state (before the intent sample) holds; version 5 adds it.
+    let v4_state = s.clone();
+    let mut features = [0.0; waymark::intent::FEATURE_COUNT];
+    features[0] = 1.386;
+    features[6] = 1.0;
+    s.intent_sample = Some(waymark::intent::IntentSample::new(t, &features));
     if std::env::var_os("WAYMARK_BLESS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&good, s.encode()).unwrap();
@@ -307,6 +313,11 @@ fn fixtures_decode_as_recorded() {
     assert_eq!(ShopperState::decode(&truncated).unwrap_err().code(), "state_corrupt");
     let future = std::fs::read(dir.join("state-future-version.bin")).unwrap();
     assert_eq!(ShopperState::decode(&future).unwrap_err().code(), "state_unsupported_version");
+
+    let v4 = std::fs::read(dir.join("state-v4-typical.bin")).unwrap();
+    assert_eq!(v4.first(), Some(&4));
+    let old = ShopperState::decode(&v4).expect("a version-4 state decodes");
+    assert_eq!(old, v4_state, "to the same state, with no intent sample");
 
     let v3 = std::fs::read(dir.join("state-v3-typical.bin")).unwrap();
     assert_eq!(v3.first(), Some(&3));
@@ -414,14 +425,16 @@ fn wide_state() -> impl Strategy<Value = ShopperState> {
         ),
         prop::option::of((text(MAX_ID_BYTES), any_time())),
         wide_interests(),
-        wide_orders(),
+        (wide_orders(), prop::option::of((any_time(), prop::array::uniform18(any::<u32>())))),
     )
-        .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer, interests, orders)| {
+        .prop_map(|(ids, runs, contacts, incentives, consent, traits, customer, interests, (orders, sample))| {
             let mut s = ShopperState {
                 ids,
                 runs,
                 interests,
                 orders,
+                intent_sample: sample
+                    .map(|(session_start, features)| waymark::intent::IntentSample { session_start, features }),
                 contacts: contacts
                     .into_iter()
                     .map(|(at, channel, journey, session)| Contact { at, channel, journey, session })
@@ -522,6 +535,7 @@ proptest! {
         prop_assert!(synced.interests.items.iter().all(|i| i.last_at <= latest));
         prop_assert!(synced.interests.affinities.iter().all(|a| a.at <= latest));
         prop_assert!(synced.orders.list.iter().all(|o| o.at <= latest && o.changed_at <= latest));
+        prop_assert!(synced.intent_sample.iter().all(|s| s.session_start <= latest));
     }
 }
 
@@ -602,6 +616,10 @@ fn the_fullest_state_fits_the_encoded_bound() {
             changed_at: far,
         })
         .collect();
+    s.intent_sample = Some(waymark::intent::IntentSample {
+        session_start: far,
+        features: [u32::MAX; waymark::intent::FEATURE_COUNT],
+    });
     s.normalize();
     assert_eq!(s.check_bounds(), Ok(()));
     let bytes = s.encode();

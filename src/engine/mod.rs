@@ -34,7 +34,7 @@ mod walk;
 use crate::condition::{Condition, EvalEnv};
 use crate::decision::Decision;
 use crate::event::Event;
-use crate::intent::Tier;
+use crate::intent::{IntentSample, Tier};
 use crate::journey::{Bundle, Channel, Entry, EventMatch, Journey, StepKind, WaitTrigger};
 use crate::policy::{self, Situation};
 use crate::scope::ShopperScope;
@@ -128,6 +128,9 @@ impl Engine {
         self.resolve_duplicates(state, now, &mut out);
 
         let model = &self.bundle.policy.intent;
+        if let Some(sample) = state.signals.pre_purchase(event, model, self.bundle.policy.session_timeout) {
+            state.intent_sample = IntentSample::merge(state.intent_sample, Some(sample));
+        }
         state.signals.observe(event, model, self.bundle.policy.session_timeout);
         state.signals.update_tier(now, model);
         state.interests.observe(event);

@@ -5,9 +5,11 @@
 //! decay is computed from event timestamps only, so wasm and native agree bit for bit.
 //!
 //! `model` holds the model (features, weights, thresholds, the tiers) and its checks;
-//! `signals` holds a shopper's [`Signals`] and how events fold into them and score.
+//! `signals` holds a shopper's [`Signals`] and how events fold into them and score;
+//! `sample` the features a purchase leaves for learning ([`IntentSample`]).
 
 mod model;
+mod sample;
 mod signals;
 
 pub use model::{
@@ -15,5 +17,6 @@ pub use model::{
     DEFAULT_HALF_LIFE, DEFAULT_HOT, DEFAULT_HYSTERESIS, DEFAULT_RETURN_HALF_LIFE, DEFAULT_WARM, DEFAULT_WEIGHTS,
     FEATURES, FEATURE_COUNT,
 };
+pub use sample::{IntentSample, SAMPLE_SCALE};
 pub(crate) use signals::{clean, decay, quantity};
 pub use signals::{Contribution, Observation, Signals, SIGNAL_NAMES};

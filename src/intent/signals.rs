@@ -14,6 +14,7 @@ use crate::time::{Duration, Timestamp, MINUTE};
 use crate::value::Value;
 
 use super::model::{IntentModel, Tier, FEATURES, FEATURE_COUNT};
+use super::sample::IntentSample;
 
 // Bounds of the per-session item memory.
 const MAX_CATEGORIES: usize = 8;
@@ -250,6 +251,30 @@ impl Signals {
         }
         counted |= self.observe_context(event);
         Observation { new_session, counted, out_of_order }
+    }
+
+    /// For the first purchase of a session, the session's features just before it (what
+    /// the purchase is about to clear), as a learning sample; `None` for any other event.
+    /// A purchase that starts a new session samples that fresh session.
+    pub fn pre_purchase(&self, event: &Event, model: &IntentModel, session_timeout: Duration) -> Option<IntentSample> {
+        if event.name != crate::orders::PURCHASE {
+            return None;
+        }
+        let t = event.time;
+        let new_session = self.sessions == 0 || t.since(self.last_event) > session_timeout;
+        let values = |s: &Signals| s.rows(t, model).map(|(_, value)| finite(value));
+        if new_session {
+            let mut fresh = self.clone();
+            fresh.start_session(t, model);
+            return Some(IntentSample::new(t, &values(&fresh)));
+        }
+        (self.purchases == 0).then(|| IntentSample::new(self.session_start, &values(self)))
+    }
+
+    /// Whether the current session has a purchase (its features then show the state
+    /// after it, not what led to it).
+    pub fn session_purchased(&self) -> bool {
+        self.purchases > 0
     }
 
     fn start_session(&mut self, t: Timestamp, model: &IntentModel) {
