@@ -22,7 +22,7 @@ mod support;
 fn main() -> std::process::ExitCode {
     use libtest_mimic::Trial;
     use support::harness::run;
-    use support::{audiences, catalog, catalog_emails, orders, scenarios};
+    use support::{audiences, catalog, catalog_emails, intent_sessions, orders, scenarios};
 
     run(vec![
         Trial::ignorable_test("pg_login_merges_states", || on_postgres("login", 2, scenarios::login_merges_states)),
@@ -73,6 +73,9 @@ fn main() -> std::process::ExitCode {
         }),
         Trial::ignorable_test("pg_orders_are_recorded_once_and_backfilled", || {
             on_postgres("orders", 2, orders::orders_are_recorded_once_and_backfilled)
+        }),
+        Trial::ignorable_test("pg_sessions_are_recorded_for_the_intent_fit", || {
+            on_postgres("intent_sessions", 2, intent_sessions::sessions_are_recorded_for_the_intent_fit)
         }),
         Trial::ignorable_test("pg_birthday_and_anniversary_reach_shoppers_who_never_visit", || {
             on_postgres("audiences", 2, audiences::birthday_and_anniversary_reach_shoppers_who_never_visit)

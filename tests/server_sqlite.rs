@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::{audiences, catalog, catalog_emails, orders, scenarios};
+use support::{audiences, catalog, catalog_emails, intent_sessions, orders, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_merges_states() {
@@ -100,6 +100,11 @@ async fn search_and_cart_emails_list_their_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_are_recorded_once_and_backfilled() {
     orders::orders_are_recorded_once_and_backfilled(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_recorded_for_the_intent_fit() {
+    intent_sessions::sessions_are_recorded_for_the_intent_fit(support::sqlite()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -271,6 +271,11 @@ impl Signals {
         (self.purchases == 0).then(|| IntentSample::new(self.session_start, &values(self)))
     }
 
+    /// Sessions seen (0: nothing observed yet).
+    pub fn sessions(&self) -> u32 {
+        self.sessions
+    }
+
     /// Whether the current session has a purchase (its features then show the state
     /// after it, not what led to it).
     pub fn session_purchased(&self) -> bool {

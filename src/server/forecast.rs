@@ -232,8 +232,8 @@ fn log_failure(e: &ApiError) {
 
 /// The name of the fit in `scheduled_jobs`.
 const JOB: &str = "fit_orders";
-/// How often a replica looks whether the fit is due.
-const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often a replica looks whether a periodic fit is due.
+pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs the fit every `every` until shutdown, on one replica a period: the one whose
 /// update moves the job's `next_at` forward while it is due. A fresh database fits at once.
@@ -246,7 +246,7 @@ pub async fn run_loop(
 ) {
     let period = Duration(i64::try_from(every.as_millis()).unwrap_or(i64::MAX));
     loop {
-        match claim(&db, clock.now(), period).await {
+        match claim(&db, JOB, clock.now(), period).await {
             Ok(true) => match run(&db, Some(&writer), &FitSettings::default(), clock.now()).await {
                 Ok(report) => tracing::info!(
                     customers = report.customers,
@@ -265,16 +265,17 @@ pub async fn run_loop(
     }
 }
 
-/// Whether this replica runs the fit now: it is due, and this update moved it on.
-pub async fn claim(db: &Db, now: Timestamp, period: Duration) -> Result<bool, StorageError> {
+/// Whether this replica runs the periodic job `job` now: it is due, and this update moved
+/// it on (the row is created due on first sight).
+pub async fn claim(db: &Db, job: &str, now: Timestamp, period: Duration) -> Result<bool, StorageError> {
     sqlx::query("INSERT INTO scheduled_jobs (name, next_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(JOB)
+        .bind(job)
         .bind(now.0)
         .execute(db.write_pool())
         .await?;
     let moved = sqlx::query("UPDATE scheduled_jobs SET next_at = $1 WHERE name = $2 AND next_at <= $3")
         .bind(now.plus(period).0)
-        .bind(JOB)
+        .bind(job)
         .bind(now.0)
         .execute(db.write_pool())
         .await?;

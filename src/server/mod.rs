@@ -33,6 +33,8 @@ pub mod error;
 pub mod fit_cli;
 pub mod forecast;
 pub mod inspect;
+pub mod intent_fit;
+pub mod intent_sessions;
 pub mod interest_index;
 pub mod journeys;
 pub mod limit;
@@ -157,6 +159,15 @@ impl Server {
                     writer.clone(),
                     clock.clone(),
                     settings.fit_every,
+                    shutdown_rx.clone(),
+                )));
+            }
+            if !settings.fit_intent_every.is_zero() {
+                tasks.push(tokio::spawn(intent_fit::run_loop(
+                    db.clone(),
+                    journeys.clone(),
+                    clock.clone(),
+                    settings.fit_intent_every,
                     shutdown_rx.clone(),
                 )));
             }

@@ -142,9 +142,10 @@ pub async fn orders_are_recorded_once_and_backfilled(db: TestDb) {
     use waymark::server::forecast::claim;
     let db = &server.state.inner().db;
     let day = waymark::Duration(waymark::time::DAY);
-    assert!(claim(db, at(100), day).await.unwrap(), "a fresh database fits at once");
-    assert!(!claim(db, at(100), day).await.unwrap(), "a second replica, the same moment: not again");
-    assert!(!claim(db, at(100 + 1439), day).await.unwrap(), "not before the period is over");
-    assert!(claim(db, at(100 + 1440), day).await.unwrap(), "the next period");
+    assert!(claim(db, "fit_orders", at(100), day).await.unwrap(), "a fresh database fits at once");
+    assert!(!claim(db, "fit_orders", at(100), day).await.unwrap(), "a second replica, the same moment: not again");
+    assert!(!claim(db, "fit_orders", at(100 + 1439), day).await.unwrap(), "not before the period is over");
+    assert!(claim(db, "fit_orders", at(100 + 1440), day).await.unwrap(), "the next period");
+    assert!(claim(db, "fit_intent", at(100 + 1440), day).await.unwrap(), "each job has its own period");
     server.shutdown().await;
 }

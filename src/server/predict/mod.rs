@@ -10,7 +10,8 @@
 //! - `next_order` — expected next order date and average days between orders;
 //! - `repurchase` — per item or item group, the median gap between repeat purchases;
 //! - `predictions` — one shopper's predictions and the `predicted` trait, churn bands;
-//! - `special` — ln Γ, digamma, the hypergeometric series; `optimize` — the L-BFGS fits.
+//! - `special` — ln Γ, digamma, the hypergeometric series; `optimize` — the L-BFGS fits;
+//! - `logistic` — L2-regularised logistic regression, AUC and log-loss (the intent fit).
 //!
 //! [`fit`] runs the summary, the readiness check and both fits; [`predict`] answers for
 //! one shopper. `tests/predict_cdnow.rs` reproduces the published CDNOW estimates and
@@ -18,6 +19,7 @@
 
 pub mod bgnbd;
 pub mod gamma_gamma;
+pub mod logistic;
 pub mod next_order;
 pub mod optimize;
 pub mod predictions;
@@ -85,7 +87,7 @@ pub enum FitError {
     /// The likelihood's maximum was not found.
     #[error("the {model} fit did not converge: {why}")]
     NoConvergence {
-        /// `bgnbd` or `gamma_gamma`.
+        /// `bgnbd`, `gamma_gamma` or `logistic`.
         model: &'static str,
         /// What the optimizer reported.
         why: String,

@@ -18,6 +18,7 @@ use crate::event::Event;
 use crate::journey::Channel;
 use crate::server::analytics::Tally;
 use crate::server::error::ApiError;
+use crate::server::intent_sessions::{self, SessionChanges};
 use crate::server::interest_index::{self, IndexChanges};
 use crate::server::link::Link;
 use crate::server::orders::history::{self, OrderChanges};
@@ -396,10 +397,13 @@ impl Batch<'_> {
         }
         let mut index = IndexChanges::default();
         let mut orders = OrderChanges::default();
+        let mut sessions = SessionChanges::default();
+        let model = &engine.bundle().policy.intent;
         for (key, slot) in self.slots.iter().filter(|(_, s)| s.dirty) {
             interest_index::diff(key, slot.before.as_ref().map(|b| &b.interests), &slot.state.interests, &mut index);
             let customer = slot.state.customer_id.as_ref().map(|c| c.value.as_str());
             history::diff(key, customer, slot.before.as_ref().map(|b| &b.orders), &slot.state.orders, &mut orders);
+            intent_sessions::diff(key, slot.before.as_ref(), &slot.state, model, &mut sessions);
         }
         if !index.is_empty() {
             self.link.begin().await?;
@@ -408,6 +412,10 @@ impl Batch<'_> {
         if !orders.is_empty() {
             self.link.begin().await?;
             history::write(self.link.conn()?, &orders, now).await?;
+        }
+        if !sessions.is_empty() {
+            self.link.begin().await?;
+            intent_sessions::write(self.link.conn()?, &sessions, now).await?;
         }
         Ok(())
     }
