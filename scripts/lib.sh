@@ -106,6 +106,18 @@ ensure_lifetimes() {
         || die "cannot install lifetimes: pip install lifetimes==$LIFETIMES_VERSION"
 }
 
+# The reference of the intent fit (tests/intent_fit.rs): scikit-learn's logistic
+# regression, installed from PyPI when missing. Test-only: the backend never runs Python.
+SKLEARN_VERSION=1.9.1
+ensure_sklearn() {
+    local python="${WAYMARK_PYTHON:-python3}"
+    "$python" -c "import sklearn, sys; sys.exit(sklearn.__version__ != '$SKLEARN_VERSION')" 2>/dev/null && return 0
+    info "installing scikit-learn $SKLEARN_VERSION (PyPI) for the intent-fit reference check"
+    "$python" -m pip install --quiet "scikit-learn==$SKLEARN_VERSION" 2>/dev/null \
+        || "$python" -m pip install --quiet --break-system-packages "scikit-learn==$SKLEARN_VERSION" 2>/dev/null \
+        || die "cannot install scikit-learn: pip install scikit-learn==$SKLEARN_VERSION"
+}
+
 # CDNOW, the data of the BG/NBD paper (2,357 customers' purchases, 1997-1998), as the
 # lifetimes wheel ships it (lifetimes/datasets/CDNOW_sample.txt). The wheel is downloaded
 # once into $CARGO_TARGET_DIR/data/ (`pip download --no-deps`) and the file taken out of

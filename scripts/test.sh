@@ -70,6 +70,7 @@ section_server() {
     ensure_aiosmtpd
     ensure_implicit
     ensure_lifetimes
+    ensure_sklearn
     ensure_cdnow
     info "CDNOW: $WAYMARK_CDNOW"
     local pgdir
@@ -82,7 +83,7 @@ section_server() {
     RUST_LOG="${RUST_LOG:-warn}" cargo test --locked --features server \
         --lib --test server_api --test server_bad_input --test server_sqlite --test server_postgres --test smtp \
         --test catalog --test server_catalog --test recommend_cases --test recommend_reference \
-        --test predict_cases --test predict_simulation --test predict_cdnow
+        --test predict_cases --test predict_simulation --test predict_cdnow --test intent_fit
     SHORT=1 PROFILE=debug "$REPO_ROOT/bench/catalog.sh"
 }
 
