@@ -63,7 +63,8 @@ section_fuzz() {
 # aiosmtpd) and a local webhook receiver; the recommender's cases and its reference check
 # against Python's implicit; the purchase-history models' cases, their check against
 # simulated customers, and CDNOW (the published estimates, and every customer against
-# Python's lifetimes; the data comes from the lifetimes wheel, see ensure_cdnow); then the
+# Python's lifetimes; the data comes from the lifetimes wheel, see ensure_cdnow); the
+# intent fit on a simulated shop of 50,000 sessions, against scikit-learn; then the
 # catalog bench's short mode on both databases (bench/catalog.sh on the debug build,
 # about 20 s), so the bench cannot rot.
 section_server() {

@@ -119,6 +119,8 @@ pub const DEFAULT_RETURN_HALF_LIFE: Duration = Duration(7 * DAY);
 /// `bias` (alias `intercept`) and its coefficients as `weights` (alias `coefficients`),
 /// keyed by feature name. Features a model leaves out keep their shipped default weight,
 /// so an exported model should list every feature (0 for the ones it does not use).
+/// The backend fits one from the shop's own sessions (`waymark fit intent`) and publishes
+/// it here when it beats the running model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntentModelSource {
