@@ -15,6 +15,7 @@ help:
 	@echo "             server peak memory; recommender refresh 10k items x 1M interactions;"
 	@echo "             /v1/recommendations p50/p99; shopper state size; SHORT=1 for a quick run);"
 	@echo "             bench/fit.sh [sqlite|postgres] (backfill, fit and predicted traits of 100k customers)"
+	@echo "             bench/sweep.sh [sqlite|postgres] (1M known shoppers' birthdays: idle rounds, who enters, who is sent)"
 	@echo "make demo    build the npm package + backend, serve the demo store, print its URL (scripts/demo.sh)"
 
 test:

@@ -66,7 +66,8 @@ section_fuzz() {
 # Python's lifetimes; the data comes from the lifetimes wheel, see ensure_cdnow); the
 # intent fit on a simulated shop of 50,000 sessions, against scikit-learn; then the
 # catalog bench's short mode on both databases (bench/catalog.sh on the debug build,
-# about 20 s), so the bench cannot rot.
+# about 20 s) and the audience sweep's (bench/sweep.sh, 20k shoppers, a few seconds), so
+# the benches cannot rot.
 section_server() {
     ensure_aiosmtpd
     ensure_implicit
@@ -86,6 +87,7 @@ section_server() {
         --test catalog --test server_catalog --test recommend_cases --test recommend_reference \
         --test predict_cases --test predict_simulation --test predict_cdnow --test intent_fit
     SHORT=1 PROFILE=debug "$REPO_ROOT/bench/catalog.sh"
+    SHORT=1 PROFILE=debug "$REPO_ROOT/bench/sweep.sh"
 }
 
 # The crash suite, short mode: kill -9 the real server under sync load (SQLite FULL and
