@@ -2,7 +2,8 @@
 // wasm-bindgen classes (events written straight into the engine's input room in the
 // module's memory, packed decisions read in place with the engine's string table, traits
 // as postcard maps) and the choice of constructor for a bundle (binary bytes, JSON text,
-// JSON object; `Engine.fromJson` over the full module's `fromJsonText`). The byte formats themselves are encode.js (in) and decode.js (out).
+// JSON object; `Engine.fromJson` over the full module's `fromJsonText`). The byte formats
+// themselves are encode.js (in) and decode.js (out).
 
 import { decodeDecisions, decodeObject } from "./decode.js";
 import { copyEncoded, encodeEvent, encodeEventAt, encodeProperties } from "./encode.js";

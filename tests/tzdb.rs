@@ -16,8 +16,8 @@ use waymark::time::Zone;
 /// table start, then every change of offset up to the table end.
 fn jiff_zone(db: &jiff::tz::TimeZoneDatabase, name: &str) -> Zone {
     let tz = db.get(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let start = jiff::Timestamp::from_second(TABLE_START_SECOND).unwrap();
-    let end = jiff::Timestamp::from_second(TABLE_END_SECOND).unwrap();
+    let instant = |s| jiff::Timestamp::from_second(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    let (start, end) = (instant(TABLE_START_SECOND), instant(TABLE_END_SECOND));
     let initial_offset = tz.to_offset(start).seconds();
     let mut transitions: Vec<(i64, i32)> = Vec::new();
     let mut current = initial_offset;
