@@ -534,6 +534,19 @@ mod tests {
             assert_eq!(read.errors[0].code, "unknown_file_shape");
             assert!(read.errors[0].message.contains(says), "{text}: {}", read.errors[0].message);
         }
+        // Nesting deeper than serde_json's limit is an error, not a stack overflow.
+        for deep in [
+            format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
+            format!(
+                "{{\"journeys\": [{{\"id\": \"j\", \"audience\": {}1{}}}]}}",
+                "{\"a\":".repeat(10_000),
+                "}".repeat(10_000)
+            ),
+        ] {
+            let read = super::read(&deep);
+            assert_eq!(read.errors.len(), 1);
+            assert!(locate(&deep, "/journeys/0/audience/a/a/a").is_some());
+        }
         let bad = super::read("{\"journeys\": [\n  {,}\n]}");
         assert_eq!((bad.errors[0].code.as_str(), bad.errors[0].position), ("bad_json", Some((2, 4))));
     }
