@@ -326,6 +326,12 @@ export class Engine {
    * throws `json_bundle_unsupported`. Throws a `WaymarkError` with every error in `errors`.
    */
   static fromJson(bundle: BundleSource | Journey | string | Uint8Array | ArrayBuffer): Engine;
+  /**
+   * The compiled bundle as `waymark bundle` writes it (what the default module and
+   * `/v1/bundle` load): byte for byte the CLI's for the same journeys. Node entry and
+   * `waymark/full` only.
+   */
+  toBytes(): Uint8Array;
   /** Report entry skips as `suppress` decisions (what `Waymark.load({debug: true})` sets); default false. */
   traceSkips: boolean;
   /** Leave email / SMS / push / ads sends to the backend (what `offsiteSends: "backend"` sets); default false. */
