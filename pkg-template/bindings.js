@@ -2,7 +2,8 @@
 // wasm-bindgen classes (events written straight into the engine's input room in the
 // module's memory, packed decisions read in place with the engine's string table, traits
 // as postcard maps) and the choice of constructor for a bundle (binary bytes, JSON text,
-// JSON object). The byte formats themselves are encode.js (in) and decode.js (out).
+// JSON object; `Engine.fromJson` over the full module's `fromJsonText`). The byte formats
+// themselves are encode.js (in) and decode.js (out).
 
 import { decodeDecisions, decodeObject } from "./decode.js";
 import { copyEncoded, encodeEvent, encodeEventAt, encodeProperties } from "./encode.js";
@@ -29,19 +30,42 @@ export function bytesOf(value) {
 export function engineFromBundle(Engine, bundle) {
   const bytes = bytesOf(bundle);
   // JSON text fetched as bytes (a bundle.json served instead of bundle.bin): "{".
-  if (bytes && bytes[0] === 0x7b) return engineFromBundle(Engine, new TextDecoder().decode(bytes));
+  if (bytes && bytes[0] === 0x7b) return Engine.fromJson(bytes);
   if (bytes) return Engine.fromBytes(bytes);
-  if (typeof bundle === "string") {
-    let parsed;
-    try {
-      parsed = JSON.parse(bundle);
-    } catch (e) {
-      throw new WaymarkError("bad_bundle", `bundle text is not JSON: ${e.message}`);
-    }
-    return Engine.fromJson(parsed);
-  }
-  if (bundle && typeof bundle === "object") return Engine.fromJson(bundle);
+  if (typeof bundle === "string" || (bundle && typeof bundle === "object")) return Engine.fromJson(bundle);
   throw new WaymarkError("bad_bundle", "bundle must be a JSON bundle object, its text, or the binary bundle bytes");
+}
+
+/**
+ * `Engine.fromJson` over the full module's `fromJsonText(text, located)`: text and bytes
+ * go in as written (errors then carry line and column), an object as the JSON text it
+ * stands for. The module compiles it as `waymark bundle` does; its errors become a
+ * WaymarkError with `code` and `path` of the first and `errors` listing all.
+ */
+function fromJsonWith(Engine) {
+  return (bundle) => {
+    const bytes = bytesOf(bundle);
+    let text;
+    let located = true;
+    if (typeof bundle === "string") text = bundle;
+    else if (bytes) text = new TextDecoder().decode(bytes);
+    else if (bundle && typeof bundle === "object") {
+      located = false;
+      try {
+        text = JSON.stringify(bundle);
+      } catch (e) {
+        throw new WaymarkError("bad_bundle", `the bundle object cannot be written as JSON (${e.message}): pass plain objects, arrays, strings, numbers and booleans`);
+      }
+    } else {
+      throw new WaymarkError("bad_bundle", "a JSON bundle is an object { journeys, policy, groups }, its text, or its UTF-8 bytes");
+    }
+    try {
+      return Engine.fromJsonText(text, located);
+    } catch (e) {
+      if (e && typeof e.code === "string") throw new WaymarkError(e.code, e.message, { path: e.path, errors: e.errors });
+      throw e;
+    }
+  };
 }
 
 /**
@@ -148,11 +172,12 @@ export function completeBindings(Engine, State, memory) {
       return io.tick(this, state, now, table(this));
     },
   });
-  if (typeof Engine.fromJson !== "function") {
-    Engine.fromJson = () => {
-      throw new WaymarkError("json_bundle_unsupported", `a JSON bundle was given, but ${JSON_HINT}`);
-    };
-  }
+  Engine.fromJson =
+    typeof Engine.fromJsonText === "function"
+      ? fromJsonWith(Engine)
+      : () => {
+          throw new WaymarkError("json_bundle_unsupported", `a JSON bundle was given, but ${JSON_HINT}`);
+        };
   Object.assign(State.prototype, {
     /** Sets traits from a plain object (`null` clears one). */
     setTraits(traits, now) {

@@ -196,8 +196,10 @@ export interface LoadOptions {
   /**
    * The journeys: the compact binary bundle (`waymark bundle ... -o bundle.bin`,
    * `GET /v1/bundle`), or — in Node and `waymark/full` only — a JSON bundle object (or its
-   * text); the default browser/worker module throws `json_bundle_unsupported` for JSON.
-   * JSON bundles know only UTC and fixed offsets; use the binary bundle for IANA zones.
+   * text, or one journey); the default browser/worker module throws
+   * `json_bundle_unsupported` for JSON. JSON bundles compile as `waymark bundle` compiles
+   * them, IANA time zones included; a bundle that does not validate throws a
+   * `WaymarkError` listing every error (`errors`, with `line` and `column` for text).
    * Omitted: fetched from `${endpoint}/v1/bundle`.
    */
   bundle?: BundleSource | string | Uint8Array | ArrayBuffer;
@@ -248,13 +250,26 @@ export interface EventMap {
   error: WaymarkError;
 }
 
+/** One problem of a JSON bundle, as `waymark validate` reports it. */
+export interface JourneyDiagnostic {
+  /** Stable code, e.g. "missing_field", "unknown_time_zone", "bad_duration". */
+  code: string;
+  /** JSON pointer into the bundle, e.g. "/journeys/0/entry" ("/" for the whole bundle). */
+  path: string;
+  /** What is wrong and what to write instead. */
+  message: string;
+  /** 1-based line and column (in characters), when the bundle was given as text or bytes. */
+  line?: number;
+  column?: number;
+}
+
 /** An Error with a stable machine code, e.g. "unknown_time_zone", "state_corrupt", "invalid_token". */
 export class WaymarkError extends Error {
   code: string;
-  /** JSON pointer of a journey error, e.g. "/journeys/0/steps/2/timeout". */
+  /** JSON pointer of the first journey error, e.g. "/journeys/0/steps/2/timeout". */
   path?: string;
-  /** Every journey error, when a bundle does not validate. */
-  errors?: { code: string; path: string; message: string }[];
+  /** Every journey error, when a JSON bundle does not validate (`code` and `path` are the first's). */
+  errors?: JourneyDiagnostic[];
   /** HTTP status, for sync and bundle fetch errors. */
   status?: number;
 }
@@ -305,8 +320,18 @@ export class Waymark {
 /** The raw engine (one compiled bundle), for workers and tests. */
 export class Engine {
   static fromBytes(bytes: Uint8Array): Engine;
-  /** Node entry and `waymark/full` only; elsewhere throws `json_bundle_unsupported`. */
-  static fromJson(bundle: BundleSource): Engine;
+  /**
+   * A JSON bundle (object, its text or its UTF-8 bytes; or one journey), validated and
+   * compiled as `waymark bundle` does. Node entry and `waymark/full` only; elsewhere
+   * throws `json_bundle_unsupported`. Throws a `WaymarkError` with every error in `errors`.
+   */
+  static fromJson(bundle: BundleSource | Journey | string | Uint8Array | ArrayBuffer): Engine;
+  /**
+   * The compiled bundle as `waymark bundle` writes it (what the default module and
+   * `/v1/bundle` load): byte for byte the CLI's for the same journeys. Node entry and
+   * `waymark/full` only.
+   */
+  toBytes(): Uint8Array;
   /** Report entry skips as `suppress` decisions (what `Waymark.load({debug: true})` sets); default false. */
   traceSkips: boolean;
   /** Leave email / SMS / push / ads sends to the backend (what `offsiteSends: "backend"` sets); default false. */

@@ -11,7 +11,8 @@
 #   3. wasm-opt -O3 from npm's binaryen (scripts/js/; never Debian's 108: its output
 #      fails to load);
 #   4. pkg/ = pkg-template/ (package.json, index.d.ts, the JS API, README) +
-#      pkg/{web,bundler}/ (slim) + pkg/{node,full}/ (full).
+#      pkg/{web,bundler}/ (slim) + pkg/{node,full}/ (full) + pkg/templates/ (the trigger
+#      templates, templates/*.json, for the README's JSON route).
 #
 # Why not wasm-pack: it insists on crate-type cdylib in Cargo.toml (every native build
 # would link a useless .so), checks the target through rustup (which hangs offline
@@ -122,6 +123,8 @@ step "wasm-bindgen + wasm-opt ${WASM_OPT_FLAGS[0]} → ${PKG_DIR#"$REPO_ROOT"/}/
 rm -rf "$PKG_DIR"
 mkdir -p "$PKG_DIR"
 cp -R "$REPO_ROOT/pkg-template/." "$PKG_DIR/"
+mkdir -p "$PKG_DIR/templates"
+cp "$REPO_ROOT"/templates/*.json "$PKG_DIR/templates/"
 version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
 sed -i "s/\"version\": \"0.0.0-template\"/\"version\": \"$version\"/" "$PKG_DIR/package.json"
 

@@ -7,7 +7,9 @@ pub mod compiled;
 pub mod diagnostics;
 pub mod graph;
 pub mod model;
-#[cfg(feature = "cli")]
+#[cfg(feature = "compiler")]
+pub mod text;
+#[cfg(feature = "compiler")]
 pub mod tzdb;
 #[cfg(feature = "compiler")]
 pub mod validate;

@@ -4,7 +4,7 @@
 //! as postcard written by the JS layer (`encode.js`), decisions go out packed (below)
 //! and are decoded by `pkg-template/core.js`, which also completes these classes with
 //! the value-taking methods (`ingest`, `tick`, `setTraits`, `traits`). One copy each way
-//! instead of a boundary call per field, and no serde-wasm-bindgen in the default module.
+//! instead of a boundary call per field. JSON bundles come in as text (full module only).
 //! Every failure is a JS `Error` with a stable `code` (and `path` for journey errors),
 //! never a panic. Time is an input (epoch ms from the JS clock); the core stays pure.
 //! The idiomatic API (`Waymark.load`, `track`, storage, sync) lives in `pkg-template/`.
@@ -19,9 +19,7 @@ use crate::engine::{Engine as CoreEngine, EngineOptions};
 use crate::event::{decode_properties_into, Event};
 use crate::intent::Tier;
 #[cfg(feature = "json-bundles")]
-use crate::journey::model::BundleSource;
-#[cfg(feature = "json-bundles")]
-use crate::journey::{compile_bundle, FixedZones, JourneyError};
+use crate::journey::{text::Diagnostic, tzdb::Tzdb};
 use crate::journey::{Bundle, Channel};
 use crate::state::{ShopperState, TraitSource};
 use crate::time::Timestamp;
@@ -202,26 +200,29 @@ fn pack(
 }
 
 #[cfg(feature = "json-bundles")]
-/// Journey errors as one JS `Error`: `code` and `path` of the first, all in `errors`.
-fn journey_errors(errors: &[JourneyError]) -> JsValue {
-    let zone_hint = errors.iter().any(|e| e.code() == "unknown_time_zone");
-    let mut message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
-    if zone_hint {
-        message.push_str(
-            "\nThis build knows only UTC and fixed offsets (\"+02:00\"): for IANA zones such as \
-             \"Europe/Paris\", compile the binary bundle with `waymark bundle <journeys> -o bundle.bin` \
-             or load it from the backend's /v1/bundle.",
-        );
-    }
+/// Journey errors as one JS `Error`: the message lists them all as `waymark validate`
+/// prints them; `code` and `path` are the first's; `errors` has each as `{code, path,
+/// message}`, plus `line` and `column` when the bundle was given as text (`located`).
+fn journey_errors(errors: &[Diagnostic], located: bool) -> JsValue {
+    let position = |d: &Diagnostic| d.position.filter(|_| located);
+    let message = errors
+        .iter()
+        .map(|d| Diagnostic { position: position(d), ..d.clone() }.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     let first = errors.first();
-    let err = error(first.map(JourneyError::code).unwrap_or("invalid_bundle"), &message);
-    set(&err, "path", &JsValue::from_str(first.map(|e| e.path.as_str()).unwrap_or("")));
+    let err = error(first.map(|d| d.code.as_str()).unwrap_or("invalid_bundle"), &message);
+    set(&err, "path", &JsValue::from_str(first.map(|d| d.pointer.as_str()).unwrap_or("")));
     let list = Array::new();
-    for e in errors {
+    for d in errors {
         let item = js_sys::Object::new();
-        set(&item, "code", &JsValue::from_str(e.code()));
-        set(&item, "path", &JsValue::from_str(&e.path));
-        set(&item, "message", &JsValue::from_str(&e.kind.to_string()));
+        set(&item, "code", &JsValue::from_str(&d.code));
+        set(&item, "path", &JsValue::from_str(&d.pointer));
+        set(&item, "message", &JsValue::from_str(&d.message));
+        if let Some((line, column)) = position(d) {
+            set(&item, "line", &JsValue::from_f64(line as f64));
+            set(&item, "column", &JsValue::from_f64(column as f64));
+        }
         list.push(&item);
     }
     set(&err, "errors", &list);
@@ -277,19 +278,27 @@ impl WasmEngine {
         Ok(WasmEngine::new(CoreEngine::new(bundle)))
     }
 
-    /// An engine from a JSON bundle object `{journeys, policy, groups}`, validated here.
-    /// Time zones: UTC and fixed offsets only (see the error for IANA names). Only in
-    /// modules built with the `json-bundles` feature (the package's node and full entries).
+    /// An engine from the text of a JSON bundle `{journeys, policy, groups}` (or of one
+    /// journey), read, validated and compiled here as `waymark bundle` does (the same
+    /// reader, validator and IANA zone tables: the same compiled bundle). `located`: the
+    /// text is what the user wrote, so errors carry its line and column (the JS layer
+    /// passes `false` for the text it made of an object). Only in modules built with the
+    /// `json-bundles` feature (the package's node and full entries); core.js's
+    /// `Engine.fromJson` takes objects, text or bytes.
     #[cfg(feature = "json-bundles")]
-    #[wasm_bindgen(js_name = fromJson)]
-    pub fn from_json(bundle: JsValue) -> Result<WasmEngine, JsValue> {
-        if bundle.is_string() {
-            return Err(error("bad_bundle", "the bundle is a string: pass the parsed object (JSON.parse) or bytes"));
-        }
-        let source: BundleSource = serde_wasm_bindgen::from_value(bundle)
-            .map_err(|e| error("bad_bundle", &format!("not a bundle object {{journeys, policy, groups}}: {e}")))?;
-        let compiled = compile_bundle(&source, &FixedZones).map_err(|errors| journey_errors(&errors))?;
+    #[wasm_bindgen(js_name = fromJsonText)]
+    pub fn from_json_text(text: &str, located: bool) -> Result<WasmEngine, JsValue> {
+        let compiled = crate::journey::text::compile_text(text, &Tzdb).map_err(|e| journey_errors(&e, located))?;
         Ok(WasmEngine::new(CoreEngine::new(compiled)))
+    }
+
+    /// The compiled bundle in the compact binary form `waymark bundle` writes (what the
+    /// slim module and `/v1/bundle` load): a bundle compiled from JSON here is byte for byte
+    /// the CLI's. Full module only (feature `json-bundles`).
+    #[cfg(feature = "json-bundles")]
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.engine.bundle().to_bytes()
     }
 
     /// Whether entry skips are reported: journeys not entered because of their schedule

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 
 import { PKG, ROOT, cli, hex, tempDir, waymark } from "./helpers.mjs";
 
-const { Waymark, Engine, State, fromDataLayer } = waymark;
+const { Waymark, WaymarkError, Engine, State, fromDataLayer } = waymark;
 const T0 = Date.parse("2026-06-01T10:00:00Z");
 const MIN = 60_000;
 
@@ -216,8 +216,11 @@ test("errors cross as Errors with stable codes, never as crashes", async () => {
   cli("bundle", join(dir, "b.json"), "-o", join(dir, "b.bin"));
   const version = readFileSync(join(dir, "b.bin"))[0];
   code(() => Engine.fromBytes(new Uint8Array([version, 200, 200, 200])), "corrupt_bundle");
-  code(() => Engine.fromJson("{}"), "bad_bundle");
-  code(() => Engine.fromJson({ journeys: 3 }), "bad_bundle");
+  code(() => Engine.fromJson("{}"), "unknown_file_shape");
+  code(() => Engine.fromJson("{\"journeys\": ["), "bad_json");
+  code(() => Engine.fromJson({ journeys: 3 }), "wrong_type");
+  code(() => Engine.fromJson(42), "bad_bundle");
+  code(() => Engine.fromJson({ journeys: [], big: 1n }), "bad_bundle");
   const s = new State("x");
   const e = Engine.fromJson({ journeys: [discounts] });
   code(() => e.ingest(s, "view_item", NaN, {}), "bad_time");
@@ -227,24 +230,35 @@ test("errors cross as Errors with stable codes, never as crashes", async () => {
   wm.close();
 });
 
-test("journey errors carry the JSON path; IANA zones in a JSON bundle point to the binary bundle", () => {
+test("journey errors carry the JSON path, and line:col when the bundle was text; IANA zones compile", () => {
   const broken = structuredClone(discounts);
   broken.steps[0].on_performed = "nowhere";
   assert.throws(() => Engine.fromJson({ journeys: [broken] }), (e) => {
+    assert.ok(e instanceof WaymarkError);
     assert.equal(e.code, "unknown_step");
     assert.equal(e.path, "/journeys/0/steps/0/on_performed");
     assert.equal(e.errors[0].code, "unknown_step");
+    assert.equal(e.errors[0].line, undefined, "an object has no lines");
     return true;
   });
-  const paris = { ...discounts, schedule: { time_zone: "Europe/Paris" } };
-  assert.throws(() => Engine.fromJson({ journeys: [paris] }), (e) => {
+  const text = JSON.stringify({ journeys: [broken] }, null, 2);
+  assert.throws(() => Engine.fromJson(text), (e) => {
+    const [first] = e.errors;
+    const line = text.split("\n").findIndex((l) => l.includes('"nowhere"')) + 1;
+    assert.deepEqual([first.path, first.line], ["/journeys/0/steps/0/on_performed", line]);
+    assert.match(e.message, new RegExp(`^error\\[unknown_step\\]: ${line}:\\d+: /journeys/0/steps/0/on_performed: `));
+    return true;
+  });
+  // IANA zones compile in the package as in the CLI; an unknown one says what to write.
+  Engine.fromJson({ journeys: [{ ...discounts, schedule: { time_zone: "Europe/Paris" } }] }).free();
+  Engine.fromJson({ journeys: [{ ...discounts, schedule: { time_zone: "+02:00" } }] }).free();
+  assert.throws(() => Engine.fromJson({ journeys: [{ ...discounts, schedule: { time_zone: "Europe/Pariss" } }] }), (e) => {
     assert.equal(e.code, "unknown_time_zone");
     assert.equal(e.path, "/journeys/0/schedule/time_zone");
-    assert.match(e.message, /waymark bundle/);
+    assert.match(e.message, /unknown time zone "Europe\/Pariss": it is not a zone of the IANA time-zone database/);
+    assert.doesNotMatch(e.message, /such as "Europe\/Pariss"/);
     return true;
   });
-  // A fixed offset is fine in JSON.
-  Engine.fromJson({ journeys: [{ ...discounts, schedule: { time_zone: "+02:00" } }] }).free();
 });
 
 test("the binary bundle (waymark bundle) loads, IANA zones included", async () => {

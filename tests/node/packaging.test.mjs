@@ -2,7 +2,7 @@
 // through package.json's exports (the node condition), types and wasm subpaths present.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
@@ -50,6 +50,13 @@ test("package.json `files` ships every module an export imports", () => {
     else if (v && typeof v === "object") Object.values(v).forEach(walk);
   };
   walk(pkg.exports);
+  // A subpath pattern ("./templates/*") names a directory's files.
+  for (const pattern of files.filter((f) => f.endsWith("/*"))) {
+    const dir = pattern.slice(0, -1);
+    assert.ok(shipped(dir), `${dir} is listed in package.json files`);
+    for (const f of readdirSync(join(PKG, dir))) files.push(dir + f);
+  }
+  files.splice(0, files.length, ...files.filter((f) => !f.endsWith("/*")));
   for (let i = 0; i < files.length; i++) {
     const file = files[i];
     assert.ok(existsSync(join(PKG, file)), `${file} exists`);
@@ -63,4 +70,30 @@ test("package.json `files` ships every module an export imports", () => {
   for (const layer of ["core.js", "bindings.js", "storage.js", "sync.js", "errors.js", "encode.js", "decode.js"]) {
     assert.ok(files.includes(layer), `${layer} is reached from the exports`);
   }
+});
+
+// As a new user meets the package: `npm pack` of the build, installed from the tarball
+// into a fresh project, then the README's JSON route (the first js block of its "JSON
+// journeys" section) run as written, printing what its comment says.
+test("npm pack → npm install → the README's JSON journeys snippet runs as written", () => {
+  const work = tempDir("pack");
+  const npm = (args, cwd) => execFileSync("npm", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const tarball = npm(["pack", PKG, "--pack-destination", work, "--silent"], work).trim().split("\n").pop();
+  const app = join(work, "shop");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "shop", private: true, type: "module" }));
+  npm(["install", "--no-audit", "--no-fund", "--offline", "--loglevel=error", join(work, tarball)], app);
+  const installed = join(app, "node_modules/waymark");
+  for (const file of ["templates/cart_abandon.json", "full/waymark_bg.wasm", "node/waymark_bg.wasm", "index.d.ts"]) {
+    assert.ok(existsSync(join(installed, file)), `the tarball ships ${file}`);
+  }
+  const readme = readFileSync(join(installed, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## JSON journeys"));
+  const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(snippet, "the README has a JSON journeys snippet");
+  const claim = /console\.log\(.*\); \/\/ (.*)$/m.exec(snippet)?.[1];
+  assert.ok(claim, "the snippet says what it prints");
+  writeFileSync(join(app, "main.js"), snippet);
+  const out = execFileSync(process.execPath, ["main.js"], { cwd: app, encoding: "utf8" });
+  assert.equal(out.trim(), claim);
 });

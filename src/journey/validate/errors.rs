@@ -152,12 +152,12 @@ pub enum JourneyErrorKind {
     #[error("empty event name: write an event such as \"add_to_cart\" or \"Product Viewed\"")]
     EmptyEventName,
     /// A time zone the zone source does not know.
-    #[error(
-        "unknown time zone {found:?}: write an IANA name such as \"Europe/Paris\" or a fixed offset such as \"+02:00\""
-    )]
+    #[error("unknown time zone {found:?}: {hint}")]
     UnknownTimeZone {
         /// The text written.
         found: String,
+        /// What to write instead (from the zone source: a close name, or the forms it knows).
+        hint: String,
     },
     /// Split weights or holdout out of range.
     #[error("{message}")]

@@ -112,7 +112,10 @@ impl Checker<'_> {
             Some(name) => {
                 let zone = self.zones.resolve(name);
                 if zone.is_none() {
-                    self.err(format!("{path}/time_zone"), JourneyErrorKind::UnknownTimeZone { found: name.clone() });
+                    self.err(
+                        format!("{path}/time_zone"),
+                        JourneyErrorKind::UnknownTimeZone { found: name.clone(), hint: self.zones.unknown(name) },
+                    );
                 }
                 zone
             }

@@ -29,14 +29,27 @@ pub use errors::{JourneyError, JourneyErrorKind};
 pub trait ZoneSource {
     /// The zone, if known.
     fn resolve(&self, name: &str) -> Option<Zone>;
+
+    /// What to write instead of `name`, which [`ZoneSource::resolve`] did not know: the
+    /// second half of the `unknown_time_zone` message.
+    fn unknown(&self, name: &str) -> String {
+        let _ = name;
+        "write an IANA name such as \"America/New_York\" or a fixed offset such as \"+02:00\"".into()
+    }
 }
 
-/// Only UTC and fixed offsets ("+02:00"): what a build without a zone database knows.
+/// Only UTC and fixed offsets ("+02:00"), no IANA names: for tests and embedders that
+/// carry no zone tables. The CLI, the backend and the package use
+/// [`crate::journey::tzdb::Tzdb`].
 pub struct FixedZones;
 
 impl ZoneSource for FixedZones {
     fn resolve(&self, name: &str) -> Option<Zone> {
         Zone::parse_fixed(name)
+    }
+
+    fn unknown(&self, _name: &str) -> String {
+        "this compiler knows no IANA zone names: write UTC or a fixed offset such as \"+02:00\"".into()
     }
 }
 
