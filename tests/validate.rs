@@ -122,7 +122,7 @@ fn valid_journeys_compile_to_what_they_say() {
 
     let split = cart.steps.iter().find(|s| s.id == "test").unwrap();
     match &split.kind {
-        StepKind::Split { variants, holdout_bp } => {
+        StepKind::Split { variants, holdout_bp, .. } => {
             assert_eq!(*holdout_bp, 1000);
             let bps: Vec<u32> = variants.iter().map(|v| v.1).collect();
             assert_eq!(bps, [3333, 6667]);
