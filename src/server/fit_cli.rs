@@ -3,6 +3,8 @@
 //! parameters, log-likelihoods and the holdout check as JSON on stdout, and writes each
 //! customer's `predicted` trait (not with `--dry-run`). Exits 1 when nothing could be
 //! fitted (the reason and its code are in the output) or the database failed.
+//! `waymark fit mix [--db URL] [--dry-run] [--now RFC3339]`: the learned best mix
+//! ([`super::mix::job`]), printed as JSON and published unless `--dry-run`.
 
 use std::process::ExitCode;
 
@@ -38,6 +40,27 @@ pub enum FitCommand {
         Prints {orders, customers, bgnbd, gamma_gamma, holdout, written, ...} as JSON. Without enough data\n\
         (500 customers with orders, 180 days of history, customers with 3+ orders) nothing is written.")]
     Orders(OrdersArgs),
+    /// The learned best mix: per-send conversion rates and adaptive split shares from the
+    /// counted sends, split assignments and conversions, published into the bundle.
+    #[command(after_help = "Examples:\n  \
+        waymark fit mix --dry-run\n  \
+        waymark fit mix --db postgres://waymark@db/waymark\n\n\
+        Prints {counts, open, fit: {prior_rate, sends, splits}, changed, published_version} as JSON.")]
+    Mix(MixArgs),
+}
+
+/// Flags of `waymark fit mix`.
+#[derive(Debug, Clone, Args)]
+pub struct MixArgs {
+    /// Database URL, as `waymark serve --db`.
+    #[arg(long, env = "WAYMARK_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Fit and print, publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The time to fit at (RFC 3339); now by default.
+    #[arg(long, value_parser = parse_time)]
+    pub now: Option<Timestamp>,
 }
 
 /// Flags of `waymark fit orders`.
@@ -62,6 +85,7 @@ fn parse_time(text: &str) -> Result<Timestamp, String> {
 pub fn run(args: &FitArgs) -> ExitCode {
     match &args.command {
         FitCommand::Orders(orders) => run_orders(orders),
+        FitCommand::Mix(mix) => super::mix::job::run_cli(&mix.db, mix.dry_run, mix.now),
     }
 }
 

@@ -267,14 +267,19 @@ pub async fn run_loop(
 
 /// Whether this replica runs the fit now: it is due, and this update moved it on.
 pub async fn claim(db: &Db, now: Timestamp, period: Duration) -> Result<bool, StorageError> {
+    claim_job(db, JOB, now, period).await
+}
+
+/// Whether this replica runs the periodic job `job` now (see [`claim`]).
+pub async fn claim_job(db: &Db, job: &str, now: Timestamp, period: Duration) -> Result<bool, StorageError> {
     sqlx::query("INSERT INTO scheduled_jobs (name, next_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(JOB)
+        .bind(job.to_owned())
         .bind(now.0)
         .execute(db.write_pool())
         .await?;
     let moved = sqlx::query("UPDATE scheduled_jobs SET next_at = $1 WHERE name = $2 AND next_at <= $3")
         .bind(now.plus(period).0)
-        .bind(JOB)
+        .bind(job.to_owned())
         .bind(now.0)
         .execute(db.write_pool())
         .await?;
