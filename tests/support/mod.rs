@@ -383,5 +383,6 @@ pub mod cases;
 pub mod catalog;
 pub mod catalog_emails;
 pub mod harness;
+pub mod mix;
 pub mod orders;
 pub mod scenarios;
