@@ -56,6 +56,10 @@ struct Position<'j> {
     wake_at: Option<Timestamp>,
 }
 
+/// A split's variants (name, basis points, next step), its learned basis points when
+/// they apply, and its holdout in basis points.
+type SplitArms<'s> = (&'s [(String, u32, usize)], Option<&'s [u32]>, u32);
+
 /// What a step says next.
 enum Flow {
     /// Go to the step at this index and keep walking.
@@ -139,7 +143,8 @@ impl Engine {
                 StepKind::Exit => self.step_exit(state, &at, walk.at, out),
                 StepKind::Branch { cases, default } => self.step_branch(state, &at, cases, *default, walk),
                 StepKind::Split { variants, holdout_bp, adaptive, learned_bp } => {
-                    let weights = if *adaptive && learned_bp.len() == variants.len() { Some(&learned_bp[..]) } else { None };
+                    let weights =
+                        if *adaptive && learned_bp.len() == variants.len() { Some(&learned_bp[..]) } else { None };
                     self.step_split(state, &at, (variants, weights, *holdout_bp), walk.at, out)
                 }
                 StepKind::Delay { duration, until_minute, next } => {
@@ -227,7 +232,7 @@ impl Engine {
         &self,
         state: &mut ShopperState,
         at: &Position<'_>,
-        (variants, learned, holdout_bp): (&[(String, u32, usize)], Option<&[u32]>, u32),
+        (variants, learned, holdout_bp): SplitArms<'_>,
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) -> Flow {

@@ -690,12 +690,7 @@ impl Decode for StepKind {
             1 => StepKind::Delay { duration: r.read(), until_minute: r.read(), next: r.read() },
             2 => StepKind::Branch { cases: r.read(), default: r.read() },
             3 => StepKind::Send(r.read()),
-            4 => StepKind::Split {
-                variants: r.read(),
-                holdout_bp: r.read(),
-                adaptive: r.read(),
-                learned_bp: r.read(),
-            },
+            4 => StepKind::Split { variants: r.read(), holdout_bp: r.read(), adaptive: r.read(), learned_bp: r.read() },
             5 => StepKind::Exit,
             tag => r.bad_tag(tag, StepKind::Exit),
         }

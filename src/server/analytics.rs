@@ -38,7 +38,13 @@ impl Tally {
 
     /// What a write of shopper row `shopper` changes: [`Tally::state_diff`], and split
     /// assignments and conversions for the learned mix.
-    pub fn shopper_diff(&mut self, shopper: &str, bundle: &Bundle, before: Option<&ShopperState>, after: &ShopperState) {
+    pub fn shopper_diff(
+        &mut self,
+        shopper: &str,
+        bundle: &Bundle,
+        before: Option<&ShopperState>,
+        after: &ShopperState,
+    ) {
         self.state_diff(before, after);
         self.1.runs(shopper, bundle, before, after);
     }

@@ -75,7 +75,9 @@ pub async fn adaptive_split_shifts_traffic_and_keeps_the_holdout(db: TestDb) {
                 .unwrap_or_else(|| panic!("no arm in {decisions:?}"));
             learned_reasons += decisions
                 .iter()
-                .filter(|d| d["action"] == "send" && d["reasons"].as_array().unwrap().iter().any(|x| x == "learned_value"))
+                .filter(|d| {
+                    d["action"] == "send" && d["reasons"].as_array().unwrap().iter().any(|x| x == "learned_value")
+                })
                 .count();
             arms.push(arm);
         }

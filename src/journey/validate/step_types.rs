@@ -442,7 +442,8 @@ impl Checker<'_> {
         for (name, weight) in learned {
             if !step.variants.iter().any(|v| &v.name == name) {
                 let names: Vec<&str> = step.variants.iter().map(|v| v.name.as_str()).collect();
-                let message = format!("no variant is named {name:?}: learned weights name the split's variants ({names:?})");
+                let message =
+                    format!("no variant is named {name:?}: learned weights name the split's variants ({names:?})");
                 self.err(format!("{lpath}/{}", pointer_escape(name)), bad(message));
                 ok = false;
             } else if !(weight.is_finite() && *weight > 0.0) {

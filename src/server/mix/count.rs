@@ -175,13 +175,17 @@ fn split_step(bundle: &Bundle, journey: &Journey, run: &Run, variant: &str, stat
         _ => None,
     });
     if variant != HOLDOUT_VARIANT {
-        return splits.clone().find(|(_, variants, _)| variants.iter().any(|(n, _, _)| n == variant)).map(|(s, ..)| s.id.clone());
+        return splits
+            .clone()
+            .find(|(_, variants, _)| variants.iter().any(|(n, _, _)| n == variant))
+            .map(|(s, ..)| s.id.clone());
     }
     let held_at = match &run.status {
         RunStatus::Active { step, .. } => Some(step.as_str()),
         RunStatus::Done { .. } => None,
     };
-    let (step, _, holdout_bp) = splits.filter(|(_, _, bp)| *bp > 0).find(|(s, ..)| held_at.is_none_or(|h| h == s.id))?;
+    let (step, _, holdout_bp) =
+        splits.filter(|(_, _, bp)| *bp > 0).find(|(s, ..)| held_at.is_none_or(|h| h == s.id))?;
     // The bucket is the shopper's primary id (customer id, else first anonymous id).
     let mut ids = state.ids.iter().map(String::as_str).chain(state.customer_id.as_ref().map(|c| c.value.as_str()));
     ids.any(|id| crate::engine::held_out(bundle.policy.seed, &journey.id, id, holdout_bp)).then(|| step.id.clone())

@@ -167,7 +167,9 @@ pub fn fit(bundle: &Bundle, counts: &[Counts], settings: &MixSettings) -> MixFit
                     let arm = |name: &str| {
                         counts
                             .iter()
-                            .filter(|x| x.kind == SPLIT && x.journey == journey.id && x.step == step.id && x.variant == name)
+                            .filter(|x| {
+                                x.kind == SPLIT && x.journey == journey.id && x.step == step.id && x.variant == name
+                            })
                             .fold((0u64, 0u64), |(n, c), x| (n + x.exposures, c + x.conversions.min(x.exposures)))
                     };
                     let arms: Vec<(u64, u64)> = variants.iter().map(|(name, _, _)| arm(name)).collect();

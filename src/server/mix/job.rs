@@ -79,13 +79,12 @@ pub async fn load_counts(db: &Db, now: Timestamp) -> Result<(Vec<Counts>, u64), 
             conversions: u64::try_from(c).unwrap_or(0),
         });
     }
-    let open: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM mix_exposures WHERE converted_at IS NULL AND window_end >= $1",
-    )
-    .bind(now.0)
-    .fetch_one(db.reader())
-    .await?
-    .try_get("n")?;
+    let open: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM mix_exposures WHERE converted_at IS NULL AND window_end >= $1")
+            .bind(now.0)
+            .fetch_one(db.reader())
+            .await?
+            .try_get("n")?;
     Ok((counts, u64::try_from(open).unwrap_or(0)))
 }
 
