@@ -426,9 +426,11 @@ impl Policy {
 /// First byte of [`Bundle::to_bytes`]; bumped whenever the compiled form changes shape.
 /// Version 2: conditions are stored compiled (their evaluation tree, regexes as DFAs)
 /// instead of as JSON source. Version 3: regexes as DFA tables of our own
-/// (`condition::regex`) instead of regex-automata's serialized DFAs. Version 4: the
+/// (`condition::regex`) instead of regex-automata's serialized DFAs. Version 5: the
 /// learned mix — a send's `learned_value`, a split's `adaptive` flag and learned weights.
-pub const BUNDLE_FORMAT_VERSION: u8 = 4;
+/// (4 is skipped: it is the shopper state's version byte, so a state sent as a bundle is
+/// refused naming its version rather than as corrupt bytes.)
+pub const BUNDLE_FORMAT_VERSION: u8 = 5;
 
 /// Why bundle bytes could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
