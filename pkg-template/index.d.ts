@@ -44,7 +44,8 @@ export type ReasonCode =
   | "superseded"
   | "removed"
   | "step_budget"
-  | "delegated";
+  | "delegated"
+  | "learned_value";
 
 /** A JSON value, as events, traits and conditions carry them. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

@@ -115,11 +115,14 @@ pub enum Reason {
     /// An email / SMS / push / ads send left to the backend, which decides and delivers
     /// it with the freshest state (engines with `delegate_offsite`).
     Delegated,
+    /// The send was ranked by the value the backend learned from sends and conversions
+    /// it counted, not by the journey's written `expected_value`.
+    LearnedValue,
 }
 
 impl Reason {
     /// All reasons, in declaration order (`ALL[r as usize] == r`).
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 31] = [
         Reason::EntryMatched,
         Reason::AudienceMatched,
         Reason::ReentryOnce,
@@ -150,6 +153,7 @@ impl Reason {
         Reason::Removed,
         Reason::StepBudget,
         Reason::Delegated,
+        Reason::LearnedValue,
     ];
 
     /// Stable code.
@@ -185,6 +189,7 @@ impl Reason {
             Reason::Removed => "removed",
             Reason::StepBudget => "step_budget",
             Reason::Delegated => "delegated",
+            Reason::LearnedValue => "learned_value",
         }
     }
 }
@@ -247,7 +252,7 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), Reason::ALL.len());
-        assert_eq!(Reason::ALL.len(), Reason::Delegated as usize + 1, "a reason added after Delegated?");
+        assert_eq!(Reason::ALL.len(), Reason::LearnedValue as usize + 1, "a reason added after LearnedValue?");
     }
 }
 

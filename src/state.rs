@@ -21,6 +21,8 @@ use crate::value::{Map, Value};
 /// read as set by the shopper), 2 (no interest memory: it reads empty), 3 (no orders:
 /// they read empty) and 4 (no intent sample: it reads as none) still decode.
 pub const STATE_VERSION: u8 = 5;
+const _: () =
+    assert!(STATE_VERSION < crate::journey::BUNDLE_FORMAT_VERSION, "state versions stay below bundle formats");
 /// Runs kept per journey (active + finished, newest first). Re-entry caps are ≤ this.
 pub const MAX_RUNS_PER_JOURNEY: usize = 8;
 /// Runs kept in total.

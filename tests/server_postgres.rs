@@ -22,7 +22,7 @@ mod support;
 fn main() -> std::process::ExitCode {
     use libtest_mimic::Trial;
     use support::harness::run;
-    use support::{audiences, catalog, catalog_emails, intent_sessions, orders, scenarios};
+    use support::{audiences, catalog, catalog_emails, intent_sessions, mix, orders, scenarios};
 
     run(vec![
         Trial::ignorable_test("pg_login_merges_states", || on_postgres("login", 2, scenarios::login_merges_states)),
@@ -79,6 +79,9 @@ fn main() -> std::process::ExitCode {
         }),
         Trial::ignorable_test("pg_birthday_and_anniversary_reach_shoppers_who_never_visit", || {
             on_postgres("audiences", 2, audiences::birthday_and_anniversary_reach_shoppers_who_never_visit)
+        }),
+        Trial::ignorable_test("pg_adaptive_split_shifts_traffic_and_keeps_the_holdout", || {
+            on_postgres("mix", 2, mix::adaptive_split_shifts_traffic_and_keeps_the_holdout)
         }),
         Trial::ignorable_test("pg_predictions_drive_win_back_and_buy_again", || {
             on_postgres("predictions", 2, audiences::predictions_drive_win_back_and_buy_again)

@@ -10,7 +10,7 @@
 
 mod support;
 
-use support::{audiences, catalog, catalog_emails, intent_sessions, orders, scenarios};
+use support::{audiences, catalog, catalog_emails, intent_sessions, mix, orders, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_merges_states() {
@@ -115,4 +115,9 @@ async fn birthday_and_anniversary_reach_shoppers_who_never_visit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predictions_drive_win_back_and_buy_again() {
     audiences::predictions_drive_win_back_and_buy_again(support::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_split_shifts_traffic_and_keeps_the_holdout() {
+    mix::adaptive_split_shifts_traffic_and_keeps_the_holdout(support::sqlite()).await;
 }

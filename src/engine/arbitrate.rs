@@ -1,5 +1,6 @@
 //! Arbitration: the sends runs reached in one round are ranked (checkout-critical, then
-//! priority, then expected value, then ids), then checked by the policy one by one
+//! priority, then expected value — learned where the backend published one, and then
+//! the decision says `learned_value` — then ids), then checked by the policy one by one
 //! against the state as it grows, with one on-page slot per in-session channel. Each
 //! verdict — send, suppress, defer — is applied here.
 
@@ -51,8 +52,10 @@ impl Engine {
                 let candidate = Candidate { journey, journey_hash, send };
                 policy::evaluate(&candidate, &self.situation(state, at))
             };
+            let learned = send.learned_value.is_some().then_some(Reason::LearnedValue);
             match verdict {
-                Verdict::Send { channel, reasons, replaces } => {
+                Verdict::Send { channel, mut reasons, replaces } => {
+                    reasons.extend(learned);
                     if channel.is_in_session() {
                         slots_taken.push(channel);
                     }
@@ -63,7 +66,8 @@ impl Engine {
                     out.push(d);
                     move_past_send(state, &turn, at, &mut moved);
                 }
-                Verdict::Suppress { reasons } => {
+                Verdict::Suppress { mut reasons } => {
+                    reasons.extend(learned);
                     let parts = ["did not send ", &send.content, " on ", send.channel.as_str(), ": ", &codes(&reasons)];
                     d.action = Action::Suppress;
                     d.message = concat(&parts);
@@ -71,7 +75,8 @@ impl Engine {
                     out.push(d);
                     move_past_send(state, &turn, at, &mut moved);
                 }
-                Verdict::Defer { until, reasons } => {
+                Verdict::Defer { until, mut reasons } => {
+                    reasons.extend(learned);
                     let (content, channel) = (&send.content, send.channel.as_str());
                     d.action = Action::Defer;
                     d.message = format!("{content} on {channel} waits until {until} ({})", codes(&reasons));
@@ -84,14 +89,15 @@ impl Engine {
         moved
     }
 
-    /// The ranking: critical first, then priority, then expected value (all descending),
-    /// then journey id and step index, so the order never depends on the runs' order.
+    /// The ranking: critical first, then priority, then expected value — the learned one
+    /// where the backend published it, else the written one — (all descending), then
+    /// journey id and step index, so the order never depends on the runs' order.
     fn rank(&self, pending: &mut Vec<Pending>) {
         crate::sort::sort_by(pending, |a, b| {
             let (sa, ja) = (self.send_of(a), self.bundle.journeys.get(a.journey));
             let (sb, jb) = (self.send_of(b), self.bundle.journeys.get(b.journey));
             let key = |s: Option<&Send>| {
-                s.map(|s| (s.critical, s.priority, s.expected_value)).unwrap_or((false, i32::MIN, f64::MIN))
+                s.map(|s| (s.critical, s.priority, s.ranking_value())).unwrap_or((false, i32::MIN, f64::MIN))
             };
             let (ka, kb) = (key(sa), key(sb));
             kb.0.cmp(&ka.0)

@@ -43,6 +43,7 @@ use crate::time::Timestamp;
 use crate::value::Map;
 
 pub use crate::policy::SendCheck;
+pub use split::held_out;
 pub use update::{Update, Updated};
 
 /// The entry properties of a run that is gone (conditions then see no `entry.*`).

@@ -6,7 +6,7 @@ use super::runs::{active_step, exit_run, goto};
 use super::Engine;
 use crate::decision::{Action, Decision, Reason};
 use crate::event::Event;
-use crate::journey::{StepKind, WaitTrigger};
+use crate::journey::{StepKind, WaitTrigger, HOLDOUT_VARIANT};
 use crate::state::{Outcome, Run, RunStatus, ShopperState};
 use crate::time::Timestamp;
 
@@ -93,7 +93,9 @@ impl Engine {
             let Some(run) = state.runs.get_mut(index) else { continue };
             if converted {
                 let step = active_step(run);
-                if run.wake_at().is_some() {
+                // A held-out run has nothing pending: its timer only closes its window.
+                let held = run.variant.as_deref() == Some(HOLDOUT_VARIANT);
+                if run.wake_at().is_some() && !held {
                     out.push(decision(
                         now,
                         &run.journey,
@@ -103,14 +105,15 @@ impl Engine {
                         concat(&["pending follow-ups of ", &run.journey, " cancelled: the shopper converted"]),
                     ));
                 }
-                out.push(decision(
-                    now,
-                    &run.journey,
-                    step,
-                    Action::Convert,
-                    vec![Reason::Converted],
-                    concat(&[&run.journey, " converted on ", &event.name]),
-                ));
+                let mut reasons = vec![Reason::Converted];
+                let mut message = concat(&[&run.journey, " converted on ", &event.name]);
+                if held {
+                    reasons.push(Reason::Holdout);
+                    message.push_str(" (held out: counted for the holdout)");
+                }
+                let mut convert = decision(now, &run.journey, step, Action::Convert, reasons, message);
+                convert.variant = run.variant.clone();
+                out.push(convert);
                 let message = concat(&["left ", &run.journey, " as converted"]);
                 exit_run(run, now, Outcome::Converted, Reason::Converted, message, out);
             } else if exit_rule {

@@ -8,9 +8,9 @@ use super::split::pick_variant;
 use super::{Engine, NO_ENTRY};
 use crate::decision::{Action, Decision, Reason};
 use crate::event::Event;
-use crate::journey::{Journey, Send, Step, StepKind, WaitTrigger};
+use crate::journey::{Journey, Send, Step, StepKind, WaitTrigger, HOLDOUT_VARIANT};
 use crate::state::{Outcome, RunStatus, ShopperState};
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 
 /// Step transitions one run may take in one call before it is stopped (cycle guard).
 const STEP_BUDGET: u32 = 256;
@@ -55,6 +55,10 @@ struct Position<'j> {
     since: Timestamp,
     wake_at: Option<Timestamp>,
 }
+
+/// A split's variants (name, basis points, next step), its learned basis points when
+/// they apply, and its holdout in basis points.
+type SplitArms<'s> = (&'s [(String, u32, usize)], Option<&'s [u32]>, u32);
 
 /// What a step says next.
 enum Flow {
@@ -138,8 +142,10 @@ impl Engine {
             let flow = match &at.step.kind {
                 StepKind::Exit => self.step_exit(state, &at, walk.at, out),
                 StepKind::Branch { cases, default } => self.step_branch(state, &at, cases, *default, walk),
-                StepKind::Split { variants, holdout_bp } => {
-                    self.step_split(state, &at, variants, *holdout_bp, walk.at, out)
+                StepKind::Split { variants, holdout_bp, adaptive, learned_bp } => {
+                    let weights =
+                        if *adaptive && learned_bp.len() == variants.len() { Some(&learned_bp[..]) } else { None };
+                    self.step_split(state, &at, (variants, weights, *holdout_bp), walk.at, out)
                 }
                 StepKind::Delay { duration, until_minute, next } => {
                     let after = at.since.plus(*duration);
@@ -217,28 +223,66 @@ impl Engine {
         Flow::To(next)
     }
 
-    /// A variant by the shopper's stable bucket, or out of the journey as held out.
+    /// A variant by the shopper's stable bucket (by the learned weights of an adaptive
+    /// split, when published), or held out. A held-out run of a journey with a
+    /// conversion goal stays at the split, sending nothing, until its conversion window
+    /// closes (then it exits as `holdout`) or it converts (`running`), so the holdout's
+    /// conversions are counted like the variants'; without a goal it exits at once.
     fn step_split(
         &self,
         state: &mut ShopperState,
         at: &Position<'_>,
-        variants: &[(String, u32, usize)],
-        holdout_bp: u32,
+        (variants, learned, holdout_bp): SplitArms<'_>,
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) -> Flow {
         let Some(run) = state.runs.get_mut(at.index) else { return Flow::Stop };
-        match pick_variant(self.bundle.policy.seed, &at.journey.id, &run.bucket, variants, holdout_bp) {
-            Some((name, next)) => {
-                run.variant = Some(name.to_owned());
-                Flow::To(next)
+        if run.variant.as_deref() == Some(HOLDOUT_VARIANT) {
+            // INVARIANT: only a held-out run is at a split with the holdout variant (no
+            // split variant may take the name), and it sleeps until its window closes.
+            if at.wake_at.is_some_and(|due| due > now) {
+                return Flow::Stop;
             }
-            None => {
+            let message = concat(&["held out of ", &at.journey.id, ": its conversion window closed"]);
+            exit_run(run, now, Outcome::Holdout, Reason::Holdout, message, out);
+            return Flow::Stop;
+        }
+        let picked = pick_variant(self.bundle.policy.seed, &at.journey.id, &run.bucket, variants, learned, holdout_bp);
+        if let Some((name, next)) = picked {
+            run.variant = Some(name.to_owned());
+            return Flow::To(next);
+        }
+        // One millisecond past the window's end: a conversion at its last instant counts,
+        // as it does for the variants.
+        let until = at.journey.conversion_window().map(|w| run.entered_at.plus(w).plus(Duration(1)));
+        match until {
+            Some(until) if until > now => {
+                run.variant = Some(HOLDOUT_VARIANT.to_owned());
+                set_wake(state, at.index, until);
+                let message = concat(&[
+                    "held out of ",
+                    &at.journey.id,
+                    " at split ",
+                    &at.step.id,
+                    ": no sends; a conversion until the window closes counts for the holdout",
+                ]);
+                let mut d = super::report::decision(
+                    now,
+                    &at.journey.id,
+                    Some(at.step.id.clone()),
+                    Action::Suppress,
+                    vec![Reason::Holdout],
+                    message,
+                );
+                d.variant = Some(HOLDOUT_VARIANT.to_owned());
+                out.push(d);
+            }
+            _ => {
                 let message = concat(&["held out of ", &at.journey.id, " at split ", &at.step.id]);
                 exit_run(run, now, Outcome::Holdout, Reason::Holdout, message, out);
-                Flow::Stop
             }
         }
+        Flow::Stop
     }
 
     /// A state condition that holds takes the performed branch at once; otherwise the

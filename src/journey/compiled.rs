@@ -231,6 +231,11 @@ pub enum StepKind {
         variants: Vec<(String, u32, usize)>,
         /// Holdout in basis points of 10_000.
         holdout_bp: u32,
+        /// Opted in to shifting traffic toward the variant that converts better.
+        adaptive: bool,
+        /// Per variant (same order), the basis points the backend learned; empty until
+        /// it published some. Used instead of the written weights when `adaptive`.
+        learned_bp: Vec<u32>,
     },
     /// End of the journey.
     Exit,
@@ -260,12 +265,22 @@ pub struct Send {
     pub priority: i32,
     /// Checkout-critical.
     pub critical: bool,
-    /// Expected value for ranking.
+    /// Expected value for ranking, as written.
     pub expected_value: f64,
+    /// The value the backend learned for this send from what it counted (see
+    /// `server::mix`); when set, arbitration ranks by it instead of `expected_value`.
+    pub learned_value: Option<f64>,
     /// For `ads`: true = add to audience, false = remove.
     pub audience_add: bool,
     /// Next step.
     pub next: usize,
+}
+
+impl Send {
+    /// The value arbitration ranks by: the learned one when published, else the written.
+    pub fn ranking_value(&self) -> f64 {
+        self.learned_value.unwrap_or(self.expected_value)
+    }
 }
 
 /// An incentive offered by a send.
@@ -322,7 +337,20 @@ pub enum CapPeriod {
     Window(Duration),
 }
 
+/// The variant name a held-out run carries while it waits out the conversion window
+/// (reserved: no split variant may take it).
+pub const HOLDOUT_VARIANT: &str = "holdout";
+
+/// How long a held-out run waits for a conversion when the goal has no `within`.
+pub const DEFAULT_CONVERSION_WINDOW: Duration = Duration(30 * crate::time::DAY);
+
 impl Journey {
+    /// How long after entry a conversion is counted for the holdout and the learned mix:
+    /// the goal's `within`, else [`DEFAULT_CONVERSION_WINDOW`]; `None` without a goal.
+    pub fn conversion_window(&self) -> Option<Duration> {
+        self.conversion.as_ref().map(|c| c.within.unwrap_or(DEFAULT_CONVERSION_WINDOW))
+    }
+
     /// Index of a step by id.
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
@@ -398,8 +426,11 @@ impl Policy {
 /// First byte of [`Bundle::to_bytes`]; bumped whenever the compiled form changes shape.
 /// Version 2: conditions are stored compiled (their evaluation tree, regexes as DFAs)
 /// instead of as JSON source. Version 3: regexes as DFA tables of our own
-/// (`condition::regex`) instead of regex-automata's serialized DFAs.
-pub const BUNDLE_FORMAT_VERSION: u8 = 3;
+/// (`condition::regex`) instead of regex-automata's serialized DFAs. Version 5: the
+/// learned mix — a send's `learned_value`, a split's `adaptive` flag and learned weights —
+/// numbered 64: bundle formats count from 64 and shopper states' versions stay below it,
+/// so a state sent as a bundle is refused naming its version rather than as corrupt bytes.
+pub const BUNDLE_FORMAT_VERSION: u8 = 64;
 
 /// Why bundle bytes could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -538,6 +569,7 @@ crate::wire_struct!(Send {
     priority,
     critical,
     expected_value,
+    learned_value,
     audience_add,
     next
 });
@@ -637,10 +669,12 @@ impl Encode for StepKind {
                 out.push(3);
                 send.encode(out);
             }
-            StepKind::Split { variants, holdout_bp } => {
+            StepKind::Split { variants, holdout_bp, adaptive, learned_bp } => {
                 out.push(4);
                 variants.encode(out);
                 holdout_bp.encode(out);
+                adaptive.encode(out);
+                learned_bp.encode(out);
             }
             StepKind::Exit => put_varint(out, 5),
         }
@@ -658,7 +692,7 @@ impl Decode for StepKind {
             1 => StepKind::Delay { duration: r.read(), until_minute: r.read(), next: r.read() },
             2 => StepKind::Branch { cases: r.read(), default: r.read() },
             3 => StepKind::Send(r.read()),
-            4 => StepKind::Split { variants: r.read(), holdout_bp: r.read() },
+            4 => StepKind::Split { variants: r.read(), holdout_bp: r.read(), adaptive: r.read(), learned_bp: r.read() },
             5 => StepKind::Exit,
             tag => r.bad_tag(tag, StepKind::Exit),
         }

@@ -111,10 +111,17 @@ fn step_label(kind: &StepKind, source: Option<&StepSource>) -> String {
             }
             label
         }
-        StepKind::Split { holdout_bp, .. } if *holdout_bp > 0 => {
-            format!("split, holdout {}", percent(*holdout_bp))
+        StepKind::Split { holdout_bp, adaptive, .. } => {
+            let mut label = "split".to_owned();
+            if *holdout_bp > 0 {
+                label.push_str(", holdout ");
+                label.push_str(&percent(*holdout_bp));
+            }
+            if *adaptive {
+                label.push_str(", adaptive");
+            }
+            label
         }
-        StepKind::Split { .. } => "split".to_owned(),
         StepKind::Exit => "exit".to_owned(),
     }
 }

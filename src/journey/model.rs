@@ -218,15 +218,29 @@ pub struct StepSource {
     /// send: expected value used to rank competing sends (e.g. margin × uplift).
     #[serde(default)]
     pub expected_value: Option<f64>,
+    /// send: the value the backend learned from the sends and conversions it counted
+    /// (written by `waymark fit mix` / the scheduled fit; ranks instead of
+    /// `expected_value`). Journey files normally leave it out.
+    #[serde(default)]
+    pub learned_value: Option<f64>,
     /// send with `ads`: `add` or `remove` the shopper from the retargeting audience.
     #[serde(default)]
     pub audience_action: Option<String>,
     /// split: variants with weights.
     #[serde(default)]
     pub variants: Vec<SplitVariantSource>,
-    /// split: percent (0–100) held out (exit without sends, counted as holdout).
+    /// split: percent (0–100) held out: no sends; with a conversion goal the run stays
+    /// until its window closes, so the holdout's conversions are counted.
     #[serde(default)]
     pub holdout: Option<f64>,
+    /// split: shift traffic toward the variant that converts better (the holdout stays
+    /// fixed); needs a conversion goal and two variants or more.
+    #[serde(default)]
+    pub adaptive: Option<bool>,
+    /// split with `adaptive`: each variant's share (relative weights) the backend learned;
+    /// written by the fit, normally left out of journey files.
+    #[serde(default)]
+    pub learned_weights: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// One case of a branch.

@@ -590,7 +590,7 @@ async fn analytics_report(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = &state.0;
     auth::admin(&headers, &s.settings.admin_token)?;
-    Ok(Json(analytics::report(s.db.reader()).await.map_err(ApiError::storage)?))
+    Ok(Json(analytics::report(s.db.reader(), s.clock.now()).await.map_err(ApiError::storage)?))
 }
 
 /// `GET /v1/shoppers/{id}` (admin): what the backend holds for a shopper, by anonymous or

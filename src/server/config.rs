@@ -88,6 +88,11 @@ pub struct ServeArgs {
     /// period); 0 turns it off.
     #[arg(long, env = "WAYMARK_FIT_INTENT_EVERY_HOURS", default_value_t = 24)]
     pub fit_intent_every_hours: u64,
+    /// How often the learned mix (per-send conversion rates, adaptive split shares) is
+    /// fitted on the counted sends and conversions and published into the bundle, hours
+    /// (one replica a period); 0 turns it off.
+    #[arg(long, env = "WAYMARK_MIX_EVERY_HOURS", default_value_t = 6)]
+    pub mix_every_hours: u64,
     /// How long an outbox row claimed for delivery stays reserved for its replica,
     /// milliseconds; renewed every third of it while the replica works, so a crashed
     /// replica's rows are taken over by another within about one and a half times this.
@@ -143,6 +148,8 @@ pub struct Settings {
     pub fit_every: Duration,
     /// Period of the intent fit (zero: never).
     pub fit_intent_every: Duration,
+    /// Period of the learned mix fit (zero: never).
+    pub mix_every: Duration,
     /// Pool size.
     pub db_connections: u32,
     /// SQLite durability of a commit.
@@ -198,6 +205,7 @@ impl Settings {
             poll: Duration::from_millis(500),
             fit_every: Duration::from_secs(24 * 3600),
             fit_intent_every: Duration::from_secs(24 * 3600),
+            mix_every: Duration::from_secs(6 * 3600),
             db_connections: 8,
             sqlite_synchronous: Synchronous::Full,
             delivery: DeliverySettings {
@@ -257,6 +265,7 @@ impl TryFrom<&ServeArgs> for Settings {
         s.poll = Duration::from_millis(args.poll_ms.max(10));
         s.fit_every = Duration::from_secs(args.fit_every_hours.saturating_mul(3600));
         s.fit_intent_every = Duration::from_secs(args.fit_intent_every_hours.saturating_mul(3600));
+        s.mix_every = Duration::from_secs(args.mix_every_hours.saturating_mul(3600));
         s.delivery.lease = Duration::from_millis(args.delivery_lease_ms.max(200));
         s.db_connections = args.db_connections.max(1);
         s.sqlite_synchronous = args.sqlite_synchronous;

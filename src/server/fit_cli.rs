@@ -9,6 +9,9 @@
 //! held-out AUC and log-loss next to the running model's and the shipped defaults', and
 //! publishes a bundle carrying the weights when they beat the running ones (not with
 //! `--dry-run`). Exits 1 when nothing was fitted; a fit that is no better exits 0.
+//!
+//! `waymark fit mix [--db URL] [--dry-run] [--now RFC3339]`: the learned best mix
+//! ([`super::mix::job`]), printed as JSON and published unless `--dry-run`.
 
 use std::process::ExitCode;
 
@@ -54,6 +57,27 @@ pub enum FitCommand {
         among the newest 20 % (held out); publishes only a model that beats the running one on both the\n\
         held-out AUC and log-loss.")]
     Intent(IntentArgs),
+    /// The learned best mix: per-send conversion rates and adaptive split shares from the
+    /// counted sends, split assignments and conversions, published into the bundle.
+    #[command(after_help = "Examples:\n  \
+        waymark fit mix --dry-run\n  \
+        waymark fit mix --db postgres://waymark@db/waymark\n\n\
+        Prints {counts, open, fit: {prior_rate, sends, splits}, changed, published_version} as JSON.")]
+    Mix(MixArgs),
+}
+
+/// Flags of `waymark fit mix`.
+#[derive(Debug, Clone, Args)]
+pub struct MixArgs {
+    /// Database URL, as `waymark serve --db`.
+    #[arg(long, env = "WAYMARK_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Fit and print, publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The time to fit at (RFC 3339); now by default.
+    #[arg(long, value_parser = parse_time)]
+    pub now: Option<Timestamp>,
 }
 
 /// Flags of `waymark fit intent`.
@@ -99,6 +123,7 @@ pub fn run(args: &FitArgs) -> ExitCode {
     match &args.command {
         FitCommand::Orders(orders) => run_orders(orders),
         FitCommand::Intent(intent) => run_intent(intent),
+        FitCommand::Mix(mix) => super::mix::job::run_cli(&mix.db, mix.dry_run, mix.now),
     }
 }
 

@@ -18,6 +18,9 @@
 //!   catalog import`), price and availability history, lookups, the changes an import made.
 //! - `recommend` — item-to-item neighbours, popular and trending items, personal blends and
 //!   catalog search, pure functions over rows the storage hands in.
+//! - `mix` — the learned best mix: sends and split assignments counted with their
+//!   conversions, Beta posteriors, learned values and adaptive split shares published
+//!   into the bundle (`waymark fit mix`, on a schedule).
 //! - `predict` — purchase-history models (BG/NBD, Gamma-Gamma): P(alive), churn risk,
 //!   expected next order, lifetime value, repurchase intervals; pure functions over orders.
 
@@ -40,6 +43,7 @@ pub mod journeys;
 pub mod limit;
 pub mod link;
 pub mod metrics;
+pub mod mix;
 pub mod openapi;
 pub mod orders;
 pub mod outbox;
@@ -168,6 +172,15 @@ impl Server {
                     journeys.clone(),
                     clock.clone(),
                     settings.fit_intent_every,
+                    shutdown_rx.clone(),
+                )));
+            }
+            if !settings.mix_every.is_zero() {
+                tasks.push(tokio::spawn(mix::job::run_loop(
+                    db.clone(),
+                    journeys.clone(),
+                    clock.clone(),
+                    settings.mix_every,
                     shutdown_rx.clone(),
                 )));
             }

@@ -76,8 +76,8 @@ impl Scheduler {
             }
             if storage::write_shopper(&mut tx, key, &state, Some(stored.version), wake, now).await? {
                 self.metrics.count_decisions(&decisions);
-                tally.decisions(&decisions);
-                tally.state_diff(Some(&before), &state);
+                tally.shopper_decisions(key, engine.bundle(), &state, &decisions);
+                tally.shopper_diff(key, engine.bundle(), Some(&before), &state);
                 rows.extend(outbox::rows_for(key, &decisions));
                 ticked += 1;
             }

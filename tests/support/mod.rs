@@ -384,5 +384,6 @@ pub mod catalog;
 pub mod catalog_emails;
 pub mod harness;
 pub mod intent_sessions;
+pub mod mix;
 pub mod orders;
 pub mod scenarios;

@@ -165,6 +165,12 @@ pub enum JourneyErrorKind {
         /// What is wrong.
         message: String,
     },
+    /// A split's `adaptive` opt-in or its learned weights that do not hold together.
+    #[error("{message}")]
+    BadAdaptiveSplit {
+        /// What is wrong.
+        message: String,
+    },
     /// A journey without steps.
     #[error("the journey has no steps: add at least one step and an exit step")]
     EmptyJourney,
@@ -248,6 +254,7 @@ impl JourneyErrorKind {
             K::EmptyEventName => "bad_event_name",
             K::UnknownTimeZone { .. } => "unknown_time_zone",
             K::BadWeights { .. } => "bad_weights",
+            K::BadAdaptiveSplit { .. } => "bad_adaptive_split",
             K::EmptyJourney => "empty_journey",
             K::BadReentry { .. } => "bad_reentry",
             K::BadCap { .. } => "bad_cap",

@@ -56,6 +56,18 @@ impl Checker<'_> {
             None => DEFAULT_REMEMBER.iter().map(|s| (*s).to_owned()).collect(),
         };
         let steps = self.steps(path, src);
+        for (i, step) in src.steps.iter().enumerate() {
+            if step.kind == "split" && step.adaptive == Some(true) && src.conversion.is_none() {
+                self.err(
+                    format!("{path}/steps/{i}/adaptive"),
+                    JourneyErrorKind::BadAdaptiveSplit {
+                        message: "an adaptive split shifts traffic toward the variant that converts better: give the \
+                                  journey a conversion goal (`conversion`) to count conversions by"
+                            .into(),
+                    },
+                );
+            }
+        }
         if self.errors.len() != before {
             return None;
         }

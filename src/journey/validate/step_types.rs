@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::journey::compiled::{Channel, EventMatch, Incentive, Send, StepKind, WaitTrigger};
+use crate::journey::compiled::{Channel, EventMatch, Incentive, Send, StepKind, WaitTrigger, HOLDOUT_VARIANT};
 use crate::journey::model::{IncentiveSource, StepSource};
 use crate::time::Duration;
 
@@ -158,6 +158,7 @@ impl Checker<'_> {
                 "priority",
                 "critical",
                 "expected_value",
+                "learned_value",
                 "audience_action",
             ],
         );
@@ -177,7 +178,7 @@ impl Checker<'_> {
     /// A `split` step: A/B variants with weights and a holdout.
     pub(super) fn split_step(&mut self, path: &str, step: &StepSource, ids: &StepIds<'_>) -> StepDraft {
         let mut draft = StepDraft::default();
-        self.only_fields(path, step, &["variants", "holdout"]);
+        self.only_fields(path, step, &["variants", "holdout", "adaptive", "learned_weights"]);
         let split = self.split(path, step, ids);
         draft.successors.extend(step.variants.iter().filter_map(|v| ids.by_id.get(v.next.as_str()).copied()));
         draft.kind = split;
@@ -223,6 +224,16 @@ impl Checker<'_> {
             Some(v) => Some(v),
             None => Some(0.0),
         };
+        let learned_value = match step.learned_value {
+            Some(v) if !v.is_finite() => {
+                self.err(
+                    format!("{path}/learned_value"),
+                    JourneyErrorKind::BadNumber { field: "learned_value", found: v },
+                );
+                None
+            }
+            v => Some(v),
+        };
         let next = self.next_or_following(path, step, index, count, ids);
         Some(Send {
             channel: channel?,
@@ -232,6 +243,7 @@ impl Checker<'_> {
             priority: journey_priority.saturating_add(step.priority.unwrap_or(0)),
             critical: step.critical,
             expected_value: expected_value?,
+            learned_value: learned_value?,
             audience_add: audience_add?,
             next: next?,
         })
@@ -347,7 +359,17 @@ impl Checker<'_> {
                 );
                 ok = false;
             }
-            if v.name.trim().is_empty() || !names.insert(v.name.as_str()) {
+            if v.name == HOLDOUT_VARIANT {
+                self.err(
+                    format!("{vpath}/name"),
+                    JourneyErrorKind::BadWeights {
+                        message: format!(
+                            "variant name {HOLDOUT_VARIANT:?} is reserved for the shoppers held out: rename the variant"
+                        ),
+                    },
+                );
+                ok = false;
+            } else if v.name.trim().is_empty() || !names.insert(v.name.as_str()) {
                 self.err(
                     format!("{vpath}/name"),
                     JourneyErrorKind::BadWeights {
@@ -391,8 +413,68 @@ impl Checker<'_> {
         // Holdout is decided first, in basis points of all shoppers; the variants then
         // share the rest, their basis points summing to 10_000.
         let holdout_bp = (holdout * 100.0).round().clamp(0.0, 10_000.0) as u32;
-        Some(StepKind::Split { variants, holdout_bp })
+        let (adaptive, learned_bp) = self.adaptive(path, step)?;
+        Some(StepKind::Split { variants, holdout_bp, adaptive, learned_bp })
     }
+
+    /// A split's `adaptive` opt-in and its `learned_weights` (in variant order, as basis
+    /// points). The journey's conversion goal is checked with the journey.
+    fn adaptive(&mut self, path: &str, step: &StepSource) -> Option<(bool, Vec<u32>)> {
+        let adaptive = step.adaptive.unwrap_or(false);
+        let bad = |message: String| JourneyErrorKind::BadAdaptiveSplit { message };
+        if adaptive && step.variants.len() < 2 {
+            self.err(
+                format!("{path}/adaptive"),
+                bad("an adaptive split shifts traffic between variants: give it two variants or more".into()),
+            );
+            return None;
+        }
+        let Some(learned) = &step.learned_weights else { return Some((adaptive, Vec::new())) };
+        let lpath = format!("{path}/learned_weights");
+        if !adaptive {
+            self.err(
+                lpath,
+                bad("learned_weights apply to an adaptive split only: add \"adaptive\": true or remove them".into()),
+            );
+            return None;
+        }
+        let mut ok = true;
+        for (name, weight) in learned {
+            if !step.variants.iter().any(|v| &v.name == name) {
+                let names: Vec<&str> = step.variants.iter().map(|v| v.name.as_str()).collect();
+                let message =
+                    format!("no variant is named {name:?}: learned weights name the split's variants ({names:?})");
+                self.err(format!("{lpath}/{}", pointer_escape(name)), bad(message));
+                ok = false;
+            } else if !(weight.is_finite() && *weight > 0.0) {
+                let message = format!("learned weight {weight} must be greater than zero");
+                self.err(format!("{lpath}/{}", pointer_escape(name)), bad(message));
+                ok = false;
+            }
+        }
+        if let Some(missing) = step.variants.iter().find(|v| !learned.contains_key(&v.name)) {
+            let message = format!("learned weights name every variant: {:?} is missing", missing.name);
+            self.err(lpath.clone(), bad(message));
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        let weights: Vec<f64> = step.variants.iter().map(|v| learned.get(&v.name).copied().unwrap_or(0.0)).collect();
+        let bps = basis_points(&weights);
+        if let Some(i) = bps.iter().position(|&bp| bp == 0) {
+            let name = step.variants.get(i).map_or("", |v| v.name.as_str());
+            let message = "learned weight is too small to receive any shopper (under 0.01% of the total)".to_owned();
+            self.err(format!("{lpath}/{}", pointer_escape(name)), bad(message));
+            return None;
+        }
+        Some((true, bps))
+    }
+}
+
+/// One JSON-pointer token (RFC 6901): `~` and `/` escaped.
+fn pointer_escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
 }
 
 /// Splits 10_000 basis points among positive weights (largest remainder, ties to the

@@ -114,7 +114,7 @@ impl Checker<'_> {
 
     /// Reports every field set on a step that its type does not use.
     pub(super) fn only_fields(&mut self, path: &str, step: &StepSource, allowed: &[&str]) {
-        let set: [(&'static str, bool, &'static str); 20] = [
+        let set: [(&'static str, bool, &'static str); 23] = [
             (
                 "next",
                 step.next.is_some(),
@@ -139,6 +139,9 @@ impl Checker<'_> {
             ("expected_value", step.expected_value.is_some(), "send"),
             ("audience_action", step.audience_action.is_some(), "send with channel ads"),
             ("variants", !step.variants.is_empty(), "split"),
+            ("learned_value", step.learned_value.is_some(), "send"),
+            ("adaptive", step.adaptive.is_some(), "split"),
+            ("learned_weights", step.learned_weights.is_some(), "split"),
         ];
         let article = if step.kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         let set = set.into_iter().chain([("holdout", step.holdout.is_some(), "split")]);

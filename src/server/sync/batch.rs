@@ -266,7 +266,7 @@ impl Batch<'_> {
                 let warnings = rejected.iter().map(|(_, e)| format!("{}: {e}", e.code())).collect();
                 slot.dirty = true;
                 self.outbox.extend(outbox::rows_for(&key, &decisions));
-                self.tally.decisions(&decisions);
+                self.tally.shopper_decisions(&key, engine.bundle(), &slot.state, &decisions);
                 self.decisions.extend(decisions.iter().cloned());
                 Ok(Ok(Pending::Done(key, Done::Event { duplicate: false, decisions, warnings })))
             }
@@ -335,9 +335,9 @@ impl Batch<'_> {
         // The rows alone need no transaction when they fit one statement, nothing else is
         // written and no entry or exit is counted with them (see `link`); otherwise they
         // commit with the rest.
-        let counted = self.slots.values().filter(|s| s.dirty).any(|s| {
+        let counted = self.slots.iter().filter(|(_, s)| s.dirty).any(|(key, s)| {
             let mut diff = Tally::default();
-            diff.state_diff(s.before.as_ref(), &s.state);
+            diff.shopper_diff(key, engine.bundle(), s.before.as_ref(), &s.state);
             !diff.is_empty()
         });
         // The interest index and the order history are written with the states they come
@@ -361,7 +361,7 @@ impl Batch<'_> {
         drop(rows);
         for (key, slot) in self.slots.iter_mut().filter(|(_, s)| s.dirty) {
             if written.contains(key) {
-                self.tally.state_diff(slot.before.as_ref(), &slot.state);
+                self.tally.shopper_diff(key, engine.bundle(), slot.before.as_ref(), &slot.state);
                 continue;
             }
             // Another replica wrote first: merge with what it wrote and try again (in the
@@ -384,7 +384,7 @@ impl Batch<'_> {
                 }
                 let wake = engine.next_check(&slot.state, now);
                 if storage::write_shopper(self.link.conn()?, key, &slot.state, slot.version, wake, now).await? {
-                    self.tally.state_diff(slot.before.as_ref(), &slot.state);
+                    self.tally.shopper_diff(key, engine.bundle(), slot.before.as_ref(), &slot.state);
                     done = true;
                     break;
                 }
